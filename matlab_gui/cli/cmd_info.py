@@ -1,0 +1,90 @@
+"""`matlab-gui info PATH [--json]`: what an image or a project holds, without opening the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from matlab_gui.errors import UserError
+
+NAME = "info"
+HELP = "Show size, type, pixel size and pages of an image, or the classes and images of a project."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="an image file or a project (.mgp)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _is_project(path: Path) -> bool:
+    from matlab_gui.project import PROJECT_SUFFIX
+
+    if path.suffix.lower() == PROJECT_SUFFIX:
+        return True
+    try:
+        with path.open("rb") as fh:
+            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    except OSError:
+        return False
+
+
+def image_info(path: Path) -> dict:
+    from matlab_gui.imaging import read_image
+
+    meta = read_image(path).meta
+    return {
+        "path": str(path),
+        "format": meta.format,
+        "width": meta.width,
+        "height": meta.height,
+        "channels": meta.channels,
+        "dtype": meta.dtype,
+        "pixel_size_m": meta.pixel_size_m,
+        "pages": meta.pages,
+        "pixel_size_source": meta.pixel_size_source,
+        "notes": list(meta.notes),
+    }
+
+
+def project_info(path: Path) -> dict:
+    from matlab_gui.project import Project
+
+    with Project.open(path) as project:
+        records = [project.record(i) for i in project.image_ids]
+        return {
+            "path": str(path),
+            "format": "project",
+            "classes": [
+                {"index": c.index, "name": c.name, "color": list(c.color)} for c in project.classes
+            ],
+            "images": len(records),
+            "labelled_images": sum(r.has_mask for r in records),
+            "image_labels": sum(r.label is not None for r in records),
+            "models": project.model_names(),
+        }
+
+
+def _print_table(info: dict) -> None:
+    for key, value in info.items():
+        if key == "classes":
+            value = ", ".join(f"{c['index']}={c['name']}" for c in value) or "(none)"
+        elif key == "notes":
+            value = "; ".join(value) or "-"
+        elif key == "pixel_size_m" and value is not None:
+            value = f"{value:.6g} m ({value * 1e9:.4g} nm)"
+        print(f"{key:>18}: {value}")
+
+
+def run(args: argparse.Namespace) -> int:
+    path: Path = args.path
+    if not path.exists():
+        raise UserError("no such file", path)
+    if path.is_dir():
+        raise UserError("is a folder, not an image or project file", path)
+    info = project_info(path) if _is_project(path) else image_info(path)
+    if args.json:
+        print(json.dumps(info))
+    else:
+        _print_table(info)
+    return 0

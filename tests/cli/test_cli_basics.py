@@ -1,0 +1,95 @@
+"""The `matlab-gui` entry point: version, `python -m`, `info`, and one-line user errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from matlab_gui import __version__
+from matlab_gui.cli import main
+
+INFO_KEYS = {"path", "format", "width", "height", "channels", "dtype", "pixel_size_m", "pages"}
+
+
+def _run_module(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "matlab_gui", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version_via_python_m():
+    out = _run_module("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"matlab-gui {__version__}"
+
+
+def test_info_json_on_16bit_sample(samples_dir, capsys):
+    path = samples_dir / "superalloy_45kx_16bit.tif"
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert INFO_KEYS <= set(info)
+    assert (info["width"], info["height"], info["dtype"]) == (512, 512, "uint16")
+    assert info["pages"] == 1
+
+
+def test_info_table_names_every_field(samples_dir, capsys):
+    assert main(["info", str(samples_dir / "uhcs0006.tif")]) == 0
+    out = capsys.readouterr().out
+    for key in INFO_KEYS:
+        assert key in out
+    assert "645" in out and "484" in out
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda p: p / "missing.tif", "no such file"),
+        (lambda p: p, "folder"),
+        (lambda p: (p / "empty.png").write_bytes(b"") or p / "empty.png", "empty"),
+        (lambda p: (p / "noise.tif").write_bytes(np.random.default_rng(0).bytes(4096)) or p / "noise.tif", ""),
+    ],
+    ids=["missing", "directory", "zero-byte", "random-bytes"],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, make, problem):
+    path = make(tmp_path)
+    out = _run_module("info", str(path))
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert "Traceback" not in out.stderr
+    assert str(path.name) in lines[0]
+    assert problem.lower() in lines[0].lower()
+
+
+def test_info_on_project(tmp_path, samples_dir, capsys):
+    from matlab_gui.project import ClassDef, Project
+
+    path = tmp_path / "demo.mgp"
+    project = Project.create(path, classes=[ClassDef(1, "matrix", (0, 0, 255)), ClassDef(2, "precipitate", (255, 0, 0))])
+    project.add_image(samples_dir / "uhcs0006.tif")
+    project.save()
+    project.close()
+    assert main(["info", str(path), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "project"
+    assert info["images"] == 1
+    assert [c["name"] for c in info["classes"]] == ["matrix", "precipitate"]
+
+
+def test_screenshot_of_main_window(tmp_path, samples_dir):
+    out_png = tmp_path / "shot.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "matlab_gui", "--screenshot", str(out_png), "--size", "800x600",
+         str(samples_dir / "superalloy_spot2_0d_0.tif")],
+        capture_output=True, text=True, timeout=180, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    from matlab_gui.imaging import read_image
+
+    shot = read_image(out_png).data
+    assert shot.shape[:2] == (600, 800)
+    assert shot.std() > 5  # a real picture, not a blank window
