@@ -1,0 +1,121 @@
+"""Saves never lose work: SIGKILL a saving process at random moments; the project always opens
+and holds exactly the old or the new state, and no journal is left behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from matlab_gui.project import ClassDef, Project
+
+CHILD = Path(__file__).with_name("kill_saver.py")
+REPO = Path(__file__).resolve().parents[2]
+TRIALS = 24
+
+
+def _digest(array: np.ndarray | None) -> str | None:
+    if array is None:
+        return None
+    return f"{array.dtype}{array.shape}" + hashlib.sha256(array.tobytes()).hexdigest()
+
+
+def snapshot(path: Path) -> dict:
+    """Everything the project holds, with random image ids and timestamps left out."""
+    with Project.open(path) as project:
+        images = []
+        for image_id in project.image_ids:
+            record = {k: v for k, v in asdict(project.record(image_id)).items() if k != "id"}
+            prediction = project.get_prediction(image_id)
+            images.append(
+                {
+                    **record,
+                    "pixels": _digest(project.read_image(image_id)),
+                    "mask": _digest(project.get_mask(image_id)),
+                    "prediction": prediction and [_digest(a) for a in prediction],
+                }
+            )
+        return {
+            "classes": project.classes,
+            "images": images,
+            "history": [
+                (h["action"], {k: v for k, v in h["details"].items() if k != "id"})
+                for h in project.history
+            ],
+            "settings": project.settings,
+            "models": project.model_names(),
+            "current_model": project.current_model,
+        }
+
+
+def _base_project(folder: Path) -> Path:
+    path = folder / "base.mgp"
+    rng = np.random.default_rng(3)
+    classes = [ClassDef(1, "matrix", (255, 0, 0)), ClassDef(2, "grain", (0, 255, 0))]
+    with Project.create(path, classes=classes) as project:
+        for k in range(5):
+            image_id = project.add_image(
+                f"img{k}.tif", data=rng.integers(0, 255, (1024, 1024), np.uint8)
+            )
+            project.set_mask(image_id, (rng.random((1024, 1024)) < 0.1).astype(np.uint8))
+        project.save()
+    return path
+
+
+def _run_child(path: Path, model: Path, kill_after: float | None) -> str:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), str(path), str(model)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert child.stdout.readline().strip() == "saving"
+    if kill_after is None:
+        out = child.stdout.read()
+        assert child.wait(timeout=60) == 0
+        return out
+    time.sleep(kill_after)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=60)
+    child.stdout.close()
+    return ""
+
+
+def test_killed_saves_leave_the_old_or_the_new_project(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "card.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(bytes(range(256)) * 64)
+    base = _base_project(tmp_path)
+    old = snapshot(base)
+
+    done = tmp_path / "done.mgp"
+    shutil.copyfile(base, done)
+    save_seconds = float(_run_child(done, model, None).split()[1])
+    new = snapshot(done)
+    assert new != old
+
+    rng = random.Random(20261125)
+    outcomes = {"old": 0, "new": 0, "killed mid-save": 0}
+    for trial in range(TRIALS):
+        path = tmp_path / f"trial{trial}.mgp"
+        shutil.copyfile(base, path)
+        _run_child(path, model, rng.uniform(0, 1.3 * save_seconds))
+        outcomes["killed mid-save"] += any(tmp_path.glob(f"{path.name}.journal*"))
+        state = snapshot(path)
+        assert state in (old, new), f"trial {trial}: neither the old nor the new state"
+        outcomes["old" if state == old else "new"] += 1
+        assert sorted(p.name for p in tmp_path.glob(f"trial{trial}.*")) == [path.name]
+        path.unlink()
+    print(f"save took {save_seconds:.3f} s; outcomes after {TRIALS} kills: {outcomes}")
+    assert all(outcomes.values()), outcomes
