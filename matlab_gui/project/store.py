@@ -422,9 +422,12 @@ class Project:
         try:
             with journaled(self.path) as overlay, h5py.File(overlay, "r+") as f:
                 self._write_changes(f)
-        except OSError as exc:
-            self._open_handle_keeping_state()
-            raise ProjectError(f"cannot save: {exc}", self.path) from exc
+        except BaseException as exc:
+            recover(self.path)  # finish a commit that failed while applying, else no-op
+            self._open_handle_keeping_state()  # keep the unsaved work for another try
+            if isinstance(exc, OSError):
+                raise ProjectError(f"cannot save: {exc}", self.path) from exc
+            raise
         self._open_handle()
         self._reset_pending()
 

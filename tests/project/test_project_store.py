@@ -170,3 +170,25 @@ def test_create_refuses_to_overwrite_unless_asked(tmp_path):
     with pytest.raises(ProjectError, match="already exists"):
         Project.create(path)
     Project.create(path, overwrite=True).close()
+
+
+def test_failed_save_keeps_the_file_and_the_unsaved_work(tmp_path, monkeypatch):
+    from matlab_gui.project import store
+
+    path = tmp_path / "p.mgp"
+    project = Project.create(path)
+    image_id = project.add_image("a.png", data=np.zeros((4, 4), np.uint8))
+    project.save()
+    before = path.read_bytes()
+    project.set_mask(image_id, np.ones((4, 4), np.uint8))
+    with monkeypatch.context() as m:
+        m.setattr(
+            store, "_write_array", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
+        )
+        with pytest.raises(ProjectError, match="disk full"):
+            project.save()
+    assert path.read_bytes() == before and project.dirty
+    assert project.get_mask(image_id).sum() == 16
+    project.save()
+    project.close()
+    assert Project.open(path).get_mask(image_id).sum() == 16
