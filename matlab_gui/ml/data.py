@@ -1,0 +1,383 @@
+"""Training and evaluation data: where images and labels come from, and how they become tensors.
+
+Two kinds of source give the same interface (`stems`, `class_names`, `load(stem)`):
+- a folder (`images/<stem>.*` + `masks/<stem>.png`, or `<split>/<CLASS>/<file>` for classes),
+- a project file (masks painted in the GUI, image labels).
+
+Label rule (`LabelRule`): which mask value is which model class, and which value means
+"unlabelled". Folder masks are dense, every value is a class (value v -> model class v, nothing
+ignored). Project masks are sparse: 0 is unlabelled and ignored by the loss, and project class
+index k (classes 1..N) becomes model class k-1 (more exactly, its position in the class list).
+A folder of scribble masks can be read the project way with `sparse=True`.
+
+Images are normalised once per whole image by the card's rule (`to_model_input`), then patches
+are cut from the normalised array, so a patch never sees different statistics than inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from matlab_gui.errors import DataError
+from matlab_gui.ml.augment import Augmenter
+from matlab_gui.ml.losses import IGNORE_INDEX
+from matlab_gui.ml.splits import IMAGE_SUFFIXES
+
+# -- label rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """`values[c]` is the mask value of model class `c`; `ignore_value` pixels are unlabelled."""
+
+    values: tuple[int, ...]
+    ignore_value: int | None = None
+
+    @classmethod
+    def dense(cls, num_classes: int) -> LabelRule:
+        return cls(tuple(range(num_classes)), None)
+
+    @classmethod
+    def sparse(cls, class_indices: Sequence[int]) -> LabelRule:
+        return cls(tuple(int(v) for v in class_indices), 0)
+
+    def to_target(self, mask: np.ndarray, name: str = "mask") -> np.ndarray:
+        """int64 model classes, `IGNORE_INDEX` where unlabelled; a stray value is a DataError."""
+        mask = np.asarray(mask)
+        if mask.ndim == 3:
+            mask = mask[..., 0]
+        lut = np.full(max(max(self.values), int(mask.max(initial=0))) + 1, -1, dtype=np.int64)
+        lut[list(self.values)] = np.arange(len(self.values))
+        if self.ignore_value is not None and self.ignore_value < len(lut):
+            lut[self.ignore_value] = IGNORE_INDEX
+        target = lut[mask.astype(np.int64)]
+        if (target == -1).any():
+            bad = sorted(set(np.unique(mask[target == -1]).tolist()))[:5]
+            raise DataError(f"{name}: mask values {bad} are not classes {list(self.values)}")
+        return target
+
+    def to_json(self) -> dict:
+        return {"mask_values": list(self.values), "ignore_value": self.ignore_value}
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def read_image(path: Path) -> np.ndarray:
+    from matlab_gui.imaging import read_image as _read
+
+    return _read(path).data
+
+
+def read_mask(path: Path) -> np.ndarray:
+    from matlab_gui.imaging import read_mask as _read
+
+    return np.asarray(_read(path))
+
+
+def _image_files(folder: Path) -> dict[str, Path]:
+    return {
+        p.stem: p for p in sorted(folder.iterdir())
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    }
+
+
+# -- segmentation sources ---------------------------------------------------------------------
+
+
+class FolderSegmentation:
+    """`root/images/<stem>.*` with `root/masks/<stem>.png`; images without a mask are skipped."""
+
+    def __init__(self, root: Path, sparse: bool = False, class_names: Sequence[str] | None = None):
+        self.root = Path(root)
+        images_dir, masks_dir = self.root / "images", self.root / "masks"
+        if not images_dir.is_dir() or not masks_dir.is_dir():
+            raise DataError("a segmentation folder needs images/ and masks/ sub-folders", self.root)
+        images, masks = _image_files(images_dir), _image_files(masks_dir)
+        self._pairs = {s: (images[s], masks[s]) for s in images if s in masks}
+        if not self._pairs:
+            raise DataError("no image in images/ has a mask with the same stem in masks/", self.root)
+        self.stems = sorted(self._pairs)
+        top = max(int(read_mask(m).max()) for _, m in self._pairs.values())
+        if sparse:
+            n = top if class_names is None else len(class_names)
+            self.label_rule = LabelRule.sparse(range(1, n + 1))
+        else:
+            n = top + 1 if class_names is None else len(class_names)
+            self.label_rule = LabelRule.dense(n)
+        self.class_names = list(class_names) if class_names else [f"class {i}" for i in range(n)]
+        self.class_colors: list[tuple[int, int, int]] | None = None
+
+    def load(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
+        image_path, mask_path = self._pairs[stem]
+        return read_image(image_path), read_mask(mask_path)
+
+    def describe(self) -> dict:
+        return {"source": "folder", "path": str(self.root), **self.label_rule.to_json()}
+
+
+class ProjectSegmentation:
+    """The masks of an open project: 0 = unlabelled, class index k -> its place in the list."""
+
+    def __init__(self, project):
+        self.project = project
+        classes = sorted(project.classes, key=lambda c: c.index)
+        if not classes:
+            raise DataError("the project has no classes", project.path)
+        self.class_names = [c.name for c in classes]
+        self.class_colors = [tuple(c.color) for c in classes]
+        self.label_rule = LabelRule.sparse([c.index for c in classes])
+        self._ids = {project.record(i).name: i for i in project.image_ids if project.record(i).has_mask}
+        self._ids = {_unique_name(self._ids, n, i): i for n, i in self._ids.items()}
+        if not self._ids:
+            raise DataError("no image in the project has a painted mask", project.path)
+        self.stems = sorted(self._ids)
+
+    def load(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
+        image_id = self._ids[stem]
+        return self.project.read_image(image_id), self.project.get_mask(image_id)
+
+    def describe(self) -> dict:
+        return {"source": "project", "path": str(self.project.path), **self.label_rule.to_json()}
+
+
+def _unique_name(taken: dict, name: str, image_id: str) -> str:
+    return name if taken.get(name) == image_id else f"{name} [{image_id}]"
+
+
+# -- prepared images and patches --------------------------------------------------------------
+
+
+@dataclass
+class PreparedImage:
+    """One whole image normalised for the model (`x`: float32 C,H,W) and its target (H,W)."""
+
+    stem: str
+    x: np.ndarray
+    target: np.ndarray
+
+
+def prepare_segmentation(source, stems: Sequence[str], card) -> list[PreparedImage]:
+    """Load, normalise (stats per whole image) and convert labels for `stems`."""
+    from matlab_gui.ml.preprocess import to_model_input
+
+    prepared = []
+    for stem in stems:
+        image, mask = source.load(stem)
+        if mask.shape[:2] != image.shape[:2]:
+            raise DataError(f"{stem}: mask {mask.shape[:2]} and image {image.shape[:2]} differ in size")
+        x = np.asarray(to_model_input(image, card), dtype=np.float32)
+        prepared.append(PreparedImage(stem, x, source.label_rule.to_target(mask, stem)))
+    return prepared
+
+
+def label_counts(prepared: Sequence[PreparedImage], num_classes: int) -> np.ndarray:
+    """Labelled pixels per class, for class weights and the card."""
+    counts = np.zeros(num_classes, dtype=np.int64)
+    for p in prepared:
+        t = p.target[p.target != IGNORE_INDEX]
+        counts += np.bincount(t.ravel(), minlength=num_classes)[:num_classes]
+    return counts
+
+
+def _pad_to(x: np.ndarray, target: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pad an image smaller than a patch (reflect) and its target (ignored) to `size`."""
+    _, h, w = x.shape
+    ph, pw = max(0, size - h), max(0, size - w)
+    if not ph and not pw:
+        return x, target
+    mode = "reflect" if h > ph and w > pw else "edge"
+    x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode=mode)
+    return x, np.pad(target, ((0, ph), (0, pw)), constant_values=IGNORE_INDEX)
+
+
+class PatchDataset(Dataset):
+    """`length` random patches per epoch from prepared images, reproducible from (seed, epoch).
+
+    Sparse masks: a patch is centred on a random labelled pixel, so scribbles are always seen.
+    """
+
+    def __init__(self, images: Sequence[PreparedImage], patch: int, length: int,
+                 augmenter: Augmenter | None = None, seed: int = 0):
+        if not images:
+            raise DataError("no training images")
+        self.images = list(images)
+        self.patch = patch
+        self.length = length
+        self.augmenter = augmenter
+        self.seed = seed
+        self.epoch = 0
+        self._labelled = [
+            np.flatnonzero(p.target != IGNORE_INDEX) if (p.target == IGNORE_INDEX).mean() > 0.5 else None
+            for p in self.images
+        ]
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        k = int(rng.integers(len(self.images)))
+        x, target = _pad_to(self.images[k].x, self.images[k].target, self.patch)
+        _, h, w = x.shape
+        labelled = self._labelled[k]
+        if labelled is not None and labelled.size:
+            cy, cx = divmod(int(labelled[rng.integers(labelled.size)]), self.images[k].target.shape[1])
+            y0 = int(np.clip(cy - self.patch // 2, 0, h - self.patch))
+            x0 = int(np.clip(cx - self.patch // 2, 0, w - self.patch))
+        else:
+            y0, x0 = int(rng.integers(h - self.patch + 1)), int(rng.integers(w - self.patch + 1))
+        x = x[:, y0 : y0 + self.patch, x0 : x0 + self.patch]
+        target = target[y0 : y0 + self.patch, x0 : x0 + self.patch]
+        if self.augmenter is not None:
+            x, target = self.augmenter(x, target, rng)
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(target))
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = 32) -> torch.Tensor:
+    """Reflect-pad `(N, C, H, W)` at the bottom/right so H and W are multiples of `multiple`."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not ph and not pw:
+        return x
+    mode = "reflect" if h > ph and w > pw else "replicate"
+    return torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
+
+
+# -- classification ---------------------------------------------------------------------------
+
+
+class FolderClassification:
+    """`root/<split>/<CLASS>/<file>` (splits given) or `root/<CLASS>/<file>` (split later)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError("not a folder", self.root)
+        subdirs = sorted(p for p in self.root.iterdir() if p.is_dir())
+        split_dirs = [p for p in subdirs if p.name.lower() in ("train", "val", "validation", "test")]
+        from matlab_gui.ml.splits import normalise_split_name
+
+        if split_dirs:
+            pairs = [(normalise_split_name(s.name), c) for s in split_dirs for c in sorted(s.iterdir()) if c.is_dir()]
+        else:
+            pairs = [(None, c) for c in subdirs]
+        self.class_names = sorted({c.name for _, c in pairs})
+        self.class_colors = None
+        self._items: dict[str, tuple[Path, int]] = {}
+        self.given_splits: dict[str, str] = {}
+        for split, class_dir in pairs:
+            for f in _image_files(class_dir).values():
+                key = str(f.relative_to(self.root))
+                self._items[key] = (f, self.class_names.index(class_dir.name))
+                if split is not None:
+                    self.given_splits[key] = split
+        if not self._items:
+            raise DataError("no images in <split>/<CLASS>/ or <CLASS>/ sub-folders", self.root)
+        self.stems = sorted(self._items)
+
+    def label(self, key: str) -> int:
+        return self._items[key][1]
+
+    def load(self, key: str) -> np.ndarray:
+        return read_image(self._items[key][0])
+
+    def describe(self) -> dict:
+        return {"source": "folder", "path": str(self.root)}
+
+
+class ProjectClassification:
+    """Images of a project with an image-level label; class index k -> its place in the list."""
+
+    def __init__(self, project):
+        self.project = project
+        classes = sorted(project.classes, key=lambda c: c.index)
+        self.class_names = [c.name for c in classes]
+        self.class_colors = [tuple(c.color) for c in classes]
+        position = {c.index: i for i, c in enumerate(classes)}
+        self._labels = {
+            i: position[project.get_label(i)] for i in project.image_ids
+            if project.get_label(i) in position
+        }
+        if not self._labels:
+            raise DataError("no image in the project has a class label", project.path)
+        self.stems = sorted(self._labels)
+        self.given_splits: dict[str, str] = {}
+
+    def label(self, key: str) -> int:
+        return self._labels[key]
+
+    def load(self, key: str) -> np.ndarray:
+        return self.project.read_image(key)
+
+    def describe(self) -> dict:
+        return {"source": "project", "path": str(self.project.path)}
+
+
+def equalise_histogram(image: np.ndarray) -> np.ndarray:
+    """Per-channel histogram equalisation (paper 001), keeping an integer image's dtype."""
+    out = np.empty_like(image)
+    channels = image[..., None] if image.ndim == 2 else image
+    target = out[..., None] if image.ndim == 2 else out
+    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    for c in range(channels.shape[-1]):
+        values, inverse, counts = np.unique(channels[..., c], return_inverse=True, return_counts=True)
+        cdf = np.cumsum(counts) / counts.sum()
+        target[..., c] = (cdf[inverse] * top).reshape(channels.shape[:-1]).astype(image.dtype)
+    return out
+
+
+def mean_intensity(image: np.ndarray) -> float:
+    """Mean pixel value on a 0..1 scale: the size-independent form of paper 000's pixel sum."""
+    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    return float(np.mean(image, dtype=np.float64) / top)
+
+
+def _input_hw(card) -> tuple[int, int]:
+    size = card.input_size
+    return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
+
+
+def prepare_classification(source, keys: Sequence[str], card, hist_eq: bool = False) -> list[np.ndarray]:
+    """Each image resized to the card's input size (native dtype kept), equalised if asked."""
+    h, w = _input_hw(card)
+    out = []
+    for key in keys:
+        image = source.load(key)
+        if hist_eq:
+            image = equalise_histogram(image)
+        out.append(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+    return out
+
+
+class ClassificationDataset(Dataset):
+    """Resized images -> normalised tensors with their class, augmented reproducibly."""
+
+    def __init__(self, images: Sequence[np.ndarray], labels: Sequence[int], card,
+                 augmenter: Augmenter | None = None, seed: int = 0):
+        self.images, self.labels, self.card = list(images), list(labels), card
+        self.augmenter, self.seed, self.epoch = augmenter, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        from matlab_gui.ml.preprocess import to_model_input
+
+        x = np.asarray(to_model_input(self.images[index], self.card), dtype=np.float32)
+        if self.augmenter is not None:
+            x, _ = self.augmenter(x, None, np.random.default_rng([self.seed, self.epoch, index]))
+        return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[index])

@@ -1,0 +1,88 @@
+"""Scoring a model on held-out data: whole images for segmentation, batches for classification.
+
+Shared by the trainer's per-epoch validation and the evaluate job, so both report the same
+numbers. Segmentation runs on each whole image, padded to a multiple of 32 and cropped back,
+never on patches, so the score matches what a user sees at inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from matlab_gui.jobs.base import CancelToken
+from matlab_gui.ml.data import PreparedImage, pad_to_multiple
+from matlab_gui.ml.metrics import ConfusionMatrix, classification_scores, segmentation_scores
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.float16, enabled=amp and device.type == "cuda")
+
+
+@torch.inference_mode()
+def segmentation_logits(model: nn.Module, x: np.ndarray, device: torch.device, amp: bool = False):
+    """Logits `(C, H, W)` of one normalised whole image `(C, H, W)`."""
+    t = torch.from_numpy(x).unsqueeze(0).to(device)
+    h, w = t.shape[-2:]
+    with _autocast(device, amp):
+        out = model(pad_to_multiple(t, 32))
+    return out[0, :, :h, :w].float()
+
+
+def evaluate_segmentation(
+    model: nn.Module,
+    images: Sequence[PreparedImage],
+    class_names: Sequence[str],
+    device: torch.device,
+    amp: bool = False,
+    cancel: CancelToken | None = None,
+) -> dict:
+    """Confusion matrix over every labelled pixel of `images`, then IoU/Dice/P/R/accuracy."""
+    was_training = model.training
+    model.eval()
+    cm = ConfusionMatrix(len(class_names))
+    try:
+        for image in images:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            logits = segmentation_logits(model, image.x, device, amp)
+            pred = (logits[0] > 0).long() if logits.shape[0] == 1 else logits.argmax(0)
+            cm.update(pred, torch.from_numpy(image.target).to(pred.device))
+    finally:
+        model.train(was_training)
+    return segmentation_scores(cm.matrix, class_names)
+
+
+@torch.inference_mode()
+def predict_classes(
+    model: nn.Module, dataset: Dataset, device: torch.device, batch_size: int = 16,
+    amp: bool = False, cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """True labels and softmax probabilities `(N, C)` for a classification data set."""
+    was_training = model.training
+    model.eval()
+    labels, probs = [], []
+    try:
+        for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            with _autocast(device, amp):
+                logits = model(x.to(device)).float()
+            probs.append(logits.softmax(1).cpu().numpy())
+            labels.append(y.numpy())
+    finally:
+        model.train(was_training)
+    return np.concatenate(labels), np.concatenate(probs)
+
+
+def evaluate_classification(
+    model: nn.Module, dataset: Dataset, class_names: Sequence[str], device: torch.device,
+    batch_size: int = 16, amp: bool = False, cancel: CancelToken | None = None,
+    curves: bool = False,
+) -> dict:
+    y, probs = predict_classes(model, dataset, device, batch_size, amp, cancel)
+    return classification_scores(y, probs, class_names, curves=curves)

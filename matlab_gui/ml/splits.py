@@ -1,0 +1,118 @@
+"""Which image goes to train, val or test: from a CSV, from stem lists, or a seeded random draw.
+
+A split is a plain `dict[stem, split_name]`, so it can be written into the model card as is and
+rebuilt exactly for evaluation. Stems are file names without their image extension; they may
+contain `#`, `(`, `)`, dots or spaces, so only a known image extension is ever stripped.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from matlab_gui.errors import DataError
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
+IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
+_ALIASES = {"validation": "val", "validate": "val", "valid": "val"}
+
+
+def stem_of(name: str) -> str:
+    """`name` without an image extension (`a.b (1).tif` -> `a.b (1)`; `a.b` stays `a.b`)."""
+    path = Path(name.strip())
+    return path.stem if path.suffix.lower() in IMAGE_SUFFIXES else path.name
+
+
+def normalise_split_name(name: str) -> str:
+    """`validation`/`validate` -> `val`; other names (e.g. `different_test`) are kept."""
+    name = name.strip().lower()
+    return _ALIASES.get(name, name)
+
+
+def read_split_csv(path: Path) -> dict[str, str]:
+    """A CSV with `stem` and `split` columns (other columns are ignored)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise DataError(f"cannot read split file: {exc.strerror}", path) from exc
+    if not rows or not {"stem", "split"} <= set(rows[0]):
+        raise DataError("split CSV needs `stem` and `split` columns", path)
+    return {stem_of(r["stem"]): normalise_split_name(r["split"]) for r in rows if r["stem"]}
+
+
+def split_name_from_list_file(path: Path) -> str:
+    """`train16A.txt` -> train, `validate4A.txt` -> val, `test4A.txt` -> test."""
+    name = Path(path).stem.lower()
+    for prefix, split in (("train", "train"), ("val", "val"), ("test", "test")):
+        if name.startswith(prefix):
+            return split
+    raise DataError("stem-list file name must start with train, val or test", path)
+
+
+def read_stem_lists(paths: Sequence[Path]) -> dict[str, str]:
+    """Stem-list files (one file name or stem a line), the split named by each file's name."""
+    assignment: dict[str, str] = {}
+    for path in paths:
+        split = split_name_from_list_file(path)
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise DataError(f"cannot read stem list: {exc.strerror}", path) from exc
+        assignment.update({stem_of(line): split for line in lines if line.strip()})
+    return assignment
+
+
+def read_splits(paths: Sequence[Path]) -> dict[str, str]:
+    """One CSV, or stem-list files: what `--splits` accepts."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
+        return read_split_csv(paths[0])
+    return read_stem_lists(paths)
+
+
+def _counts(n: int, fractions: Sequence[float]) -> list[int]:
+    """Split `n` items by `fractions`, every non-zero share getting at least one when possible."""
+    total = sum(fractions)
+    counts = [int(round(n * f / total)) for f in fractions]
+    for i, f in enumerate(fractions):
+        if f > 0 and counts[i] == 0 and n >= len([x for x in fractions if x > 0]):
+            counts[i] = 1
+    counts[0] = n - sum(counts[1:])
+    return counts
+
+
+def random_split(
+    stems: Sequence[str], fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0
+) -> dict[str, str]:
+    """A seeded random train/val/test assignment (the same seed gives the same split)."""
+    order = np.random.default_rng(seed).permutation(sorted(stems)).tolist()
+    assignment: dict[str, str] = {}
+    start = 0
+    for split, count in zip(SPLITS, _counts(len(order), fractions), strict=True):
+        assignment.update({s: split for s in order[start : start + count]})
+        start += count
+    return assignment
+
+
+def stratified_split(
+    labels: Mapping[str, Hashable], fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0
+) -> dict[str, str]:
+    """A seeded split that keeps each class's share the same in train, val and test."""
+    by_class: dict[Hashable, list[str]] = {}
+    for key, label in labels.items():
+        by_class.setdefault(label, []).append(key)
+    assignment: dict[str, str] = {}
+    for i, label in enumerate(sorted(by_class, key=str)):
+        assignment.update(random_split(by_class[label], fractions, seed + i))
+    return assignment
+
+
+def stems_in(assignment: Mapping[str, str], split: str) -> list[str]:
+    """The stems assigned to `split`, sorted."""
+    return sorted(s for s, name in assignment.items() if name == split)

@@ -1,0 +1,50 @@
+"""Synthetic shapes data and a tiny network: fast, known-answer material for tests and benchmarks."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from matlab_gui.ml.data import PreparedImage
+
+
+def shapes_image(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy grey image with bright discs (class 1) and dark squares (class 2) on class 0."""
+    image = rng.normal(0.5, 0.05, (size, size)).astype(np.float32)
+    mask = np.zeros((size, size), np.uint8)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(3):
+        cy, cx, r = rng.integers(8, size - 8, 2).tolist() + [int(rng.integers(4, 8))]
+        disc = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+        image[disc] += 0.4
+        mask[disc] = 1
+    y0, x0 = rng.integers(0, size - 10, 2)
+    image[y0 : y0 + 8, x0 : x0 + 8] = 0.05
+    mask[y0 : y0 + 8, x0 : x0 + 8] = 2
+    return image, mask
+
+
+def shapes_set(n: int, seed: int = 0, size: int = 48) -> list[PreparedImage]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        image, mask = shapes_image(rng, size)
+        x = ((image - 0.5) / 0.25)[None].astype(np.float32)
+        out.append(PreparedImage(f"img{i}", x, mask.astype(np.int64)))
+    return out
+
+
+class TinySegNet(nn.Module):
+    """Three convolutions: enough to learn the shapes set, fast enough for a unit test."""
+
+    def __init__(self, in_channels: int = 1, classes: int = 3, width: int = 16):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(),
+        )
+        self.head = nn.Conv2d(width, classes, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(x))
