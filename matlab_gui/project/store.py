@@ -35,6 +35,11 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _stamp(st: os.stat_result) -> tuple[int, int, int]:
+    """Changes whenever the file is written (journal replay, another process saving)."""
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -62,6 +67,8 @@ class Project:
         """Use `Project.open` / `Project.create`."""
         self.path = Path(path)
         self._h5: h5py.File | None = None
+        self._raw = None
+        self._stamp: tuple[int, int, int] | None = None
         self._classes: list[ClassDef] = []
         self._records: dict[str, ImageRecord] = {}
         self._models: dict[str, list[str]] = {}
@@ -138,19 +145,38 @@ class Project:
         return project
 
     def _open_handle(self) -> None:
-        f = h5py.File(self.path, "r", locking=False)
+        """Open the read handle and load the metadata (root attributes only, no dataset).
+
+        The handle reads through a plain Python file object, not HDF5's own driver: HDF5 shares
+        one cached view per file among all its handles, which would go stale when this or another
+        `Project` saves through the journal.
+        """
+        raw = self.path.open("rb", buffering=0)
         try:
-            if f.attrs.get("format") != schema.FORMAT_NAME:
-                raise ProjectError(
-                    "not a matlab_gui project (HDF5 without project data)", self.path
-                )
-            version = int(f.attrs.get("schema_version", 0))
-            if version > schema.SCHEMA_VERSION:
-                raise SchemaTooNewError(
-                    f"written by a newer matlab_gui (schema {version}, this version reads up to "
-                    f"{schema.SCHEMA_VERSION}); update the app",
-                    self.path,
-                )
+            stamp = _stamp(os.fstat(raw.fileno()))
+            f = h5py.File(raw, "r")
+        except BaseException:
+            raw.close()
+            raise
+        try:
+            self._read_meta(f)
+        except BaseException:
+            f.close()
+            raw.close()
+            raise
+        self._h5, self._raw, self._stamp = f, raw, stamp
+
+    def _read_meta(self, f: h5py.File) -> None:
+        if f.attrs.get("format") != schema.FORMAT_NAME:
+            raise ProjectError("not a matlab_gui project (HDF5 without project data)", self.path)
+        version = int(f.attrs.get("schema_version", 0))
+        if version > schema.SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"written by a newer matlab_gui (schema {version}, this version reads up to "
+                f"{schema.SCHEMA_VERSION}); update the app",
+                self.path,
+            )
+        try:
             self._classes = [ClassDef.from_json(c) for c in json.loads(f.attrs["classes"])]
             records = (ImageRecord.from_json(r) for r in json.loads(f.attrs["images"]))
             self._records = {r.id: r for r in records}
@@ -158,18 +184,23 @@ class Project:
             self._current_model = f.attrs.get("current_model") or None
             self._settings = json.loads(f.attrs["settings"])
         except (KeyError, ValueError, TypeError) as exc:
-            f.close()
             raise ProjectError(f"corrupt project metadata: {exc}", self.path) from exc
-        except BaseException:
-            f.close()
-            raise
-        self._h5 = f
+
+    def _open_handle_keeping_state(self) -> None:
+        """Reopen at the current path while keeping the in-memory (unsaved) state."""
+        state = (self._classes, self._records, self._models, self._current_model, self._settings)
+        self._open_handle()
+        self._classes, self._records, self._models, self._current_model, self._settings = state
+
+    def _close_handle(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._raw.close()
+            self._h5 = self._raw = None
 
     def close(self) -> None:
         """Close the file; unsaved changes are dropped (ask the user before)."""
-        if self._h5 is not None:
-            self._h5.close()
-            self._h5 = None
+        self._close_handle()
 
     def __enter__(self) -> Project:
         return self
@@ -177,15 +208,33 @@ class Project:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def _refresh(self) -> None:
+        """Reopen when another `Project` or process saved the file since we read it."""
+        if self._h5 is None:
+            return
+        try:
+            changed = _stamp(os.stat(self.path)) != self._stamp
+        except OSError as exc:
+            raise ProjectError(f"project file is gone: {exc.strerror}", self.path) from exc
+        if changed:
+            self._close_handle()
+            if self.dirty:
+                self._open_handle_keeping_state()
+            else:
+                self._open_handle()
+
     @property
     def _file(self) -> h5py.File:
+        """The read handle, fresh."""
         if self._h5 is None:
             raise ProjectError("project is closed", self.path)
+        self._refresh()
         return self._h5
 
     # -- classes, settings, models ------------------------------------------------------
     @property
     def classes(self) -> list[ClassDef]:
+        self._refresh()
         return list(self._classes)
 
     def set_classes(self, classes: list[ClassDef]) -> None:
@@ -198,6 +247,7 @@ class Project:
     @property
     def settings(self) -> dict:
         """A copy of the view state; assign a new dict to change it."""
+        self._refresh()
         return json.loads(json.dumps(self._settings))
 
     @settings.setter
@@ -207,6 +257,7 @@ class Project:
 
     @property
     def current_model(self) -> str | None:
+        self._refresh()
         return self._current_model
 
     @current_model.setter
@@ -217,6 +268,7 @@ class Project:
         self._meta_dirty = True
 
     def model_names(self) -> list[str]:
+        self._refresh()
         return list(dict.fromkeys([*self._models, *self._new_models]))
 
     def store_model(self, name: str, folder: str | Path) -> None:
@@ -250,9 +302,11 @@ class Project:
     # -- images ---------------------------------------------------------------------------
     @property
     def image_ids(self) -> list[str]:
+        self._refresh()
         return list(self._records)
 
     def record(self, image_id: str) -> ImageRecord:
+        self._refresh()
         try:
             return self._records[image_id]
         except KeyError:
@@ -417,8 +471,7 @@ class Project:
         """Write what changed; a crash at any moment leaves the old or the new project."""
         if not self.dirty:
             return
-        self._file.close()
-        self._h5 = None
+        self._close_handle()
         try:
             with journaled(self.path) as overlay, h5py.File(overlay, "r+") as f:
                 self._write_changes(f)
@@ -446,18 +499,11 @@ class Project:
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise ProjectError(f"cannot save as: {exc.strerror or exc}", new_path) from exc
-        self._file.close()
+        self._close_handle()
         self.path = new_path
-        self._h5 = None
         self._open_handle_keeping_state()
         self._meta_dirty = True
         self.save()
-
-    def _open_handle_keeping_state(self) -> None:
-        """Reopen at the current path while keeping the in-memory (unsaved) state."""
-        state = (self._classes, self._records, self._models, self._current_model, self._settings)
-        self._open_handle()
-        self._classes, self._records, self._models, self._current_model, self._settings = state
 
     def _write_changes(self, f: h5py.File) -> None:
         for image_id in self._removed:

@@ -192,3 +192,24 @@ def test_failed_save_keeps_the_file_and_the_unsaved_work(tmp_path, monkeypatch):
     project.save()
     project.close()
     assert Project.open(path).get_mask(image_id).sum() == 16
+
+
+def test_a_second_project_on_the_same_file_sees_saves(tmp_path):
+    """E.g. the GUI saves while a training job reads: both stay consistent."""
+    path = tmp_path / "p.mgp"
+    writer = Project.create(path)
+    image_id = writer.add_image("a.png", data=np.zeros((300, 300), np.uint8))
+    writer.save()
+    reader = Project.open(path)
+    assert not reader.get_mask(image_id).any()
+    for k in range(1, 4):
+        writer.set_mask(image_id, np.full((300, 300), k, np.uint8))
+        writer.add_image(f"b{k}.png", data=np.full((200, 200), k, np.uint8))
+        writer.log("edit", text="x" * 1000)
+        writer.save()
+        assert writer.get_mask(image_id)[0, 0] == k and len(writer.history) == 2 * k + 2
+        assert reader.get_mask(image_id)[0, 0] == k
+        assert len(reader.image_ids) == k + 1
+        assert reader.read_image(reader.image_ids[-1])[0, 0] == k
+    reader.close()
+    writer.close()
