@@ -13,7 +13,8 @@ All metadata sits in root attributes so opening reads no dataset at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 PROJECT_SUFFIX = ".mgp"
 SCHEMA_VERSION = 1
@@ -76,3 +77,33 @@ class ImageRecord:
     @classmethod
     def from_json(cls, data: dict) -> ImageRecord:
         return cls(**{**data, "shape": tuple(data["shape"])})
+
+
+@dataclass
+class Meta:
+    """All of a project's metadata: small, kept in root attributes, read whole at open."""
+
+    classes: list[ClassDef] = field(default_factory=list)
+    records: dict[str, ImageRecord] = field(default_factory=dict)
+    models: dict[str, list[str]] = field(default_factory=dict)  # name -> its file names
+    current_model: str | None = None
+    settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, attrs) -> Meta:
+        """From an h5py attribute mapping; KeyError/ValueError/TypeError when malformed."""
+        records = (ImageRecord.from_json(r) for r in json.loads(attrs["images"]))
+        return cls(
+            classes=[ClassDef.from_json(c) for c in json.loads(attrs["classes"])],
+            records={r.id: r for r in records},
+            models=json.loads(attrs["models"]),
+            current_model=attrs.get("current_model") or None,
+            settings=json.loads(attrs["settings"]),
+        )
+
+    def write(self, attrs) -> None:
+        attrs["classes"] = json.dumps([c.to_json() for c in self.classes])
+        attrs["images"] = json.dumps([r.to_json() for r in self.records.values()])
+        attrs["models"] = json.dumps(self.models)
+        attrs["current_model"] = self.current_model or ""
+        attrs["settings"] = json.dumps(self.settings)

@@ -21,8 +21,9 @@ import numpy as np
 
 from matlab_gui.errors import ProjectError, SchemaTooNewError
 from matlab_gui.project import schema
+from matlab_gui.project.changes import Changes
 from matlab_gui.project.journal import journaled, recover
-from matlab_gui.project.schema import ClassDef, ImageRecord
+from matlab_gui.project.schema import ClassDef, ImageRecord, Meta
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -48,18 +49,6 @@ def _mask_dtype(classes: list[ClassDef]) -> np.dtype:
     return np.dtype(np.uint16 if max((c.index for c in classes), default=0) > 255 else np.uint8)
 
 
-def _write_array(group: h5py.Group, name: str, data: np.ndarray, compress: bool) -> None:
-    """(Re)write one dataset; compressed ones are chunked so HDF5 can reuse freed space."""
-    if name in group:
-        del group[name]
-    if not compress or data.ndim < 2:
-        group.create_dataset(name, data=data)
-        return
-    chunks = tuple(min(schema.MASK_CHUNK, s) for s in data.shape[-2:])
-    chunks = (1,) * (data.ndim - 2) + chunks
-    group.create_dataset(name, data=data, chunks=chunks, compression="gzip", compression_opts=1)
-
-
 class Project:
     """An open project. Create with `Project.create`, open with `Project.open`; not thread-safe."""
 
@@ -69,22 +58,9 @@ class Project:
         self._h5: h5py.File | None = None
         self._raw = None
         self._stamp: tuple[int, int, int] | None = None
-        self._classes: list[ClassDef] = []
-        self._records: dict[str, ImageRecord] = {}
-        self._models: dict[str, list[str]] = {}
-        self._current_model: str | None = None
-        self._settings: dict = {}
-        self._reset_pending()
-
-    def _reset_pending(self) -> None:
-        self._meta_dirty = False
-        self._new_images: dict[str, np.ndarray] = {}
-        self._new_masks: dict[str, np.ndarray] = {}
-        self._new_predictions: dict[str, tuple[np.ndarray, np.ndarray | None, str | None]] = {}
-        self._new_models: dict[str, dict[str, bytes]] = {}
-        self._removed: set[str] = set()
-        self._new_history: list[dict] = []
-        self._verified: set[str] = set()
+        self._meta = Meta()
+        self._changes = Changes()
+        self._verified: set[str] = set()  # referenced images whose sha256 was checked
 
     # -- create / open / close ----------------------------------------------------------
     @classmethod
@@ -112,7 +88,7 @@ class Project:
                     chunks=(256,),
                     dtype=h5py.string_dtype(),
                 )
-                cls._write_meta(f, sorted(classes, key=lambda c: c.index), {}, {}, None, {})
+                Meta(classes=sorted(classes, key=lambda c: c.index)).write(f.attrs)
             with temp.open("rb") as fh:
                 os.fsync(fh.fileno())
             os.replace(temp, path)
@@ -177,20 +153,15 @@ class Project:
                 self.path,
             )
         try:
-            self._classes = [ClassDef.from_json(c) for c in json.loads(f.attrs["classes"])]
-            records = (ImageRecord.from_json(r) for r in json.loads(f.attrs["images"]))
-            self._records = {r.id: r for r in records}
-            self._models = json.loads(f.attrs["models"])
-            self._current_model = f.attrs.get("current_model") or None
-            self._settings = json.loads(f.attrs["settings"])
+            self._meta = Meta.read(f.attrs)
         except (KeyError, ValueError, TypeError) as exc:
             raise ProjectError(f"corrupt project metadata: {exc}", self.path) from exc
 
     def _open_handle_keeping_state(self) -> None:
         """Reopen at the current path while keeping the in-memory (unsaved) state."""
-        state = (self._classes, self._records, self._models, self._current_model, self._settings)
+        meta = self._meta
         self._open_handle()
-        self._classes, self._records, self._models, self._current_model, self._settings = state
+        self._meta = meta
 
     def _close_handle(self) -> None:
         if self._h5 is not None:
@@ -235,41 +206,41 @@ class Project:
     @property
     def classes(self) -> list[ClassDef]:
         self._refresh()
-        return list(self._classes)
+        return list(self._meta.classes)
 
     def set_classes(self, classes: list[ClassDef]) -> None:
         indices = [c.index for c in classes]
         if len(set(indices)) != len(indices):
             raise ValueError(f"class indices must be unique, got {indices}")
-        self._classes = sorted(classes, key=lambda c: c.index)
-        self._meta_dirty = True
+        self._meta.classes = sorted(classes, key=lambda c: c.index)
+        self._changes.meta = True
 
     @property
     def settings(self) -> dict:
         """A copy of the view state; assign a new dict to change it."""
         self._refresh()
-        return json.loads(json.dumps(self._settings))
+        return json.loads(json.dumps(self._meta.settings))
 
     @settings.setter
     def settings(self, value: dict) -> None:
-        self._settings = json.loads(json.dumps(value))
-        self._meta_dirty = True
+        self._meta.settings = json.loads(json.dumps(value))
+        self._changes.meta = True
 
     @property
     def current_model(self) -> str | None:
         self._refresh()
-        return self._current_model
+        return self._meta.current_model
 
     @current_model.setter
     def current_model(self, name: str | None) -> None:
         if name is not None and name not in self.model_names():
             raise ProjectError(f"no model named {name!r} in the project", self.path)
-        self._current_model = name
-        self._meta_dirty = True
+        self._meta.current_model = name
+        self._changes.meta = True
 
     def model_names(self) -> list[str]:
         self._refresh()
-        return list(dict.fromkeys([*self._models, *self._new_models]))
+        return list(self._meta.models)
 
     def store_model(self, name: str, folder: str | Path) -> None:
         """Keep a trained model folder (its files' bytes) inside the project."""
@@ -281,17 +252,18 @@ class Project:
         files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
         if not files:
             raise ProjectError("model folder has no files", folder)
-        self._new_models[name] = files
-        self._meta_dirty = True
+        self._changes.models[name] = files
+        self._meta.models[name] = list(files)
+        self._changes.meta = True
 
     def export_model(self, name: str, dest_folder: str | Path) -> Path:
         """Write a stored model's files into `dest_folder` (created) and return that folder."""
         dest = Path(dest_folder)
-        if name in self._new_models:
-            files = self._new_models[name]
-        elif name in self._models:
+        if name in self._changes.models:
+            files = self._changes.models[name]
+        elif name in self._meta.models:
             group = self._file[schema.MODELS][name]
-            files = {f: group[f][()].tobytes() for f in self._models[name]}
+            files = {f: group[f][()].tobytes() for f in self._meta.models[name]}
         else:
             raise ProjectError(f"no model named {name!r} in the project", self.path)
         dest.mkdir(parents=True, exist_ok=True)
@@ -303,18 +275,18 @@ class Project:
     @property
     def image_ids(self) -> list[str]:
         self._refresh()
-        return list(self._records)
+        return list(self._meta.records)
 
     def record(self, image_id: str) -> ImageRecord:
         self._refresh()
         try:
-            return self._records[image_id]
+            return self._meta.records[image_id]
         except KeyError:
             raise KeyError(f"no image {image_id!r} in project {self.path}") from None
 
     def _update(self, image_id: str, **changes) -> None:
-        self._records[image_id] = replace(self.record(image_id), **changes)
-        self._meta_dirty = True
+        self._meta.records[image_id] = replace(self.record(image_id), **changes)
+        self._changes.meta = True
 
     def add_image(
         self,
@@ -337,7 +309,7 @@ class Project:
         if not embed and sha is None:
             raise ProjectError("a referenced image must be an existing file", source)
         image_id = uuid.uuid4().hex[:12]
-        self._records[image_id] = ImageRecord(
+        self._meta.records[image_id] = ImageRecord(
             id=image_id,
             name=source.name,
             source_path=str(source.resolve()),
@@ -351,25 +323,22 @@ class Project:
             has_prediction=False,
         )
         if embed:
-            self._new_images[image_id] = data
-        self._meta_dirty = True
+            self._changes.images[image_id] = data
+        self._changes.meta = True
         self.log("add image", id=image_id, name=source.name, embedded=embed)
         return image_id
 
     def remove_image(self, image_id: str) -> None:
         record = self.record(image_id)
-        del self._records[image_id]
-        for pending in (self._new_images, self._new_masks, self._new_predictions):
-            pending.pop(image_id, None)
-        self._removed.add(image_id)
-        self._meta_dirty = True
+        del self._meta.records[image_id]
+        self._changes.forget_image(image_id)
         self.log("remove image", id=image_id, name=record.name)
 
     def read_image(self, image_id: str) -> np.ndarray:
         """The pixels in their native dtype; embedded ones come from the project file."""
         record = self.record(image_id)
-        if image_id in self._new_images:
-            return self._new_images[image_id]
+        if image_id in self._changes.images:
+            return self._changes.images[image_id]
         if record.embedded:
             return self._file[schema.IMAGES][image_id][()]
         source = Path(record.source_path)
@@ -398,11 +367,11 @@ class Project:
     def get_mask(self, image_id: str) -> np.ndarray:
         """The label mask (0 = unlabelled); zeros when the image has none yet."""
         record = self.record(image_id)
-        if image_id in self._new_masks:
-            return self._new_masks[image_id].copy()
+        if image_id in self._changes.masks:
+            return self._changes.masks[image_id].copy()
         if record.has_mask:
             return self._file[schema.MASKS][image_id][()]
-        return np.zeros(record.shape[:2], dtype=_mask_dtype(self._classes))
+        return np.zeros(record.shape[:2], dtype=_mask_dtype(self._meta.classes))
 
     def set_mask(self, image_id: str, mask: np.ndarray) -> None:
         """Replace the mask (uint8 or uint16, the image's height x width); written at save."""
@@ -416,7 +385,7 @@ class Project:
             if not np.issubdtype(mask.dtype, np.integer) or mask.min(initial=0) < 0:
                 raise ValueError(f"mask must hold non-negative integers, got {mask.dtype}")
             mask = mask.astype(np.uint8 if mask.max(initial=0) <= 255 else np.uint16)
-        self._new_masks[image_id] = mask.copy()
+        self._changes.masks[image_id] = mask.copy()
         self._update(image_id, has_mask=True)
 
     # -- predictions ----------------------------------------------------------------------
@@ -430,12 +399,12 @@ class Project:
         """Keep a model's output: labels (argmax) and optionally float16 confidences/probabilities."""
         self.record(image_id)
         conf = None if confidence is None else np.asarray(confidence, dtype=np.float16)
-        self._new_predictions[image_id] = (np.asarray(labels).copy(), conf, model_name)
+        self._changes.predictions[image_id] = (np.asarray(labels).copy(), conf, model_name)
         self._update(image_id, has_prediction=True)
 
     def get_prediction(self, image_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
-        if image_id in self._new_predictions:
-            labels, conf, _ = self._new_predictions[image_id]
+        if image_id in self._changes.predictions:
+            labels, conf, _ = self._changes.predictions[image_id]
             return labels, conf
         if not self.record(image_id).has_prediction:
             return None
@@ -447,25 +416,17 @@ class Project:
     def log(self, action: str, **details) -> None:
         """Append one entry to the project's history (kept at the next save)."""
         entry = {"time": _now(), "action": action, "details": details}
-        self._new_history.append(json.loads(json.dumps(entry, default=str)))
+        self._changes.history.append(json.loads(json.dumps(entry, default=str)))
 
     @property
     def history(self) -> list[dict]:
         stored = [json.loads(s) for s in self._file[schema.HISTORY].asstr()[()]]
-        return stored + [dict(e) for e in self._new_history]
+        return stored + [dict(e) for e in self._changes.history]
 
     # -- saving ---------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
-        return bool(
-            self._meta_dirty
-            or self._new_images
-            or self._new_masks
-            or self._new_predictions
-            or self._new_models
-            or self._removed
-            or self._new_history
-        )
+        return bool(self._changes)
 
     def save(self) -> None:
         """Write what changed; a crash at any moment leaves the old or the new project."""
@@ -474,7 +435,7 @@ class Project:
         self._close_handle()
         try:
             with journaled(self.path) as overlay, h5py.File(overlay, "r+") as f:
-                self._write_changes(f)
+                self._changes.write(f, self._meta)
         except BaseException as exc:
             recover(self.path)  # finish a commit that failed while applying, else no-op
             self._open_handle_keeping_state()  # keep the unsaved work for another try
@@ -482,7 +443,7 @@ class Project:
                 raise ProjectError(f"cannot save: {exc}", self.path) from exc
             raise
         self._open_handle()
-        self._reset_pending()
+        self._changes = Changes()
 
     def save_as(self, new_path: str | Path) -> None:
         """Copy the project to `new_path` (atomically), save the changes there and keep it open."""
@@ -502,47 +463,5 @@ class Project:
         self._close_handle()
         self.path = new_path
         self._open_handle_keeping_state()
-        self._meta_dirty = True
+        self._changes.meta = True
         self.save()
-
-    def _write_changes(self, f: h5py.File) -> None:
-        for image_id in self._removed:
-            for group in (schema.IMAGES, schema.MASKS, schema.PREDICTIONS):
-                if image_id in f[group]:
-                    del f[group][image_id]
-        for image_id, data in self._new_images.items():
-            _write_array(f[schema.IMAGES], image_id, data, compress=False)
-        for image_id, mask in self._new_masks.items():
-            _write_array(f[schema.MASKS], image_id, mask, compress=True)
-        for image_id, (labels, conf, model_name) in self._new_predictions.items():
-            if image_id in f[schema.PREDICTIONS]:
-                del f[schema.PREDICTIONS][image_id]
-            group = f[schema.PREDICTIONS].create_group(image_id)
-            _write_array(group, "labels", labels, compress=True)
-            if conf is not None:
-                _write_array(group, "confidence", conf, compress=True)
-            group.attrs["model"] = model_name or ""
-        models = dict(self._models)
-        for name, files in self._new_models.items():
-            if name in f[schema.MODELS]:
-                del f[schema.MODELS][name]
-            group = f[schema.MODELS].create_group(name)
-            for file_name, data in files.items():
-                group.create_dataset(file_name, data=np.frombuffer(data, dtype=np.uint8))
-            models[name] = list(files)
-        if self._new_history:
-            history = f[schema.HISTORY]
-            start = history.shape[0]
-            history.resize((start + len(self._new_history),))
-            history[start:] = [json.dumps(e) for e in self._new_history]
-        self._write_meta(
-            f, self._classes, self._records, models, self._current_model, self._settings
-        )
-
-    @staticmethod
-    def _write_meta(f, classes, records, models, current_model, settings) -> None:
-        f.attrs["classes"] = json.dumps([c.to_json() for c in classes])
-        f.attrs["images"] = json.dumps([r.to_json() for r in records.values()])
-        f.attrs["models"] = json.dumps(models)
-        f.attrs["current_model"] = current_model or ""
-        f.attrs["settings"] = json.dumps(settings)

@@ -173,7 +173,7 @@ def test_create_refuses_to_overwrite_unless_asked(tmp_path):
 
 
 def test_failed_save_keeps_the_file_and_the_unsaved_work(tmp_path, monkeypatch):
-    from matlab_gui.project import store
+    from matlab_gui.project import changes
 
     path = tmp_path / "p.mgp"
     project = Project.create(path)
@@ -181,10 +181,12 @@ def test_failed_save_keeps_the_file_and_the_unsaved_work(tmp_path, monkeypatch):
     project.save()
     before = path.read_bytes()
     project.set_mask(image_id, np.ones((4, 4), np.uint8))
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
     with monkeypatch.context() as m:
-        m.setattr(
-            store, "_write_array", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full"))
-        )
+        m.setattr(changes, "write_array", disk_full)
         with pytest.raises(ProjectError, match="disk full"):
             project.save()
     assert path.read_bytes() == before and project.dirty
