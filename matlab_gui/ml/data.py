@@ -17,6 +17,7 @@ are cut from the normalised array, so a patch never sees different statistics th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -381,3 +382,47 @@ class ClassificationDataset(Dataset):
         if self.augmenter is not None:
             x, _ = self.augmenter(x, None, np.random.default_rng([self.seed, self.epoch, index]))
         return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(self.labels[index])
+
+
+# -- opening a data source --------------------------------------------------------------------
+
+
+def is_project(data) -> bool:
+    """An open `Project`, or a path to a project file (by suffix or HDF5 signature)."""
+    if hasattr(data, "image_ids"):
+        return True
+    path = Path(data)
+    if not path.is_file():
+        return False
+    from matlab_gui.project import PROJECT_SUFFIX
+
+    if path.suffix.lower() == PROJECT_SUFFIX:
+        return True
+    with path.open("rb") as fh:
+        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+@contextmanager
+def open_source(task: str, data, sparse: bool = False, class_names: Sequence[str] | None = None):
+    """The data source for `task` from a folder, a project path or an open project.
+
+    A project opened here is closed on exit; an open `Project` passed in is left open.
+    """
+    if task not in ("segmentation", "classification"):
+        raise DataError(f"unknown task {task!r}; use segmentation or classification")
+    if is_project(data):
+        from matlab_gui.project import Project
+
+        project = data if hasattr(data, "image_ids") else Project.open(data)
+        try:
+            yield ProjectSegmentation(project) if task == "segmentation" else ProjectClassification(project)
+        finally:
+            if project is not data:
+                project.close()
+        return
+    if not Path(data).is_dir():
+        raise DataError("no such folder or project file", data)
+    if task == "segmentation":
+        yield FolderSegmentation(Path(data), sparse=sparse, class_names=class_names)
+    else:
+        yield FolderClassification(Path(data))

@@ -8,6 +8,7 @@ lists, ready for the card and `--json`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -82,6 +83,12 @@ def classification_scores(
 
     `probs` is `(N, C)`. With `curves`, also ROC and PR curve points per class (one-vs-rest).
     """
+    with warnings.catch_warnings():  # tiny validation sets: one class only is a normal case
+        warnings.simplefilter("ignore", UserWarning)
+        return _classification_scores(y_true, probs, class_names, curves)
+
+
+def _classification_scores(y_true, probs, class_names, curves) -> dict:
     y_true = np.asarray(y_true, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     labels = list(range(len(class_names)))
@@ -112,6 +119,8 @@ def classification_scores(
 
 
 def _kappa(y_true, y_pred) -> float | None:
+    if len(set(y_true.tolist()) | set(y_pred.tolist())) < 2:
+        return None
     value = skm.cohen_kappa_score(y_true, y_pred)
     return None if np.isnan(value) else float(value)
 

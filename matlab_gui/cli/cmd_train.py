@@ -1,0 +1,129 @@
+"""`matlab-gui train`: the GUI's training job from a terminal, with a tqdm progress bar."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "train"
+HELP = "Train or fine-tune a segmentation or classification model and save it as a model folder."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--task", required=True, choices=["segmentation", "classification"])
+    a("--data", required=True, type=Path,
+      help="folder (images/ + masks/, or <split>/<CLASS>/) or project file (.mgp)")
+    a("--arch", help="architecture from `matlab-gui models` (default with --from: that model's)")
+    a("--encoder", help="encoder of smp architectures, e.g. tu-tf_efficientnet_lite0")
+    a("--from", dest="from_model", type=Path, metavar="MODEL_DIR",
+      help="fine-tune from this model folder")
+    a("--out", required=True, type=Path, help="model folder to write (replaced only at the end)")
+    a("--epochs", type=int, default=20)
+    a("--patch", type=int, default=256, help="segmentation patch size (px)")
+    a("--patches-per-epoch", type=int, help="default: the training images' area once")
+    a("--input-size", type=int, default=224, help="classification input size (px)")
+    a("--batch", type=int, default=8)
+    a("--lr", type=float, help="learning rate (default 2e-4 segmentation, 1e-3 classification)")
+    a("--optimizer", default="adam", choices=["adam", "adamw", "adamax", "sgd", "rmsprop"])
+    a("--schedule", default="none", choices=["none", "cosine", "step", "cyclic", "plateau"])
+    a("--weight-decay", type=float, default=0.0)
+    a("--finetune-top", type=float, metavar="PCT",
+      help="two-phase transfer: head only, then the top PCT%% of layers at lr/10")
+    a("--head-epochs", type=int, help="phase-1 epochs with --finetune-top (default half)")
+    a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
+    a("--splits", type=Path, nargs="+", metavar="FILE",
+      help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
+    a("--classes", help="comma-separated class names of a folder's mask values 0, 1, ...")
+    a("--sparse-masks", action="store_true",
+      help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")
+    a("--loss", help="weighted terms, e.g. ce=0.7,dice=0.3 (default) or focal=1")
+    a("--class-weights", choices=["balanced", "effective"])
+    a("--hist-eq", action="store_true", help="histogram equalisation (classification)")
+    a("--no-augment", action="store_true")
+    a("--hptl", action="store_true", help="FCN-32s -> 16s -> 8s hierarchical transfer chain")
+    a("--no-pretrained", action="store_true", help="random initialisation")
+    a("--weights-dir", type=Path, help="folder with pretrained weight files")
+    a("--checkpoint", type=Path, metavar="DIR", help="save a resumable state here; resume from it")
+    a("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    a("--seed", type=int, default=0)
+    a("--name", default="")
+
+
+def _loss(text: str | None) -> dict | None:
+    if not text:
+        return None
+    from matlab_gui.errors import UserError
+
+    try:
+        terms = {k.strip(): float(v) for k, v in (item.split("=") for item in text.split(","))}
+    except ValueError:
+        raise UserError(f"--loss {text!r}: use name=weight pairs, e.g. ce=0.7,dice=0.3") from None
+    return {"terms": terms}
+
+
+def request_from_args(args: argparse.Namespace):
+    from matlab_gui.jobs.train import TrainRequest
+    from matlab_gui.ml.augment import DEFAULT_AUGMENT
+
+    loss = _loss(args.loss)
+    if loss is not None:
+        loss["class_weights"] = args.class_weights
+    return TrainRequest(
+        task=args.task, data=args.data, out=args.out, arch=args.arch, encoder=args.encoder,
+        from_model=args.from_model,
+        class_names=[c.strip() for c in args.classes.split(",")] if args.classes else None,
+        epochs=args.epochs, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
+        schedule=args.schedule, weight_decay=args.weight_decay, finetune_top=args.finetune_top,
+        head_epochs=args.head_epochs, patience=args.patience, patch=args.patch,
+        patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
+        sparse_masks=args.sparse_masks, loss=loss, class_weights=args.class_weights,
+        augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,
+        hist_eq=args.hist_eq, hptl=args.hptl, device=args.device, seed=args.seed,
+        pretrained=not args.no_pretrained, weights_dir=args.weights_dir,
+        checkpoint_dir=args.checkpoint, name=args.name,
+    )
+
+
+class TqdmProgress:
+    """Turns job `Progress` events into one tqdm bar over all steps, plus a line per epoch."""
+
+    def __init__(self):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=0, unit="step", dynamic_ncols=True)
+
+    def __call__(self, event) -> None:
+        m = event.metrics
+        if event.stage == "validate":
+            scores = {k: m[k] for k in ("mean_iou", "balanced_accuracy", "accuracy") if m.get(k) is not None}
+            text = " ".join(f"{k}={v:.4f}" for k, v in scores.items())
+            self.bar.write(f"epoch {m['epoch']}: loss={m['loss']:.4f} {text}")
+        elif "loss" in m:
+            if self.bar.total != event.total:
+                self.bar.reset(total=event.total)
+                self.bar.update(event.done - 1)
+            self.bar.set_description(f"{event.stage} {m['epoch']}/{m['epochs']}")
+            self.bar.set_postfix(loss=f"{m['loss']:.4f}", refresh=False)
+            self.bar.update(event.done - self.bar.n)
+        elif event.message:
+            self.bar.write(event.message)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from matlab_gui.jobs.train import run_training
+
+    request = request_from_args(args)
+    progress = TqdmProgress()
+    try:
+        result = run_training(request, progress=progress)
+    finally:
+        progress.close()
+    best = {k: v for k, v in result.best_metrics.items() if isinstance(v, float)}
+    print(f"saved {result.model_dir} ({result.epochs_run} epochs, best epoch {result.best_epoch}, "
+          f"{result.wall_s:.0f} s on {result.device})")
+    print("  " + " ".join(f"{k}={v:.4f}" for k, v in best.items()))
+    return 0

@@ -1,0 +1,101 @@
+"""The evaluate job: a model folder scored on labelled data, whole images for segmentation.
+
+Which images: those of `split` in the given split files; else the folder's own split
+(`<split>/<CLASS>/` folders); else the stems the model's card recorded for that split; with
+`split=None`, every labelled image.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matlab_gui.errors import DataError
+from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+
+
+@dataclass
+class EvaluateRequest:
+    model: Path
+    data: Any  # a folder, a project path or an open Project
+    splits: list[Path] | None = None
+    split: str | None = "test"
+    sparse_masks: bool = False  # folder masks with 0 = unlabelled
+    device: str = "auto"
+    batch: int = 16
+    curves: bool = False  # classification: ROC and PR curve points
+
+
+@dataclass
+class EvaluateResult:
+    task: str
+    metrics: dict
+    stems: list[str]
+    model_dir: Path
+    device: str
+    wall_s: float
+    stem_source: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def select_stems(source, card, split_files, split: str | None) -> tuple[list[str], str]:
+    """The stems to score and where that choice came from."""
+    from matlab_gui.ml import splits
+
+    if split is None:
+        return list(source.stems), "all"
+    split = splits.normalise_split_name(split)
+    known = set(source.stems)
+    if split_files:
+        chosen, origin = splits.stems_in(splits.read_splits(split_files), split), "split file"
+    elif getattr(source, "given_splits", None):
+        chosen, origin = splits.stems_in(source.given_splits, split), "folder"
+    else:
+        recorded = ((card.data or {}).get("splits") or {}).get(split, [])
+        chosen, origin = recorded, "model card"
+    chosen = [s for s in chosen if s in known]
+    if not chosen:
+        raise DataError(f"no labelled image of split {split!r} found in {source.describe()['path']}"
+                        " (give --splits, or --split all)")
+    return chosen, origin
+
+
+def _check_classes(source, names: list[str]) -> None:
+    if source.class_names != names:
+        raise DataError(f"the data's classes {source.class_names} differ from the model's {names}")
+
+
+def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> EvaluateResult:
+    from matlab_gui.ml import data as mdata
+    from matlab_gui.ml.device import describe_device, pick_device
+    from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
+    from matlab_gui.ml.model_folder import load_model
+
+    t0 = time.perf_counter()
+    cancel = cancel or CancelToken()
+    device = pick_device(request.device)
+    loaded = load_model(Path(request.model), device)
+    card, model = loaded.card, loaded.module
+    names = [c.name for c in card.classes]
+    hist_eq = bool((card.training or {}).get("hist_eq"))
+    report(progress, Progress("prepare", 0, 1, message="reading data"))
+    with mdata.open_source(card.task, request.data, request.sparse_masks, names) as source:
+        _check_classes(source, names)
+        stems, origin = select_stems(source, card, request.splits, request.split)
+        report(progress, Progress("evaluate", 0, len(stems), message=f"{len(stems)} images"))
+        if card.task == "segmentation":
+            images = mdata.prepare_segmentation(source, stems, card)
+            metrics = evaluate_segmentation(model, images, names, device, cancel=cancel)
+        else:
+            images = mdata.prepare_classification(source, stems, card, hist_eq)
+            dataset = mdata.ClassificationDataset(images, [source.label(k) for k in stems], card)
+            metrics = evaluate_classification(model, dataset, names, device, request.batch,
+                                              cancel=cancel, curves=request.curves)
+    report(progress, Progress("evaluate", len(stems), len(stems)))
+    return EvaluateResult(
+        task=card.task, metrics=metrics, stems=stems, model_dir=Path(request.model),
+        device=describe_device(device), wall_s=time.perf_counter() - t0, stem_source=origin,
+    )

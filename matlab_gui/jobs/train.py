@@ -1,0 +1,292 @@
+"""The train job: data source + model choice in, a saved model folder out.
+
+`run_training(request, progress=cb, cancel=token)` is what the CLI runs inline and the GUI runs
+in a worker thread. The output folder is written once, at the very end, by `save_model`'s
+atomic write: a cancelled or failed run leaves any earlier model there byte-identical.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matlab_gui.errors import DataError
+from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+
+SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
+HPTL_CHAIN = ("fcn32s", "fcn16s", "fcn8s")
+
+
+@dataclass
+class TrainRequest:
+    """Everything one training run needs. `data` is a folder, a project path or an open Project."""
+
+    task: str
+    data: Any
+    out: Path
+    arch: str | None = None  # None when fine-tuning: the starting model's
+    encoder: str | None = None
+    from_model: Path | None = None  # fine-tune from this model folder
+    class_names: list[str] | None = None  # folder data; a project brings its own
+    epochs: int = 20
+    batch: int = 8
+    lr: float | None = None  # default 2e-4 (segmentation, paper 002) or 1e-3 (classification)
+    optimizer: str = "adam"
+    schedule: str = "none"
+    weight_decay: float = 0.0
+    finetune_top: float | None = None  # percent; two-phase transfer (papers 000/004)
+    head_epochs: int | None = None
+    patience: int = 10
+    patch: int = 256  # segmentation patch size
+    patches_per_epoch: int | None = None  # default: the training images' area once
+    input_size: int = 224  # classification input size
+    in_channels: int = 3
+    splits: list[Path] | None = None  # one CSV (stem, split) or stem-list files
+    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    sparse_masks: bool = False  # folder masks with 0 = unlabelled (projects always are)
+    loss: dict | None = None  # see ml.losses.build_loss
+    augment: dict | None = None  # see ml.augment.DEFAULT_AUGMENT
+    class_weights: str | None = None  # None, "balanced" (paper 000) or "effective"
+    hist_eq: bool = False  # classification: histogram equalisation (paper 001)
+    pixel_sum_band: tuple[float, float] | None = None  # drop train images with mean in band
+    hptl: bool = False  # FCN-32s -> 16s -> 8s hierarchical transfer (paper 003)
+    device: str = "auto"
+    seed: int = 0
+    pretrained: bool = True
+    weights_dir: Path | None = None
+    checkpoint_dir: Path | None = None  # resumable state; a run continues what it finds there
+    name: str = ""
+    notes: str = ""
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    card: Any
+    history: list[dict]
+    best_metrics: dict
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    wall_s: float
+    device: str
+    splits: dict[str, list[str]] = field(default_factory=dict)
+
+
+def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
+                   fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
+    """train/val/test stems: from files, else the folder's own split, else a seeded draw."""
+    from matlab_gui.ml import splits
+
+    if split_files:
+        assignment = splits.read_splits(split_files)
+        known = set(source.stems)
+        assignment = {s: v for s, v in assignment.items() if s in known}
+    elif getattr(source, "given_splits", None):
+        assignment = source.given_splits
+    elif task == CLASSIFICATION:
+        assignment = splits.stratified_split({k: source.label(k) for k in source.stems}, fractions, seed)
+    else:
+        assignment = splits.random_split(source.stems, fractions, seed)
+    out = {name: splits.stems_in(assignment, name) for name in splits.SPLITS}
+    if not out["train"]:
+        raise DataError("no training images after splitting (check --splits)")
+    return out
+
+
+def _class_infos(source, start_card):
+    from matlab_gui.ml.card import ClassInfo
+
+    if start_card is not None and source.class_colors is None:
+        return list(start_card.classes)
+    colors = source.class_colors or [None] * len(source.class_names)
+    return [ClassInfo(name=n, color=c) if c is not None else ClassInfo(name=n, color=_palette(i))
+            for i, (n, c) in enumerate(zip(source.class_names, colors, strict=True))]
+
+
+def _palette(i: int) -> tuple[int, int, int]:
+    """Distinct default colours for classes that come without one (folder data)."""
+    base = [(0, 0, 0), (0, 114, 178), (213, 94, 0), (0, 158, 115), (240, 228, 66),
+            (204, 121, 167), (86, 180, 233), (230, 159, 0)]
+    return base[i % len(base)]
+
+
+class _Run:
+    """One run's state while it is being set up and trained (split out to keep steps short)."""
+
+    def __init__(self, request: TrainRequest, progress, cancel):
+        self.request, self.progress, self.cancel = request, progress, cancel or CancelToken()
+
+    # -- model --------------------------------------------------------------------------------
+    def start_model(self, source, arch: str | None):
+        """The model and card to train: a fresh zoo model or a copy of `from_model`."""
+        from matlab_gui.ml.model_folder import load_model
+        from matlab_gui.ml.zoo import build_model, default_card
+
+        r = self.request
+        if r.from_model is not None and arch is None:
+            loaded = load_model(Path(r.from_model), self.device)
+            card = loaded.card
+            if card.task != r.task:
+                raise DataError(f"the model in {r.from_model} is a {card.task} model, not {r.task}")
+            if len(card.classes) != len(source.class_names):
+                raise DataError(
+                    f"the model has {len(card.classes)} classes but the data has "
+                    f"{len(source.class_names)}; fine-tune needs the same class list"
+                )
+            classes = _class_infos(source, card)
+            card = dataclasses.replace(card, classes=classes)
+            return loaded.module, card
+        arch = arch or r.arch
+        if not arch:
+            raise DataError("choose an architecture (--arch) or a model to start from (--from)")
+        size = r.patch if r.task == SEGMENTATION else r.input_size
+        card = default_card(r.task, arch, _class_infos(source, None), encoder=r.encoder,
+                            in_channels=r.in_channels, input_size=size)
+        return build_model(card, pretrained=r.pretrained, weights_dir=r.weights_dir), card
+
+    # -- data ---------------------------------------------------------------------------------
+    def datasets(self, source, card, split: dict[str, list[str]]):
+        """(train dataset, validate(model) function or None, label counts, data summary)."""
+        from matlab_gui.ml import data as mdata
+        from matlab_gui.ml.augment import Augmenter
+        from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
+
+        r = self.request
+        names = [c.name for c in card.classes]
+        # The request's augmentation, else the starting model's (fine-tune), else the defaults.
+        start = (card.training or {}).get("augment") if r.from_model else None
+        self.augment = augmenter = Augmenter(r.augment if r.augment is not None else start)
+        summary: dict[str, Any] = {**source.describe(), "splits": split}
+        if r.task == SEGMENTATION:
+            train = mdata.prepare_segmentation(source, split["train"], card)
+            val = mdata.prepare_segmentation(source, split["val"], card)
+            area = sum(p.target.size for p in train)
+            length = r.patches_per_epoch or max(r.batch, math.ceil(area / r.patch**2))
+            dataset = mdata.PatchDataset(train, r.patch, length, augmenter, r.seed)
+            counts = mdata.label_counts(train, len(names))
+
+            def validate(model):
+                return evaluate_segmentation(model, val, names, self.device, cancel=self.cancel)
+
+            summary.update(patches_per_epoch=length, labelled_pixels=counts.tolist())
+        else:
+            keys = split["train"]
+            images = mdata.prepare_classification(source, keys, card, r.hist_eq)
+            if r.pixel_sum_band is not None:
+                lo, hi = r.pixel_sum_band
+                kept = [i for i, im in enumerate(images) if not lo <= mdata.mean_intensity(im) <= hi]
+                summary["pixel_sum_dropped"] = [keys[i] for i in range(len(keys)) if i not in set(kept)]
+                keys, images = [keys[i] for i in kept], [images[i] for i in kept]
+            labels = [source.label(k) for k in keys]
+            dataset = mdata.ClassificationDataset(images, labels, card, augmenter, r.seed)
+            val_keys = split["val"]
+            val_set = mdata.ClassificationDataset(
+                mdata.prepare_classification(source, val_keys, card, r.hist_eq),
+                [source.label(k) for k in val_keys], card,
+            )
+            counts = [labels.count(c) for c in range(len(names))]
+
+            def validate(model):
+                return evaluate_classification(model, val_set, names, self.device, r.batch,
+                                               cancel=self.cancel)
+
+            summary.update(images_per_class=dict(zip(names, counts, strict=True)))
+        return dataset, (validate if split["val"] else None), counts, summary
+
+    # -- training -----------------------------------------------------------------------------
+    def config(self, lr_default: float):
+        from matlab_gui.ml.trainer import TrainConfig
+
+        r = self.request
+        return TrainConfig(
+            epochs=r.epochs, batch_size=r.batch, lr=r.lr or lr_default, optimizer=r.optimizer,
+            weight_decay=r.weight_decay, schedule=r.schedule, finetune_top=r.finetune_top,
+            head_epochs=r.head_epochs, patience=r.patience,
+            monitor="mean_iou" if r.task == SEGMENTATION else "balanced_accuracy", seed=r.seed,
+        )
+
+    def train_one(self, model, dataset, validate, loss_fn, stage: str, checkpoint_dir):
+        from matlab_gui.ml.trainer import Trainer
+        from matlab_gui.ml.zoo import set_trainable_fraction
+
+        config = self.config(2e-4 if self.request.task == SEGMENTATION else 1e-3)
+        trainer = Trainer(
+            model, loss_fn, dataset, config, self.device, validate=validate,
+            set_trainable_fraction=set_trainable_fraction, checkpoint_dir=checkpoint_dir,
+            progress=self.progress, cancel=self.cancel, stage=stage,
+        )
+        return trainer.fit(), config
+
+    def run(self) -> TrainResult:
+        from matlab_gui.ml.data import open_source
+        from matlab_gui.ml.device import describe_device, pick_device
+        from matlab_gui.ml.losses import DEFAULT_CLS_LOSS, DEFAULT_SEG_LOSS, build_loss
+        from matlab_gui.ml.model_folder import save_model
+
+        r = self.request
+        t0 = time.perf_counter()
+        self.device = pick_device(r.device)
+        report(self.progress, Progress("prepare", 0, 1, message="reading data"))
+        with open_source(r.task, r.data, r.sparse_masks, r.class_names) as source:
+            split = resolve_splits(source, r.splits, r.task, r.split_fractions, r.seed)
+            stages = HPTL_CHAIN if r.hptl else (None,)
+            model, card = self.start_model(source, stages[0])
+            dataset, validate, counts, summary = self.datasets(source, card, split)
+        loss_spec = r.loss or {"terms": DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS,
+                               "class_weights": r.class_weights}
+        loss_fn = build_loss(loss_spec, counts)
+        history: list[dict] = []
+        for i, arch in enumerate(stages):
+            self.cancel.raise_if_cancelled()
+            if i:
+                model, card = self._next_fcn(model, card, arch)
+            ckpt = None if r.checkpoint_dir is None else Path(r.checkpoint_dir) / (arch or "run")
+            outcome, config = self.train_one(model, dataset, validate, loss_fn, arch or "train", ckpt)
+            history += [{**h, "stage": arch} if arch else h for h in outcome.history]
+        card = dataclasses.replace(
+            card,
+            training={**config.to_json(), "loss": loss_spec, "augment": self.augment.spec,
+                      "patch": r.patch if r.task == SEGMENTATION else None,
+                      "hist_eq": r.hist_eq, "pixel_sum_band": r.pixel_sum_band,
+                      "from_model": None if r.from_model is None else str(r.from_model),
+                      "hptl_chain": list(HPTL_CHAIN) if r.hptl else None,
+                      "best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
+                      "stopped_early": outcome.stopped_early, "device": describe_device(self.device),
+                      "wall_s": round(time.perf_counter() - t0, 1)},
+            data=summary,
+            metrics={k: v for k, v in outcome.best_metrics.items() if k not in ("epoch", "phase", "lr", "time_s")},
+            history=history,
+            name=r.name or card.name,
+            notes=r.notes or card.notes,
+        )
+        self.cancel.raise_if_cancelled()
+        report(self.progress, Progress("save", 0, 1, message=f"writing {r.out}"))
+        save_model(Path(r.out), model, card)
+        return TrainResult(
+            model_dir=Path(r.out), card=card, history=history, best_metrics=outcome.best_metrics,
+            best_epoch=outcome.best_epoch, epochs_run=len(history),
+            stopped_early=outcome.stopped_early, wall_s=time.perf_counter() - t0,
+            device=describe_device(self.device), splits=split,
+        )
+
+    def _next_fcn(self, model, card, arch: str):
+        """The next HPTL stage, initialised from the shared layers of the previous one."""
+        from matlab_gui.ml.fcn import transfer_fcn
+        from matlab_gui.ml.zoo import build_model
+
+        next_card = dataclasses.replace(card, arch=arch)
+        next_model = build_model(next_card, pretrained=False)
+        transfer_fcn(model, next_model)
+        return next_model, next_card
+
+
+def run_training(request: TrainRequest, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> TrainResult:
+    """Train as `request` says and save the model folder; raises `Cancelled` when cancelled."""
+    return _Run(request, progress, cancel).run()
