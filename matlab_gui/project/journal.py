@@ -25,7 +25,7 @@ TEMP_SUFFIX = ".journal.tmp"
 
 _MAGIC = b"MGJRNL01"
 _SEGMENT = struct.Struct("<QQQ")  # file offset, length, journal offset
-_TRAILER = struct.Struct("<8sQQQI")  # magic, index offset, segment count, final size, crc32
+_TRAILER = struct.Struct("<8sQQQQI")  # magic, index offset, segments, cut, final size, crc32
 _COPY_BLOCK = 4 << 20
 
 
@@ -185,14 +185,15 @@ class OverlayFile(io.RawIOBase):
         index = b"".join(_SEGMENT.pack(*seg) for seg in self.segments())
         self._crc = zlib.crc32(index, self._crc)
         trailer = _TRAILER.pack(
-            _MAGIC, self._journal_size, len(self._starts), self._size, self._crc
+            _MAGIC, self._journal_size, len(self._starts), self._base_valid, self._size, self._crc
         )
         os.pwrite(self._journal, index + trailer, self._journal_size)
         os.fsync(self._journal)
         os.replace(self._temp, journal_path(self._target))
         _fsync_dir(self._target.parent)
         self._close_fds()
-        _apply(self._target, journal_path(self._target), list(self.segments()), self._size)
+        segments = list(self.segments())
+        _apply(self._target, journal_path(self._target), segments, self._base_valid, self._size)
 
     def discard(self) -> None:
         """Drop every pending write; the target stays as it was."""
@@ -209,11 +210,16 @@ class OverlayFile(io.RawIOBase):
         """h5py closes its file object; the descriptors stay open until commit or discard."""
 
 
-def _apply(target: Path, journal: Path, segments: list[tuple[int, int, int]], size: int) -> None:
-    """Copy every journaled range into `target`, cut it to `size`, then drop the journal."""
+def _apply(
+    target: Path, journal: Path, segments: list[tuple[int, int, int]], cut: int, size: int
+) -> None:
+    """Cut `target` to `cut` (bytes truncated away during the update must come back as zeros),
+    copy every journaled range into it, set its size, then drop the journal. Idempotent."""
     src = os.open(journal, os.O_RDONLY)
     dst = os.open(target, os.O_WRONLY)
     try:
+        if os.fstat(dst).st_size > cut:
+            os.ftruncate(dst, cut)
         buf = bytearray(_COPY_BLOCK)
         for offset, length, joff in segments:
             done = 0
@@ -232,14 +238,14 @@ def _apply(target: Path, journal: Path, segments: list[tuple[int, int, int]], si
     _fsync_dir(target.parent)
 
 
-def _read_complete(journal: Path) -> tuple[list[tuple[int, int, int]], int] | None:
-    """The segments and final size of a complete, intact journal, else None."""
+def _read_complete(journal: Path) -> tuple[list[tuple[int, int, int]], int, int] | None:
+    """The segments, cut and final size of a complete, intact journal, else None."""
     with journal.open("rb") as fh:
         body = fh.seek(0, io.SEEK_END) - _TRAILER.size
         if body < 0:
             return None
         fh.seek(body)
-        magic, index_at, count, size, crc = _TRAILER.unpack(fh.read(_TRAILER.size))
+        magic, index_at, count, cut, size, crc = _TRAILER.unpack(fh.read(_TRAILER.size))
         if magic != _MAGIC or index_at + count * _SEGMENT.size != body:
             return None
         fh.seek(0)
@@ -250,7 +256,7 @@ def _read_complete(journal: Path) -> tuple[list[tuple[int, int, int]], int] | No
             return None
         fh.seek(index_at)
         index = fh.read(count * _SEGMENT.size)
-    return list(_SEGMENT.iter_unpack(index)), size
+    return list(_SEGMENT.iter_unpack(index)), cut, size
 
 
 def recover(target: Path) -> bool:

@@ -11,9 +11,12 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
 
 import h5py
@@ -49,8 +52,22 @@ def _mask_dtype(classes: list[ClassDef]) -> np.dtype:
     return np.dtype(np.uint16 if max((c.index for c in classes), default=0) > 255 else np.uint8)
 
 
+def _locked(method: Callable) -> Callable:
+    """Run under the project's lock: a save must not close the file under a reading thread."""
+
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return run
+
+
 class Project:
-    """An open project. Create with `Project.create`, open with `Project.open`; not thread-safe."""
+    """An open project. Create with `Project.create`, open with `Project.open`.
+
+    One thread edits and saves (the GUI); other threads (a training job) may read meanwhile.
+    """
 
     def __init__(self, path: Path):
         """Use `Project.open` / `Project.create`."""
@@ -61,6 +78,7 @@ class Project:
         self._meta = Meta()
         self._changes = Changes()
         self._verified: set[str] = set()  # referenced images whose sha256 was checked
+        self._lock = threading.RLock()
 
     # -- create / open / close ----------------------------------------------------------
     @classmethod
@@ -169,6 +187,7 @@ class Project:
             self._raw.close()
             self._h5 = self._raw = None
 
+    @_locked
     def close(self) -> None:
         """Close the file; unsaved changes are dropped (ask the user before)."""
         self._close_handle()
@@ -179,6 +198,7 @@ class Project:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @_locked
     def _refresh(self) -> None:
         """Reopen when another `Project` or process saved the file since we read it."""
         if self._h5 is None:
@@ -256,6 +276,7 @@ class Project:
         self._meta.models[name] = list(files)
         self._changes.meta = True
 
+    @_locked
     def export_model(self, name: str, dest_folder: str | Path) -> Path:
         """Write a stored model's files into `dest_folder` (created) and return that folder."""
         dest = Path(dest_folder)
@@ -334,6 +355,7 @@ class Project:
         self._changes.forget_image(image_id)
         self.log("remove image", id=image_id, name=record.name)
 
+    @_locked
     def read_image(self, image_id: str) -> np.ndarray:
         """The pixels in their native dtype; embedded ones come from the project file."""
         record = self.record(image_id)
@@ -364,6 +386,7 @@ class Project:
     def set_label(self, image_id: str, class_index: int | None) -> None:
         self._update(image_id, label=None if class_index is None else int(class_index))
 
+    @_locked
     def get_mask(self, image_id: str) -> np.ndarray:
         """The label mask (0 = unlabelled); zeros when the image has none yet."""
         record = self.record(image_id)
@@ -402,6 +425,7 @@ class Project:
         self._changes.predictions[image_id] = (np.asarray(labels).copy(), conf, model_name)
         self._update(image_id, has_prediction=True)
 
+    @_locked
     def get_prediction(self, image_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         if image_id in self._changes.predictions:
             labels, conf, _ = self._changes.predictions[image_id]
@@ -419,6 +443,7 @@ class Project:
         self._changes.history.append(json.loads(json.dumps(entry, default=str)))
 
     @property
+    @_locked
     def history(self) -> list[dict]:
         stored = [json.loads(s) for s in self._file[schema.HISTORY].asstr()[()]]
         return stored + [dict(e) for e in self._changes.history]
@@ -428,6 +453,7 @@ class Project:
     def dirty(self) -> bool:
         return bool(self._changes)
 
+    @_locked
     def save(self) -> None:
         """Write what changed; a crash at any moment leaves the old or the new project."""
         if not self.dirty:
@@ -445,6 +471,7 @@ class Project:
         self._open_handle()
         self._changes = Changes()
 
+    @_locked
     def save_as(self, new_path: str | Path) -> None:
         """Copy the project to `new_path` (atomically), save the changes there and keep it open."""
         new_path = Path(new_path)

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from matlab_gui.project import journal
@@ -38,6 +38,7 @@ def _read_all(overlay: OverlayFile) -> bytes:
 
 
 @settings(max_examples=60, deadline=None)
+@example(base=b"\x01", ops=[("truncate", 0, b""), ("truncate", 1, b"")], reads=[])
 @given(
     base=st.binary(max_size=2000),
     ops=operations,

@@ -89,11 +89,12 @@ def test_saving_one_mask_writes_about_that_mask_only(tmp_path, monkeypatch):
 
     applied = []
     real_apply = journal._apply
-    monkeypatch.setattr(
-        journal,
-        "_apply",
-        lambda t, j, segs, size: (applied.extend(segs), real_apply(t, j, segs, size)),
-    )
+
+    def spy(target, journal_file, segments, cut, size):
+        applied.extend(segments)
+        real_apply(target, journal_file, segments, cut, size)
+
+    monkeypatch.setattr(journal, "_apply", spy)
     new_mask = rng.integers(0, 2, shape, np.uint8)
     with Project.open(path) as project:
         project.set_mask(ids[3], new_mask)
