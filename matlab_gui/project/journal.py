@@ -11,6 +11,7 @@ file holds either the old or the new bytes, never a mix. Knows nothing about HDF
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import struct
@@ -259,9 +260,24 @@ def _read_complete(journal: Path) -> tuple[list[tuple[int, int, int]], int, int]
     return list(_SEGMENT.iter_unpack(index)), cut, size
 
 
-def recover(target: Path) -> bool:
-    """Finish or drop an update a killed process left behind; True when one was replayed."""
-    target = Path(target)
+@contextmanager
+def _exclusive(target: Path, wait: bool) -> Iterator[bool]:
+    """Advisory lock held by whoever updates or recovers `target`, so an `open` elsewhere never
+    replays or deletes the journal of a save in progress. The OS drops it when its holder dies,
+    so a killed saver never blocks recovery. Yields whether the lock was taken."""
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _recover_locked(target: Path) -> bool:
     temp_journal_path(target).unlink(missing_ok=True)
     journal = journal_path(target)
     if not journal.exists():
@@ -274,14 +290,25 @@ def recover(target: Path) -> bool:
     return True
 
 
+def recover(target: Path) -> bool:
+    """Finish or drop an update a killed process left behind; True when one was replayed.
+
+    Does nothing while another process or thread is updating `target`."""
+    target = Path(target)
+    with _exclusive(target, wait=False) as mine:
+        return mine and _recover_locked(target)
+
+
 @contextmanager
 def journaled(target: Path) -> Iterator[OverlayFile]:
     """Update `target` through an `OverlayFile`: all of it lands, or none of it (also on kill)."""
-    recover(target)
-    overlay = OverlayFile(target)
-    try:
-        yield overlay
-    except BaseException:
-        overlay.discard()
-        raise
-    overlay.commit()
+    target = Path(target)
+    with _exclusive(target, wait=True):
+        _recover_locked(target)
+        overlay = OverlayFile(target)
+        try:
+            yield overlay
+        except BaseException:
+            overlay.discard()
+            raise
+        overlay.commit()

@@ -117,3 +117,13 @@ def test_error_during_update_discards_it(tmp_path):
         raise RuntimeError("boom")
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_recover_leaves_an_update_in_progress_alone(tmp_path):
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    with journaled(target) as overlay:
+        overlay.write(b"new")
+        assert recover(target) is False  # e.g. another Project opening the file meanwhile
+        assert journal.temp_journal_path(target).exists()
+    assert target.read_bytes() == b"new"

@@ -215,3 +215,31 @@ def test_a_second_project_on_the_same_file_sees_saves(tmp_path):
         assert reader.read_image(reader.image_ids[-1])[0, 0] == k
     reader.close()
     writer.close()
+
+
+def test_a_thread_can_read_while_another_saves(tmp_path):
+    """E.g. a training job reading images while the user paints and saves."""
+    import threading
+
+    project = Project.create(tmp_path / "p.mgp")
+    ids = [project.add_image(f"{k}.png", data=np.full((64, 64), k, np.uint8)) for k in range(4)]
+    project.save()
+    errors, stop = [], threading.Event()
+
+    def read_forever():
+        try:
+            while not stop.is_set():
+                for k, image_id in enumerate(ids):
+                    assert project.read_image(image_id)[0, 0] == k
+                    project.get_mask(image_id)
+        except Exception as exc:  # reported below, in the main thread
+            errors.append(exc)
+
+    reader = threading.Thread(target=read_forever)
+    reader.start()
+    for k in range(15):
+        project.set_mask(ids[k % 4], np.full((64, 64), k % 3, np.uint8))
+        project.save()
+    stop.set()
+    reader.join()
+    assert errors == []
