@@ -86,31 +86,37 @@ def request_from_args(args: argparse.Namespace):
 
 
 class TqdmProgress:
-    """Turns job `Progress` events into one tqdm bar over all steps, plus a line per epoch."""
+    """Turns job `Progress` events into one tqdm bar per training stage, plus a line per epoch.
+
+    The bar appears with the first step, so an error while reading data prints just its line.
+    """
 
     def __init__(self):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=0, unit="step", dynamic_ncols=True)
+        self.bar = None
 
     def __call__(self, event) -> None:
+        from tqdm import tqdm
+
         m = event.metrics
         if event.stage == "validate":
             scores = {k: m[k] for k in ("mean_iou", "balanced_accuracy", "accuracy") if m.get(k) is not None}
             text = " ".join(f"{k}={v:.4f}" for k, v in scores.items())
-            self.bar.write(f"epoch {m['epoch']}: loss={m['loss']:.4f} {text}")
+            tqdm.write(f"epoch {m['epoch']}: loss={m['loss']:.4f} {text}")
         elif "loss" in m:
-            if self.bar.total != event.total:
-                self.bar.reset(total=event.total)
-                self.bar.update(event.done - 1)
+            if self.bar is None or self.bar.total != event.total:
+                self.close()
+                self.bar = tqdm(total=event.total, initial=event.done - 1, unit="step",
+                                dynamic_ncols=True)
             self.bar.set_description(f"{event.stage} {m['epoch']}/{m['epochs']}")
             self.bar.set_postfix(loss=f"{m['loss']:.4f}", refresh=False)
             self.bar.update(event.done - self.bar.n)
         elif event.message:
-            self.bar.write(event.message)
+            tqdm.write(event.message)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from matlab_gui.ml.data import PreparedImage
+
+# File stems as awkward as real ones: `#`, brackets, spaces.
+ODD_STEMS = ["a#1 (2)", "b spaced", "c(3)", "d", "e", "f"]
 
 
 def shapes_image(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, np.ndarray]:
@@ -48,3 +55,43 @@ class TinySegNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    ok, data = cv2.imencode(".png", pixels)
+    if not ok:
+        raise OSError(f"cannot encode {path}")
+    path.write_bytes(data.tobytes())
+
+
+def write_segmentation_folder(
+    root: Path, stems: Sequence[str] = ODD_STEMS, size: int = 48, sparse: bool = False
+) -> Path:
+    """images/ + masks/ with odd stems; one 16-bit image; dense masks 0..2 (or 0 = unlabelled)."""
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for i, stem in enumerate(stems):
+        image, mask = shapes_image(rng, size)
+        image = np.clip(image, 0, 1)
+        pixels = (image * 65535).astype(np.uint16) if i == 0 else (image * 255).astype(np.uint8)
+        if sparse:
+            scribble = np.zeros_like(mask)
+            scribble[::4, ::4] = mask[::4, ::4] + 1
+            mask = scribble
+        _write_png(root / "images" / f"{stem}.png", pixels)
+        _write_png(root / "masks" / f"{stem}.png", mask)
+    return root
+
+
+def write_classification_folder(root: Path, per_class: int = 6, size: int = 24) -> Path:
+    """`<split>/<CLASS>/` with a bright and a dark class (odd file names), train/val/test."""
+    rng = np.random.default_rng(2)
+    for split, n in (("train", per_class), ("val", 2), ("test", 2)):
+        for name, level in (("bright", 200), ("dark", 40)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                image = np.clip(rng.normal(level, 20, (size, size, 3)), 0, 255).astype(np.uint8)
+                _write_png(folder / f"{name} #{i}.png", image)
+    return root
