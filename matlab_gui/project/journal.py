@@ -277,6 +277,12 @@ def _exclusive(target: Path, wait: bool) -> Iterator[bool]:
         os.close(fd)  # releases the lock
 
 
+def forget(target: Path) -> None:
+    """Drop any journal of `target`: call before replacing the file by a different one."""
+    temp_journal_path(target).unlink(missing_ok=True)
+    journal_path(target).unlink(missing_ok=True)
+
+
 def _recover_locked(target: Path) -> bool:
     temp_journal_path(target).unlink(missing_ok=True)
     journal = journal_path(target)

@@ -25,7 +25,7 @@ import numpy as np
 from matlab_gui.errors import ProjectError, SchemaTooNewError
 from matlab_gui.project import schema
 from matlab_gui.project.changes import Changes
-from matlab_gui.project.journal import journaled, recover
+from matlab_gui.project.journal import forget, journaled, recover
 from matlab_gui.project.schema import ClassDef, ImageRecord, Meta
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -109,6 +109,7 @@ class Project:
                 Meta(classes=sorted(classes, key=lambda c: c.index)).write(f.attrs)
             with temp.open("rb") as fh:
                 os.fsync(fh.fileno())
+            forget(path)  # a stale journal of an overwritten project must not touch this one
             os.replace(temp, path)
         except OSError as exc:
             temp.unlink(missing_ok=True)
@@ -483,6 +484,7 @@ class Project:
             shutil.copyfile(self.path, temp)
             with temp.open("rb") as fh:
                 os.fsync(fh.fileno())
+            forget(new_path)
             os.replace(temp, new_path)
         except OSError as exc:
             temp.unlink(missing_ok=True)

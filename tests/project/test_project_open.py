@@ -118,3 +118,33 @@ def test_unsaved_changes_stay_out_of_the_file_and_close_drops_them(tmp_path):
     project.close()
     with Project.open(path) as project:
         assert project.image_ids == []
+
+
+def _leave_stale_journal(path, monkeypatch) -> None:
+    """A save of `path` that died after its journal became durable, before applying it."""
+
+    def die(*args):
+        raise SystemExit("killed")
+
+    with Project.open(path) as project, monkeypatch.context() as m:
+        project.add_image("a.png", data=np.zeros((8, 8), np.uint8))
+        m.setattr(journal, "_apply", die)
+        with pytest.raises(SystemExit):
+            project.save()
+    assert journal.journal_path(path).exists()
+
+
+def test_overwriting_a_project_drops_its_stale_journal(tmp_path, monkeypatch):
+    """A journal left by a crash belongs to the old file, never to the one replacing it."""
+    path = tmp_path / "p.mgp"
+    Project.create(path).close()
+    _leave_stale_journal(path, monkeypatch)
+    with Project.create(tmp_path / "other.mgp") as other:
+        other.save_as(path)
+    assert not journal.journal_path(path).exists()
+    assert Project.open(path).image_ids == []
+
+    _leave_stale_journal(path, monkeypatch)
+    Project.create(path, overwrite=True).close()
+    assert not journal.journal_path(path).exists()
+    assert Project.open(path).image_ids == []
