@@ -60,6 +60,12 @@ def _pread_into(fd: int, view: memoryview, offset: int) -> None:
         view, offset = view[n:], offset + n
 
 
+def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    while len(view):
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+
+
 class OverlayFile(io.RawIOBase):
     """A file-like view of `target` as it will be after commit, for `h5py.File(overlay, "r+")`.
 
@@ -130,9 +136,7 @@ class OverlayFile(io.RawIOBase):
         if n == 0:
             return 0
         joff = self._journal_size
-        written = 0
-        while written < n:
-            written += os.pwrite(self._journal, view[written:], joff + written)
+        _pwrite_all(self._journal, view, joff)
         self._journal_size += n
         self._crc = zlib.crc32(view, self._crc)
         self._map(self._pos, self._pos + n, joff)
@@ -188,7 +192,7 @@ class OverlayFile(io.RawIOBase):
         trailer = _TRAILER.pack(
             _MAGIC, self._journal_size, len(self._starts), self._base_valid, self._size, self._crc
         )
-        os.pwrite(self._journal, index + trailer, self._journal_size)
+        _pwrite_all(self._journal, memoryview(index + trailer), self._journal_size)
         os.fsync(self._journal)
         os.replace(self._temp, journal_path(self._target))
         _fsync_dir(self._target.parent)
@@ -228,7 +232,7 @@ def _apply(
                 n = min(length - done, _COPY_BLOCK)
                 view = memoryview(buf)[:n]
                 _pread_into(src, view, joff + done)
-                os.pwrite(dst, view, offset + done)
+                _pwrite_all(dst, view, offset + done)
                 done += n
         os.ftruncate(dst, size)
         os.fsync(dst)
@@ -314,7 +318,7 @@ def journaled(target: Path) -> Iterator[OverlayFile]:
         overlay = OverlayFile(target)
         try:
             yield overlay
+            overlay.commit()
         except BaseException:
-            overlay.discard()
+            overlay.discard()  # a journal already renamed stays: `recover` finishes it
             raise
-        overlay.commit()
