@@ -276,6 +276,8 @@ def _exclusive(target: Path, wait: bool) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        except OSError:  # a file system without locks (some network shares): go on unlocked
+            pass
         yield True
     finally:
         os.close(fd)  # releases the lock

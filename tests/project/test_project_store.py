@@ -115,12 +115,16 @@ def test_predictions_models_and_removal(tmp_path):
     (folder / "model.safetensors").write_bytes(b"\x00\x01weights")
     project.store_model("m", folder)
     project.current_model = "m"
+    c = project.add_image("c.png", data=np.ones((3, 3), np.uint8))
+    project.set_prediction(c, np.array(1), np.array([0.2, 0.8]))  # classification
     project.remove_image(b)
     project.save()
     project.close()
 
     with Project.open(tmp_path / "p.mgp") as project:
-        assert project.image_ids == [a]
+        assert project.image_ids == [a, c]
+        label, probabilities = project.get_prediction(c)
+        assert label == 1 and np.allclose(probabilities, [0.2, 0.8], atol=1e-3)
         assert project.record(a).dtype == "uint16" and project.record(a).has_prediction
         got_labels, got_conf = project.get_prediction(a)
         np.testing.assert_array_equal(got_labels, labels)
