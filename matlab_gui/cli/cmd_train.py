@@ -128,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         result = run_training(request, progress=progress)
     finally:
         progress.close()
-    best = {k: v for k, v in result.best_metrics.items() if isinstance(v, float)}
+    best = {k: v for k, v in result.best_metrics.items()
+            if isinstance(v, float) and k not in ("lr", "time_s")}
     print(f"saved {result.model_dir} ({result.epochs_run} epochs, best epoch {result.best_epoch}, "
           f"{result.wall_s:.0f} s on {result.device})")
     print("  " + " ".join(f"{k}={v:.4f}" for k, v in best.items()))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from matlab_gui.errors import ModelError
 from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.ml import checkpoint
 from matlab_gui.ml.data import PatchDataset, PreparedImage
@@ -131,3 +134,24 @@ def test_early_stopping_keeps_the_best_epoch():
     trainer.validate = lambda m: {"mean_iou": next(scores)}
     outcome = trainer.fit()
     assert outcome.stopped_early and outcome.epochs_run == 4 and outcome.best_epoch == 2
+
+
+@pytest.mark.parametrize("optimizer,schedule", [("sgd", "plateau"), ("adamw", "cyclic")])
+def test_training_state_round_trips_without_pickle(tmp_path, optimizer, schedule):
+    config = TrainConfig(epochs=1, batch_size=8, optimizer=optimizer, schedule=schedule, patience=0)
+    trainer = _trainer(shapes_set(1), shapes_set(1), config, checkpoint_dir=tmp_path)
+    trainer.fit()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.safetensors"]
+    state = checkpoint.load_state(tmp_path)
+    assert state.epoch == 1 and state.best_epoch == 1 and len(state.history) == 1
+    groups = json.loads(json.dumps(trainer.optimizer.state_dict()["param_groups"]))
+    assert state.optimizer["param_groups"] == groups
+    for key, value in trainer.model.state_dict().items():
+        assert torch.equal(state.model[key], value)
+
+
+def test_a_damaged_training_state_is_a_model_error(tmp_path):
+    (tmp_path / "state.json").write_text("{not json")
+    (tmp_path / "state.safetensors").write_bytes(b"")
+    with pytest.raises(ModelError, match="training state"):
+        checkpoint.load_state(tmp_path)
