@@ -93,7 +93,7 @@ class Project:
             raise ProjectError("already exists", path)
         temp = path.with_name(path.name + ".new")
         try:
-            with h5py.File(temp, "w", **schema.FILE_OPTIONS) as f:
+            with h5py.File(temp, "w", locking=False, **schema.FILE_OPTIONS) as f:
                 f.attrs["format"] = schema.FORMAT_NAME
                 f.attrs["schema_version"] = schema.SCHEMA_VERSION
                 for group in schema.GROUPS:
