@@ -72,7 +72,7 @@ def time_opens(path: Path) -> list[float]:
     return times
 
 
-def bench(n_images: int, folder: Path) -> dict:
+def bench_project_save(n_images: int, folder: Path) -> dict:
     path = folder / f"bench_{n_images}.mgp"
     start = time.perf_counter()
     ids = build(path, n_images)
@@ -97,7 +97,7 @@ def main() -> dict:
     parser.add_argument("--small", type=int, default=10)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mgp_bench_") as tmp:
-        runs = [bench(n, Path(tmp)) for n in (args.small, args.images)]
+        runs = [bench_project_save(n, Path(tmp)) for n in (args.small, args.images)]
     large = runs[-1]
     result = {
         "what": "save() after changing one 4096x4096 uint8 mask; images embedded 4096x4096 uint8",
