@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from matlab_gui.project import ClassDef, Project
+from matlab_gui.project.journal import journal_path
 
 CHILD = Path(__file__).with_name("kill_saver.py")
 REPO = Path(__file__).resolve().parents[2]
@@ -112,8 +113,10 @@ def test_killed_saves_leave_the_old_or_the_new_project(tmp_path):
         shutil.copyfile(base, path)
         _run_child(path, model, rng.uniform(0, 1.3 * save_seconds))
         outcomes["killed mid-save"] += any(tmp_path.glob(f"{path.name}.journal*"))
+        committed = journal_path(path).exists()  # past the commit point: must come back new
         state = snapshot(path)
         assert state in (old, new), f"trial {trial}: neither the old nor the new state"
+        assert state == new or not committed, f"trial {trial}: a committed save was lost"
         outcomes["old" if state == old else "new"] += 1
         assert sorted(p.name for p in tmp_path.glob(f"trial{trial}.*")) == [path.name]
         path.unlink()
