@@ -29,7 +29,7 @@ CPU = torch.device("cpu")
 
 def _data(n: int, size: int) -> TensorDataset:
     images = shapes_set(n, seed=0, size=size)
-    return TensorDataset(torch.stack([torch.from_numpy(p.x) for p in images]),
+    return TensorDataset(torch.stack([torch.from_numpy(p.model_input()) for p in images]),
                          torch.stack([torch.from_numpy(p.target) for p in images]))
 
 

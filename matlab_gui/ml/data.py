@@ -16,9 +16,10 @@ are cut from the normalised array, so a patch never sees different statistics th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -158,24 +159,33 @@ def _unique_name(taken: dict, name: str, image_id: str) -> str:
 
 @dataclass
 class PreparedImage:
-    """One whole image normalised for the model (`x`: float32 C,H,W) and its target (H,W)."""
+    """One whole image in its native dtype, its target (H, W), and how to normalise a crop of it.
+
+    `normalise(pixels) -> float32 (C, h, w)` applies the card's rule with statistics taken from
+    the whole image, so patches and whole-image inference see the same values. Keeping native
+    pixels (not float32 copies) holds a project of large micrographs in a fraction of the memory.
+    """
 
     stem: str
-    x: np.ndarray
+    image: np.ndarray
     target: np.ndarray
+    normalise: Callable[[np.ndarray], np.ndarray]
+
+    def model_input(self) -> np.ndarray:
+        return np.asarray(self.normalise(self.image), dtype=np.float32)
 
 
 def prepare_segmentation(source, stems: Sequence[str], card) -> list[PreparedImage]:
-    """Load, normalise (stats per whole image) and convert labels for `stems`."""
-    from matlab_gui.ml.preprocess import to_model_input
+    """Load, take whole-image normalisation statistics and convert labels for `stems`."""
+    from matlab_gui.ml.preprocess import input_stats, to_model_input
 
     prepared = []
     for stem in stems:
         image, mask = source.load(stem)
         if mask.shape[:2] != image.shape[:2]:
             raise DataError(f"{stem}: mask {mask.shape[:2]} and image {image.shape[:2]} differ in size")
-        x = np.asarray(to_model_input(image, card), dtype=np.float32)
-        prepared.append(PreparedImage(stem, x, source.label_rule.to_target(mask, stem)))
+        normalise = partial(to_model_input, card=card, stats=input_stats(image, card))
+        prepared.append(PreparedImage(stem, image, source.label_rule.to_target(mask, stem), normalise))
     return prepared
 
 
@@ -188,15 +198,17 @@ def label_counts(prepared: Sequence[PreparedImage], num_classes: int) -> np.ndar
     return counts
 
 
-def _pad_to(x: np.ndarray, target: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pad an image smaller than a patch (reflect) and its target (ignored) to `size`."""
-    _, h, w = x.shape
-    ph, pw = max(0, size - h), max(0, size - w)
+def _crop(image: np.ndarray, target: np.ndarray, y0: int, x0: int, size: int):
+    """A `size` square at (y0, x0); past the image edge, pixels are mirrored and labels ignored."""
+    image = image[y0 : y0 + size, x0 : x0 + size]
+    target = target[y0 : y0 + size, x0 : x0 + size]
+    ph, pw = size - target.shape[0], size - target.shape[1]
     if not ph and not pw:
-        return x, target
-    mode = "reflect" if h > ph and w > pw else "edge"
-    x = np.pad(x, ((0, 0), (0, ph), (0, pw)), mode=mode)
-    return x, np.pad(target, ((0, ph), (0, pw)), constant_values=IGNORE_INDEX)
+        return image, target
+    h, w = target.shape
+    widths = ((0, ph), (0, pw)) + ((0, 0),) * (image.ndim - 2)
+    image = np.pad(image, widths, mode="reflect" if h > ph and w > pw else "edge")
+    return image, np.pad(target, ((0, ph), (0, pw)), constant_values=IGNORE_INDEX)
 
 
 class PatchDataset(Dataset):
@@ -229,17 +241,17 @@ class PatchDataset(Dataset):
     def __getitem__(self, index: int):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         k = int(rng.integers(len(self.images)))
-        x, target = _pad_to(self.images[k].x, self.images[k].target, self.patch)
-        _, h, w = x.shape
+        item, size = self.images[k], self.patch
+        h, w = item.target.shape
         labelled = self._labelled[k]
         if labelled is not None and labelled.size:
-            cy, cx = divmod(int(labelled[rng.integers(labelled.size)]), self.images[k].target.shape[1])
-            y0 = int(np.clip(cy - self.patch // 2, 0, h - self.patch))
-            x0 = int(np.clip(cx - self.patch // 2, 0, w - self.patch))
+            cy, cx = divmod(int(labelled[rng.integers(labelled.size)]), w)
+            y0 = int(np.clip(cy - size // 2, 0, max(0, h - size)))
+            x0 = int(np.clip(cx - size // 2, 0, max(0, w - size)))
         else:
-            y0, x0 = int(rng.integers(h - self.patch + 1)), int(rng.integers(w - self.patch + 1))
-        x = x[:, y0 : y0 + self.patch, x0 : x0 + self.patch]
-        target = target[y0 : y0 + self.patch, x0 : x0 + self.patch]
+            y0, x0 = int(rng.integers(max(1, h - size + 1))), int(rng.integers(max(1, w - size + 1)))
+        pixels, target = _crop(item.image, item.target, y0, x0, size)
+        x = np.asarray(item.normalise(pixels), dtype=np.float32)
         if self.augmenter is not None:
             x, target = self.augmenter(x, target, rng)
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(target))

@@ -49,7 +49,7 @@ def evaluate_segmentation(
         for image in images:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            logits = segmentation_logits(model, image.x, device, amp)
+            logits = segmentation_logits(model, image.model_input(), device, amp)
             pred = (logits[0] > 0).long() if logits.shape[0] == 1 else logits.argmax(0)
             cm.update(pred, torch.from_numpy(image.target).to(pred.device))
     finally:

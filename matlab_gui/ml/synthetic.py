@@ -32,13 +32,17 @@ def shapes_image(rng: np.random.Generator, size: int = 48) -> tuple[np.ndarray, 
     return image, mask
 
 
+def standardise(pixels: np.ndarray) -> np.ndarray:
+    """The shapes images' normalisation: grey (H, W) around 0.5 -> float32 (1, H, W)."""
+    return ((pixels - 0.5) / 0.25)[None].astype(np.float32)
+
+
 def shapes_set(n: int, seed: int = 0, size: int = 48) -> list[PreparedImage]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
         image, mask = shapes_image(rng, size)
-        x = ((image - 0.5) / 0.25)[None].astype(np.float32)
-        out.append(PreparedImage(f"img{i}", x, mask.astype(np.int64)))
+        out.append(PreparedImage(f"img{i}", image, mask.astype(np.int64), standardise))
     return out
 
 

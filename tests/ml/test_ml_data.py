@@ -17,6 +17,7 @@ from matlab_gui.ml.data import (
     mean_intensity,
 )
 from matlab_gui.ml.losses import IGNORE_INDEX
+from matlab_gui.ml.synthetic import standardise
 
 ODD_STEMS = ["a#1 (2)", "SE_15kv_50kx_precip - untested-2_0", "plain", "x.y"]
 
@@ -83,12 +84,12 @@ def test_sparse_rule_ignores_zero_and_maps_class_k_to_k_minus_1():
 
 
 def _prepared(h, w, sparse=False, stem="p"):
-    x = np.arange(h * w, dtype=np.float32).reshape(1, h, w)
+    image = np.arange(h * w, dtype=np.float32).reshape(h, w)
     target = (np.arange(h * w).reshape(h, w) % 3).astype(np.int64)
     if sparse:
         target[:] = IGNORE_INDEX
         target[h - 2, w - 2] = 1
-    return PreparedImage(stem, x, target)
+    return PreparedImage(stem, image, target, standardise)
 
 
 def test_patches_are_reproducible_and_small_images_are_padded():

@@ -46,7 +46,7 @@ def test_sparse_scribbles_train_and_ignored_pixels_get_no_gradient():
     for p in shapes_set(4, seed=2):
         target = np.full_like(p.target, IGNORE_INDEX)
         target[::6, ::6] = p.target[::6, ::6]  # a sparse grid of "clicks"
-        sparse.append(PreparedImage(p.stem, p.x, target))
+        sparse.append(PreparedImage(p.stem, p.image, target, p.normalise))
     dataset = PatchDataset(sparse, patch=32, length=8)
     x, y = next(iter(torch.utils.data.DataLoader(dataset, batch_size=8)))
     assert (y != IGNORE_INDEX).any() and (y == IGNORE_INDEX).any()
