@@ -34,12 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
+    a("--split-fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15),
+      metavar=("TRAIN", "VAL", "TEST"), help="seeded random split when no split is given")
     a("--classes", help="comma-separated class names of a folder's mask values 0, 1, ...")
     a("--sparse-masks", action="store_true",
       help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")
     a("--loss", help="weighted terms, e.g. ce=0.7,dice=0.3 (default) or focal=1")
     a("--class-weights", choices=["balanced", "effective"])
     a("--hist-eq", action="store_true", help="histogram equalisation (classification)")
+    a("--pixel-sum-band", type=float, nargs=2, metavar=("LO", "HI"),
+      help="drop training images whose mean intensity (0..1) lies in [LO, HI] (paper 000)")
     a("--no-augment", action="store_true")
     a("--hptl", action="store_true", help="FCN-32s -> 16s -> 8s hierarchical transfer chain")
     a("--no-pretrained", action="store_true", help="random initialisation")
@@ -77,6 +81,8 @@ def request_from_args(args: argparse.Namespace):
         schedule=args.schedule, weight_decay=args.weight_decay, finetune_top=args.finetune_top,
         head_epochs=args.head_epochs, patience=args.patience, patch=args.patch,
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
+        split_fractions=tuple(args.split_fractions),
+        pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),
         sparse_masks=args.sparse_masks, loss=loss, class_weights=args.class_weights,
         augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,
         hist_eq=args.hist_eq, hptl=args.hptl, device=args.device, seed=args.seed,

@@ -90,7 +90,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
             images = mdata.prepare_segmentation(source, stems, card)
             metrics = evaluate_segmentation(model, images, names, device, cancel=cancel)
         else:
-            images = mdata.prepare_classification(source, stems, card, hist_eq)
+            _, images = mdata.prepare_classification(source, stems, card, hist_eq)
             dataset = mdata.ClassificationDataset(images, [source.label(k) for k in stems], card)
             metrics = evaluate_classification(model, dataset, names, device, request.batch,
                                               cancel=cancel, curves=request.curves)

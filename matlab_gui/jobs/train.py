@@ -176,20 +176,14 @@ class _Run:
 
             summary.update(patches_per_epoch=length, labelled_pixels=counts.tolist())
         else:
-            keys = split["train"]
-            images = mdata.prepare_classification(source, keys, card, r.hist_eq)
-            if r.pixel_sum_band is not None:
-                lo, hi = r.pixel_sum_band
-                kept = [i for i, im in enumerate(images) if not lo <= mdata.mean_intensity(im) <= hi]
-                summary["pixel_sum_dropped"] = [keys[i] for i in range(len(keys)) if i not in set(kept)]
-                keys, images = [keys[i] for i in kept], [images[i] for i in kept]
+            keys, images = mdata.prepare_classification(
+                source, split["train"], card, r.hist_eq, r.pixel_sum_band)
+            summary["pixel_sum_dropped"] = sorted(set(split["train"]) - set(keys))
             labels = [source.label(k) for k in keys]
             dataset = mdata.ClassificationDataset(images, labels, card, augmenter, r.seed)
-            val_keys = split["val"]
+            val_keys, val_images = mdata.prepare_classification(source, split["val"], card, r.hist_eq)
             val_set = mdata.ClassificationDataset(
-                mdata.prepare_classification(source, val_keys, card, r.hist_eq),
-                [source.label(k) for k in val_keys], card,
-            )
+                val_images, [source.label(k) for k in val_keys], card)
             counts = [labels.count(c) for c in range(len(names))]
 
             def validate(model):

@@ -361,16 +361,26 @@ def _input_hw(card) -> tuple[int, int]:
     return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
 
 
-def prepare_classification(source, keys: Sequence[str], card, hist_eq: bool = False) -> list[np.ndarray]:
-    """Each image resized to the card's input size (native dtype kept), equalised if asked."""
+def prepare_classification(
+    source, keys: Sequence[str], card, hist_eq: bool = False,
+    drop_band: tuple[float, float] | None = None,
+) -> tuple[list[str], list[np.ndarray]]:
+    """Images resized to the card's input size (native dtype kept), equalised if asked.
+
+    `drop_band`: the pixel-sum filter of paper 000, judged on the raw image; for training only.
+    Returns the kept keys and their images.
+    """
     h, w = _input_hw(card)
-    out = []
+    kept, images = [], []
     for key in keys:
         image = source.load(key)
+        if drop_band is not None and drop_band[0] <= mean_intensity(image) <= drop_band[1]:
+            continue
         if hist_eq:
             image = equalise_histogram(image)
-        out.append(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
-    return out
+        kept.append(key)
+        images.append(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+    return kept, images
 
 
 class ClassificationDataset(Dataset):
