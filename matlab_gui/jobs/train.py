@@ -232,8 +232,8 @@ class _Run:
             stages = HPTL_CHAIN if r.hptl else (None,)
             model, card = self.start_model(source, stages[0])
             dataset, validate, counts, summary = self.datasets(source, card, split)
-        loss_spec = r.loss or {"terms": DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS,
-                               "class_weights": r.class_weights}
+        default_terms = DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS
+        loss_spec = {"terms": default_terms, "class_weights": r.class_weights, **(r.loss or {})}
         loss_fn = build_loss(loss_spec, counts)
         history: list[dict] = []
         for i, arch in enumerate(stages):
@@ -243,22 +243,19 @@ class _Run:
             ckpt = None if r.checkpoint_dir is None else Path(r.checkpoint_dir) / (arch or "run")
             outcome, config = self.train_one(model, dataset, validate, loss_fn, arch or "train", ckpt)
             history += [{**h, "stage": arch} if arch else h for h in outcome.history]
-        card = dataclasses.replace(
-            card,
-            training={**config.to_json(), "loss": loss_spec, "augment": self.augment.spec,
-                      "patch": r.patch if r.task == SEGMENTATION else None,
-                      "hist_eq": r.hist_eq, "pixel_sum_band": r.pixel_sum_band,
-                      "from_model": None if r.from_model is None else str(r.from_model),
-                      "hptl_chain": list(HPTL_CHAIN) if r.hptl else None,
-                      "best_epoch": outcome.best_epoch, "epochs_run": outcome.epochs_run,
-                      "stopped_early": outcome.stopped_early, "device": describe_device(self.device),
-                      "wall_s": round(time.perf_counter() - t0, 1)},
-            data=summary,
-            metrics={k: v for k, v in outcome.best_metrics.items() if k not in ("epoch", "phase", "lr", "time_s")},
-            history=history,
-            name=r.name or card.name,
-            notes=r.notes or card.notes,
-        )
+        training = {
+            **config.to_json(), "loss": loss_spec, "augment": self.augment.spec,
+            "patch": r.patch if r.task == SEGMENTATION else None, "hist_eq": r.hist_eq,
+            "pixel_sum_band": r.pixel_sum_band,
+            "from_model": None if r.from_model is None else str(r.from_model),
+            "hptl_chain": list(HPTL_CHAIN) if r.hptl else None, "best_epoch": outcome.best_epoch,
+            "epochs_run": len(history), "stopped_early": outcome.stopped_early,
+            "device": describe_device(self.device), "wall_s": round(time.perf_counter() - t0, 1),
+        }
+        metrics = {k: v for k, v in outcome.best_metrics.items() if k not in ("phase", "lr", "time_s")}
+        card = dataclasses.replace(card, training=training, data=summary, metrics=metrics,
+                                   history=history, name=r.name or card.name,
+                                   notes=r.notes or card.notes)
         self.cancel.raise_if_cancelled()
         report(self.progress, Progress("save", 0, 1, message=f"writing {r.out}"))
         save_model(Path(r.out), model, card)
