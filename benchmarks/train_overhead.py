@@ -71,9 +71,10 @@ def overhead(rounds: int, images: int, size: int, batch: int, width: int) -> dic
     reference = TinySegNet(width=width)
     data = _data(images, size)
     ours, plain = [], []
-    for _ in range(rounds):
-        ours += trainer_epoch(copy.deepcopy(reference), data, batch, 1e-3)
-        plain += plain_epoch(copy.deepcopy(reference), data, batch, 1e-3)
+    for i in range(rounds):  # alternate which loop goes first, so neither always runs warm
+        runs = [(ours, trainer_epoch), (plain, plain_epoch)]
+        for times, loop in runs if i % 2 == 0 else runs[::-1]:
+            times += loop(copy.deepcopy(reference), data, batch, 1e-3)
     t, p = statistics.median(ours), statistics.median(plain)
     return {"model": f"TinySegNet(width={width})", "input": [batch, 1, size, size],
             "steps_each": len(ours), "trainer_step_ms": t * 1e3, "plain_step_ms": p * 1e3,
