@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
 from matlab_gui.errors import UserError
-from matlab_gui.resources import sample_images
+from matlab_gui.resources import resources_dir, sample_images
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:
@@ -21,28 +21,31 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
     return w, h
 
 
+def application() -> QtWidgets.QApplication:
+    """The QApplication with the app's names (for QSettings) and style sheet."""
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setOrganizationName("matlab_gui")
+    app.setApplicationName("matlab_gui")
+    style = resources_dir() / "style" / "app.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    return app
+
+
 def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = None) -> int:
     from matlab_gui.gui.main_window import MainWindow
 
     wh = _parse_size(size)
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    app.setApplicationName("matlab_gui")
+    app = application()
     window = MainWindow()
     if wh:
         window.resize(*wh)
-    targets = [Path(p) for p in paths] or sample_images()[:1]
-    try:
-        window.open_paths(targets)
-    except UserError as exc:
-        if screenshot:
-            raise
-        QtWidgets.QMessageBox.warning(window, "Cannot open", str(exc))
     window.show()
+    window.open_paths([Path(p) for p in paths] or sample_images()[:1])
     if screenshot:
-        QtWidgets.QApplication.processEvents()
-        QtCore.QThread.msleep(50)
-        QtWidgets.QApplication.processEvents()
+        window.wait_until_idle()
         if not window.grab().save(screenshot):
             raise UserError("cannot write the screenshot there", screenshot)
+        window.session and window.session.close()
         return 0
     return app.exec()

@@ -1,31 +1,534 @@
-"""The main window (placeholder until the annotation workbench lands): shows one micrograph."""
+"""The main window: assembles canvas, panels, menus and toolbar, and routes their signals to
+the session (project), the tool router (editing) and the background workers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6 import QtWidgets
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui import __version__
+from matlab_gui.annotate.render import palette
+from matlab_gui.errors import UserError
+from matlab_gui.gui import dialogs, menus
+from matlab_gui.gui.canvas import Canvas
+from matlab_gui.gui.class_palette import ClassPalette
+from matlab_gui.gui.image_list import ImageList
+from matlab_gui.gui.levels_panel import LevelsPanel
+from matlab_gui.gui.session import Session
+from matlab_gui.gui.status import StatusReadout
+from matlab_gui.gui.tool_options import ToolOptions
+from matlab_gui.gui.tools import ToolRouter
+from matlab_gui.gui.workers import Workers
+from matlab_gui.project import PROJECT_SUFFIX
+
+Qt = QtCore.Qt
+AUTOSAVE_MS = 3 * 60 * 1000
 
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self) -> None:
         super().__init__()
-        self.setWindowTitle(f"matlab_gui {__version__}")
-        self.view = pg.ImageView()
-        self.setCentralWidget(self.view)
-        self.statusBar().showMessage("Ready")
-        self.resize(1200, 800)
+        self.session: Session | None = None
+        self.canvas = Canvas()
+        self.setCentralWidget(self.canvas)
+        self.router = ToolRouter(self.canvas, lambda: self.session)
+        self.images = ImageList()
+        self.palette = ClassPalette()
+        self.levels = LevelsPanel()
+        self.options = ToolOptions()
+        self.workers = Workers(self)
+        self._docks = {}
+        for title, widget, area in [
+            ("Images", self.images, Qt.LeftDockWidgetArea),
+            ("Classes", self.palette, Qt.RightDockWidgetArea),
+            ("Tool options", self.options, Qt.RightDockWidgetArea),
+            ("Levels", self.levels, Qt.RightDockWidgetArea),
+        ]:
+            dock = QtWidgets.QDockWidget(title, self)
+            dock.setObjectName(title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self._docks[title] = dock
+        self.readout = StatusReadout(self.statusBar())
+        self.actions = menus.build(self)
+        self.setAcceptDrops(True)
+        self._connect()
+        self._autosave = QtCore.QTimer(self, interval=AUTOSAVE_MS, timeout=self._autosave_now)
+        self._autosave.start()
+        self.resize(1280, 820)
+        self.resizeDocks([self._docks["Images"], self._docks["Classes"]], [230, 290], Qt.Horizontal)
+        self.resizeDocks(
+            [self._docks["Classes"], self._docks["Tool options"], self._docks["Levels"]],
+            [220, 200, 220],
+            Qt.Vertical,
+        )
+        self._update_title()
+        self.set_tool("brush")
 
+    def _connect(self) -> None:
+        c, r = self.canvas, self.router
+        c.hovered.connect(self._hover)
+        c.view_changed.connect(lambda: self.readout.set_zoom(c.zoom()))
+        r.edited.connect(self._edited)
+        r.class_picked.connect(self.palette.select)
+        r.message.connect(lambda m: self.statusBar().showMessage(m, 3000))
+        self.images.image_activated.connect(self.show_image)
+        self.palette.current_changed.connect(self._class_selected)
+        self.palette.add_requested.connect(self.add_class)
+        self.palette.rename_requested.connect(self.rename_class)
+        self.palette.recolour_requested.connect(self.recolour_class)
+        self.palette.move_requested.connect(self.move_class)
+        self.palette.delete_requested.connect(self.delete_class)
+        self.palette.label_requested.connect(self.label_selected)
+        self.levels.levels_changed.connect(self._levels_changed)
+        self.levels.auto_requested.connect(self.auto_contrast)
+        o = self.options
+        o.brush_changed.connect(r.set_radius)
+        o.tolerance.valueChanged.connect(lambda v: setattr(r, "tolerance", v / 100))
+        o.opacity_changed.connect(c.overlay.set_opacity)
+        o.show_mask_changed.connect(c.overlay.set_visible)
+        o.outline_changed.connect(c.overlay.set_outline_only)
+        o.superpixels_changed.connect(lambda _: self._start_superpixels())
+        self.workers.thumbnail_ready.connect(self.images.set_thumbnail)
+        self.workers.superpixels_ready.connect(self._superpixels_ready)
+
+    # -- opening -----------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
+        """Open a project (.mgp) or images and folders of images (command line, drag and drop)."""
+        paths = [Path(p) for p in paths]
+        projects = [p for p in paths if p.suffix.lower() == PROJECT_SUFFIX]
+        if projects:
+            self.open_project(projects[0])
+        images = []
+        for p in paths:
+            if p.is_dir():
+                from matlab_gui.imaging import list_images
+
+                images += list_images(p, recursive=False)
+            elif p.suffix.lower() != PROJECT_SUFFIX:
+                images.append(p)
+        if images:
+            self.add_images(images)
+
+    def open_project(self, path: Path) -> None:
+        if not self.close_session():
+            return
+        try:
+            self._set_session(Session.open(path))
+        except UserError as exc:
+            dialogs.error(self, "Cannot open the project", str(exc))
+            return
+        menus.remember_recent(self, path)
+
+    def new_project(self, path: Path) -> None:
+        if not self.close_session():
+            return
+        from matlab_gui.gui.session import DEFAULT_CLASSES
+        from matlab_gui.project import Project
+
+        try:
+            self._set_session(Session(Project.create(path, DEFAULT_CLASSES, overwrite=True)))
+        except UserError as exc:
+            dialogs.error(self, "Cannot create the project", str(exc))
+
+    def add_images(self, paths: list[Path]) -> None:
+        """Add images to the project (referenced, not copied); unreadable ones are reported in
+        one dialog and the others still open."""
         from matlab_gui.imaging import read_image
+
+        if self.session is None:
+            self._set_session(Session.untitled_project())
+        self.session.wait()
+        failures, added = [], []
+        progress = dialogs.progress(self, "Opening images…", len(paths)) if len(paths) > 3 else None
+        for i, path in enumerate(paths):
+            if progress is not None:
+                progress.setValue(i)
+                if progress.wasCanceled():
+                    break
+            try:
+                m = read_image(path)
+                added.append(
+                    self.session.project.add_image(
+                        path, embed=False, data=m.data, pixel_size_m=m.meta.pixel_size_m
+                    )
+                )
+                self.workers.thumbnail(added[-1], m.data)
+            except UserError as exc:
+                failures.append(str(exc))
+        if progress is not None:
+            progress.close()
+        self._refresh_list()
+        if added:
+            self.images.select_id(added[0])
+            menus.remember_recent(self, paths[0])
+        if failures:
+            dialogs.warning(
+                self,
+                "Some images could not be opened",
+                f"{len(failures)} of {len(paths)} files could not be opened:\n\n"
+                + "\n".join(failures),
+            )
+        self._update_title()
+
+    def _set_session(self, session: Session) -> None:
+        self.session = session
+        session.saved.connect(self._autosaved)
+        session.changed.connect(self._update_title)
+        settings = session.project.settings
+        self.palette.set_classes(session.project.classes, settings.get("class"))
+        self._apply_lut()
+        o = self.options
+        o.opacity.setValue(int(100 * settings.get("opacity", 0.5)))
+        o.outline.setChecked(settings.get("outline", False))
+        o.show_mask.setChecked(settings.get("show_mask", True))
+        o.brush.setValue(settings.get("brush", 10))
+        self.set_tool(settings.get("tool", "brush"))
+        self._refresh_list()
+        ids = session.project.image_ids
+        self.workers.thumbnails(session.project, ids)
+        current = settings.get("current")
+        if ids:
+            self.images.select_id(current if current in ids else ids[0])
+        self._update_title()
+
+    def close_session(self) -> bool:
+        """Ask about unsaved changes, then close the project. False if the user cancels."""
+        if self.session is None:
+            return True
+        if self.session.dirty or self.session.untitled and self.session.project.image_ids:
+            answer = dialogs.ask_save(self, self._project_name())
+            if answer == "cancel" or answer == "save" and not self.save():
+                return False
+        self.workers.cancel()
+        self.session.close()
+        self.session = None
+        self.canvas.overlay.set_mask(None)
+        self.canvas.image_item.clear()
+        self.images.clear()
+        self._update_title()
+        return True
+
+    # -- the current image -------------------------------------------------------------
+    def show_image(self, image_id: str) -> None:
+        s = self.session
+        if s is None or image_id == s.image_id:
+            return
+        self._store_view_state()
+        try:
+            s.select(image_id)
+        except UserError as exc:
+            dialogs.error(self, "Cannot show the image", str(exc))
+            return
+        record = s.project.record(image_id)
+        lo, hi, gamma = s.project.settings.get("levels", {}).get(image_id) or (
+            *self._auto_levels(s.image),
+            1.0,
+        )
+        self.canvas.set_image(s.image, (lo, hi), gamma)
+        self.levels.set_data(s.image)
+        self.levels.set_levels(lo, hi, gamma)
+        self.router.levels = (lo, hi)
+        self.canvas.overlay.set_mask(s.editor.mask)
+        self.canvas.scale_bar.set_pixel_size(record.pixel_size_m)
+        view = s.project.settings.get("views", {}).get(image_id)
+        self.canvas.set_view_rect(view) if view else self.canvas.fit()
+        self.workers.thumbnail(image_id, s.image)
+        self.router.superpixels = None
+        if self.router.tool == "superpixel":
+            self._start_superpixels()
+        s.autosave()
+        self._update_title()
+
+    @staticmethod
+    def _auto_levels(data: np.ndarray) -> tuple[float, float]:
         from matlab_gui.imaging.display import auto_levels
 
-        if not paths:
+        if data.dtype == np.uint8 and data.ndim == 3:
+            return 0.0, 255.0  # RGB is shown as is
+        return tuple(float(v) for v in auto_levels(data, 0.5, 99.5))
+
+    def auto_contrast(self) -> None:
+        if self.session and self.session.image is not None:
+            lo, hi = self._auto_levels(self.session.image)
+            self.levels.set_levels(lo, hi, self.levels.levels()[2])
+            self._levels_changed(lo, hi, self.levels.levels()[2])
+
+    def _levels_changed(self, lo: float, hi: float, gamma: float) -> None:
+        self.canvas.set_levels((lo, hi), gamma)
+        self.router.levels = (lo, hi)
+        if self.session and self.session.image_id:
+            levels = {
+                **self.session.project.settings.get("levels", {}),
+                self.session.image_id: [lo, hi, gamma],
+            }
+            self.session.update_settings(levels=levels)
+            self._update_title()
+
+    def _store_view_state(self) -> None:
+        s = self.session
+        if s is None or s.image_id is None:
             return
-        image = read_image(paths[0])
-        lo, hi = auto_levels(image.data)
-        self.view.setImage(image.data, axes={"x": 1, "y": 0, "c": 2} if image.data.ndim == 3 else {"x": 1, "y": 0}, levels=(lo, hi))
-        self.statusBar().showMessage(f"{image.meta.path.name}  {image.meta.width}x{image.meta.height}  {image.meta.dtype}")
+        views = dict(s.project.settings.get("views", {}))
+        views[s.image_id] = [round(v, 2) for v in self.canvas.view_rect()]
+        o = self.options
+        s.update_settings(
+            current=s.image_id,
+            views=views,
+            opacity=o.opacity.value() / 100,
+            outline=o.outline.isChecked(),
+            show_mask=o.show_mask.isChecked(),
+            brush=o.brush.value(),
+            tool=self.router.tool,
+            **{"class": self.router.value},
+        )
+
+    # -- tools -------------------------------------------------------------------------
+    def set_tool(self, tool: str) -> None:
+        self.router.set_tool(tool)
+        self.actions[f"tool_{tool}"].setChecked(True)
+        self.canvas.viewport().setCursor(Qt.CrossCursor)
+        if tool == "superpixel" and self.router.superpixels is None:
+            self._start_superpixels()
+
+    def _start_superpixels(self) -> None:
+        s = self.session
+        if s is None or s.image is None:
+            return
+        self.router.superpixels = None
+        self.statusBar().showMessage("Computing superpixels in the background…")
+        self.workers.superpixels(
+            s.image_id, s.image, self.router.levels, self.options.segments.value()
+        )
+
+    def _superpixels_ready(self, image_id: str, sp) -> None:
+        if self.session and image_id == self.session.image_id:
+            self.router.superpixels = sp
+            self.statusBar().showMessage(
+                f"{int(sp.labels.max())} superpixels ready: click one to label it", 4000
+            )
+
+    def change_brush(self, factor: float) -> None:
+        b = self.options.brush
+        b.setValue(
+            max(1, round(b.value() * factor))
+            if factor > 1
+            else max(1, int(b.value() / (1 / factor)))
+        )
+
+    def _class_selected(self, index: int) -> None:
+        self.router.value = index
+        name = (
+            next((c.name for c in self.session.project.classes if c.index == index), "")
+            if self.session
+            else ""
+        )
+        self.readout.set_class(f"class {index}: {name}" if name else "")
+
+    def _edited(self, _rect) -> None:
+        self._update_title()
+
+    def _hover(self, y: float, x: float) -> None:
+        s = self.session
+        if s is None or s.image is None:
+            return
+        self.readout.show(s.image, y, x, s.project.record(s.image_id).pixel_size_m)
+
+    def _apply_lut(self) -> None:
+        classes = self.session.project.classes if self.session else []
+        self.canvas.overlay.set_lut(palette({c.index: c.color for c in classes}))
+
+    # -- classes -----------------------------------------------------------------------
+    def _set_classes(self, classes, mapping: dict[int, int] | None = None, label_map=None) -> None:
+        """Apply a new class list; `mapping` re-numbers painted pixels in every mask."""
+        s = self.session
+        s.flush()
+        s.wait()
+        if mapping:
+            from matlab_gui.annotate.classes import remap
+
+            for image_id in s.project.image_ids:
+                record = s.project.record(image_id)
+                if record.label is not None:
+                    s.project.set_label(image_id, mapping.get(record.label, record.label) or None)
+                if record.has_mask and image_id != s.image_id:
+                    s.project.set_mask(image_id, remap(s.project.get_mask(image_id), mapping))
+            if s.editor is not None:
+                s.editor.remap(mapping)
+                s.editor.history.clear()  # the class list itself is not undoable
+        s.project.set_classes(classes)
+        self.palette.set_classes(classes)
+        self._apply_lut()
+        self._refresh_list()
+        self._update_title()
+
+    def add_class(self) -> None:
+        if self.session is None:
+            return
+        from matlab_gui.project import ClassDef
+
+        classes = self.session.project.classes
+        index = max((c.index for c in classes), default=0) + 1
+        name = dialogs.text(self, "Add class", "Name of the new class:", f"Phase {index}")
+        if name:
+            self._set_classes([*classes, ClassDef(index, name, dialogs.next_colour(index))])
+            self.palette.select(index)
+
+    def rename_class(self, index: int) -> None:
+        from dataclasses import replace
+
+        classes = self.session.project.classes if self.session else []
+        old = next((c for c in classes if c.index == index), None)
+        name = old and dialogs.text(self, "Rename class", "New name:", old.name)
+        if name:
+            self._set_classes([replace(c, name=name) if c.index == index else c for c in classes])
+
+    def recolour_class(self, index: int) -> None:
+        from dataclasses import replace
+
+        classes = self.session.project.classes if self.session else []
+        old = next((c for c in classes if c.index == index), None)
+        colour = old and dialogs.colour(self, old.color)
+        if colour:
+            self._set_classes(
+                [replace(c, color=colour) if c.index == index else c for c in classes]
+            )
+
+    def move_class(self, index: int, delta: int) -> None:
+        from dataclasses import replace
+
+        classes = self.session.project.classes if self.session else []
+        other = index + delta
+        if not any(c.index == index for c in classes) or not any(c.index == other for c in classes):
+            return
+        swapped = [
+            replace(c, index=other if c.index == index else index if c.index == other else c.index)
+            for c in classes
+        ]
+        self._set_classes(sorted(swapped, key=lambda c: c.index), {index: other, other: index})
+        self.palette.select(other)
+
+    def delete_class(self, index: int) -> None:
+        from dataclasses import replace
+
+        from matlab_gui.annotate.classes import deletion_mapping
+
+        classes = self.session.project.classes if self.session else []
+        victim = next((c for c in classes if c.index == index), None)
+        if victim is None or not dialogs.confirm_delete_class(
+            self, victim.name, index, len(classes)
+        ):
+            return
+        kept = [replace(c, index=c.index - (c.index > index)) for c in classes if c.index != index]
+        self._set_classes(kept, deletion_mapping(index, len(classes)))
+
+    # -- image-level labels ------------------------------------------------------------
+    def label_selected(self, index: int | None) -> None:
+        """Give every selected image the image-level class `index` (None clears it)."""
+        s = self.session
+        if s is None:
+            return
+        s.wait()
+        for image_id in self.images.selected_ids():
+            s.project.set_label(image_id, index or None)
+            self.images.update_record(s.project.record(image_id), s.project.classes)
+        self._update_title()
+
+    # -- saving ------------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.session is None:
+            return True
+        if self.session.untitled:
+            return self.save_as()
+        self._store_view_state()
+        try:
+            self.session.save()
+        except UserError as exc:
+            dialogs.error(self, "Cannot save", str(exc))
+            return False
+        self.statusBar().showMessage(f"Saved {self.session.project.path}", 3000)
+        return True
+
+    def save_as(self, path: Path | None = None) -> bool:
+        if self.session is None:
+            return True
+        path = path or dialogs.save_project_path(self)
+        if path is None:
+            return False
+        self._store_view_state()
+        try:
+            self.session.save_as(path)
+        except UserError as exc:
+            dialogs.error(self, "Cannot save", str(exc))
+            return False
+        menus.remember_recent(self, path)
+        self._update_title()
+        return True
+
+    def _autosave_now(self) -> None:
+        if self.session is not None:
+            self._store_view_state()
+            self.session.autosave()
+
+    def _autosaved(self, error: str) -> None:
+        if error:
+            self.statusBar().showMessage(f"Autosave failed: {error}", 10000)
+        self._update_title()
+
+    def _project_name(self) -> str:
+        if self.session is None:
+            return ""
+        return "untitled" if self.session.untitled else self.session.project.path.name
+
+    def _update_title(self) -> None:
+        name = self._project_name()
+        dirty = "*" if self.session is not None and self.session.dirty else ""
+        self.setWindowTitle(
+            f"{name}{dirty} — matlab_gui {__version__}" if name else f"matlab_gui {__version__}"
+        )
+
+    def _refresh_list(self) -> None:
+        if self.session is not None:
+            p = self.session.project
+            self.images.set_records([p.record(i) for i in p.image_ids], p.classes)
+
+    # -- image menu --------------------------------------------------------------------
+    def set_pixel_size(self) -> None:
+        s = self.session
+        if s is None or s.image_id is None:
+            return
+        current = s.project.record(s.image_id).pixel_size_m
+        metres = dialogs.pixel_size(self, current)
+        if metres is not None:
+            s.wait()
+            s.project.set_pixel_size(s.image_id, metres or None)
+            self.canvas.scale_bar.set_pixel_size(metres or None)
+            self._update_title()
+
+    # -- window events -----------------------------------------------------------------
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
+        if self.session is not None:
+            self._store_view_state()
+        if self.close_session():
+            ev.accept()
+        else:
+            ev.ignore()
+
+    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:  # noqa: N802
+        if ev.mimeData().hasUrls():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev: QtGui.QDropEvent) -> None:  # noqa: N802
+        paths = [Path(u.toLocalFile()) for u in ev.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            self.open_paths(paths)
+
+    def wait_until_idle(self, timeout_s: float = 30.0) -> None:
+        """Process events until background work (thumbnails, superpixels) is done."""
+        timer = QtCore.QElapsedTimer()
+        timer.start()
+        while self.workers.busy and timer.elapsed() < timeout_s * 1000:
+            QtWidgets.QApplication.processEvents(QtCore.QEventLoop.AllEvents, 50)
+        QtWidgets.QApplication.processEvents()

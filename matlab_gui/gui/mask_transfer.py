@@ -1,0 +1,87 @@
+"""File > Import masks / Export masks: asks where and which format, then lets imaging/
+write the files. Matching and the .mat format live in annotate.transfer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from matlab_gui.annotate.render import palette
+from matlab_gui.annotate.transfer import match_masks, write_mat
+from matlab_gui.errors import UserError
+from matlab_gui.gui import dialogs
+
+FORMATS = ["Class-index PNG", "Class-index TIFF", "MATLAB .mat (v7.3)", "Colour overlay PNG"]
+
+
+def import_masks(w) -> None:
+    """Masks from a folder, matched to the project's images by name (or Image Labeler order)."""
+    from matlab_gui.imaging import IMAGE_SUFFIXES, read_mask
+
+    s = w.session
+    folder = s and dialogs.folder(w, "Import masks from folder")
+    if not folder:
+        return
+    labeler = folder / "PixelLabelData"
+    folder = labeler if labeler.is_dir() else folder
+    s.flush()
+    s.wait()
+    ids = s.project.image_ids
+    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+    matches = match_masks(files, [s.project.record(i).name for i in ids])
+    failures = []
+    for pos, path in matches.items():
+        try:
+            s.project.set_mask(ids[pos], np.asarray(read_mask(path)))
+        except (UserError, ValueError) as exc:
+            failures.append(f"{path.name}: {exc}")
+    if s.image_id in {ids[p] for p in matches}:
+        current, s.image_id = s.image_id, None
+        w.show_image(current)
+    w._refresh_list()
+    w._update_title()
+    message = f"Imported {len(matches) - len(failures)} masks for {len(ids)} images."
+    if failures:
+        dialogs.warning(w, "Import masks", message + "\n\n" + "\n".join(failures))
+    else:
+        w.statusBar().showMessage(message, 5000)
+
+
+def export_masks(w) -> None:
+    from matlab_gui.imaging import write_image, write_mask
+    from matlab_gui.imaging.display import auto_levels, window
+
+    s = w.session
+    fmt = s and dialogs.choice(w, "Export masks", "Format:", FORMATS)
+    folder = fmt and dialogs.folder(w, "Export masks to folder")
+    if not folder:
+        return
+    s.flush()
+    s.wait()
+    ids = [i for i in s.project.image_ids if s.project.record(i).has_mask]
+    lut = palette({c.index: c.color for c in s.project.classes})
+    try:
+        if fmt == FORMATS[2]:
+            write_mat(
+                folder / "masks.mat", {s.project.record(i).name: s.project.get_mask(i) for i in ids}
+            )
+        for image_id in ids if fmt != FORMATS[2] else []:
+            stem = Path(s.project.record(image_id).name).stem
+            mask = s.project.get_mask(image_id)
+            if fmt == FORMATS[3]:
+                image = s.project.read_image(image_id)
+                grey = window(image, *auto_levels(image, 0.5, 99.5), 1.0)
+                rgb = np.repeat(grey[..., None], 3, axis=2) if grey.ndim == 2 else grey
+                colours = lut[mask]
+                alpha = colours[..., 3:4].astype(np.float32) / 255 * 0.5
+                write_image(
+                    folder / f"{stem}_overlay.png",
+                    (rgb * (1 - alpha) + colours[..., :3] * alpha).astype(np.uint8),
+                )
+            else:
+                write_mask(folder / f"{stem}.{'png' if fmt == FORMATS[0] else 'tif'}", mask)
+    except (UserError, OSError) as exc:
+        dialogs.error(w, "Export masks", str(exc))
+        return
+    w.statusBar().showMessage(f"Exported {len(ids)} masks to {folder}", 5000)

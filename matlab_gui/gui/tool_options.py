@@ -1,0 +1,58 @@
+"""Tool options and mask display: brush size, fill tolerance, superpixel count, opacity,
+show/hide and outline-only. Emits values; owns no state beyond its widgets."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+Qt = QtCore.Qt
+
+
+class ToolOptions(QtWidgets.QWidget):
+    brush_changed = QtCore.Signal(int)
+    opacity_changed = QtCore.Signal(float)
+    show_mask_changed = QtCore.Signal(bool)
+    outline_changed = QtCore.Signal(bool)
+    superpixels_changed = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.brush = QtWidgets.QSpinBox()
+        self.brush.setRange(1, 500)
+        self.brush.setValue(10)
+        self.brush.setSuffix(" px")
+        self.brush.setToolTip("Brush and eraser radius ([ and ] keys)")
+        self.brush.valueChanged.connect(self.brush_changed)
+        self.tolerance = QtWidgets.QDoubleSpinBox()
+        self.tolerance.setRange(0, 100)
+        self.tolerance.setValue(10)
+        self.tolerance.setSuffix(" %")
+        self.tolerance.setToolTip(
+            "Fill takes connected pixels within this fraction of the display range of the clicked value"
+        )
+        self.segments = QtWidgets.QSpinBox()
+        self.segments.setRange(50, 50000)
+        self.segments.setSingleStep(250)
+        self.segments.setValue(1500)
+        self.segments.setToolTip("How many superpixels to over-segment the image into")
+        self.segments.editingFinished.connect(
+            lambda: self.superpixels_changed.emit(self.segments.value())
+        )
+        self.opacity = QtWidgets.QSlider(Qt.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setToolTip("Mask opacity")
+        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100))
+        self.show_mask = QtWidgets.QCheckBox("Show mask (M)")
+        self.show_mask.setChecked(True)
+        self.show_mask.toggled.connect(self.show_mask_changed)
+        self.outline = QtWidgets.QCheckBox("Outline only (O)")
+        self.outline.toggled.connect(self.outline_changed)
+        form = QtWidgets.QFormLayout(self)
+        form.setContentsMargins(4, 4, 4, 4)
+        form.addRow("Brush size", self.brush)
+        form.addRow("Fill tolerance", self.tolerance)
+        form.addRow("Superpixels", self.segments)
+        form.addRow("Opacity", self.opacity)
+        form.addRow(self.show_mask)
+        form.addRow(self.outline)

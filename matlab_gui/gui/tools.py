@@ -1,0 +1,141 @@
+"""Routes canvas mouse input to the current tool's Editor operation and hands the changed
+rectangle to the overlay. Holds the tool state (which tool, class, size), nothing else."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore
+
+from matlab_gui.annotate import Superpixels
+from matlab_gui.annotate.rect import Rect
+from matlab_gui.gui.canvas import Canvas
+
+TOOLS = ["brush", "eraser", "fill", "polygon", "superpixel", "picker"]
+CLOSE_PX = 8  # a polygon click this close (in screen pixels) to the first vertex closes it
+
+
+class ToolRouter(QtCore.QObject):
+    edited = QtCore.Signal(object)  # the changed Rect of a finished step
+    class_picked = QtCore.Signal(int)
+    message = QtCore.Signal(str)
+
+    def __init__(self, canvas: Canvas, session_getter):
+        super().__init__()
+        self.canvas = canvas
+        self._session = session_getter
+        self.tool = "brush"
+        self.value = 1
+        self.radius = 10
+        self.tolerance = 0.10  # fraction of the display range
+        self.levels = (0.0, 1.0)
+        self.superpixels: Superpixels | None = None
+        self._path: list[tuple[float, float]] = []
+        self._dragged = False
+        canvas.pressed.connect(self.press)
+        canvas.moved.connect(self.move)
+        canvas.released.connect(self.release)
+        canvas.double_clicked.connect(self.double_click)
+
+    @property
+    def editor(self):
+        session = self._session()
+        return session.editor if session is not None else None
+
+    def set_tool(self, tool: str) -> None:
+        self.cancel_path()
+        self.tool = tool
+        self.canvas.brush_radius = self.radius if tool in ("brush", "eraser") else None
+
+    def set_radius(self, radius: int) -> None:
+        self.radius = max(1, int(radius))
+        if self.tool in ("brush", "eraser"):
+            self.canvas.brush_radius = self.radius
+
+    def cancel_path(self) -> None:
+        self._path = []
+        self.canvas.set_path([])
+
+    def _draw(self, rect: Rect | None) -> None:
+        self.canvas.overlay.refresh(rect)
+
+    # -- mouse -------------------------------------------------------------------------
+    def press(self, y: float, x: float) -> None:
+        ed = self.editor
+        if ed is None:
+            return
+        if self.tool in ("brush", "eraser"):
+            self._draw(
+                ed.begin_stroke(y, x, self.radius, self.value if self.tool == "brush" else 0)
+            )
+        elif self.tool == "fill":
+            lo, hi = self.levels
+            image = self._session().image
+            self._finish(ed.fill(image, int(y), int(x), self.tolerance * abs(hi - lo), self.value))
+        elif self.tool == "superpixel":
+            if self.superpixels is None:
+                self.message.emit("Superpixels are still being computed…")
+                return
+            self._finish(ed.superpixel(self.superpixels, int(y), int(x), self.value))
+        elif self.tool == "picker":
+            cls = ed.class_at(int(y), int(x))
+            if cls:
+                self.class_picked.emit(cls)
+        elif self.tool == "polygon":
+            self._dragged = False
+            if len(self._path) >= 3 and self._near_first(y, x):
+                self.close_path()
+                return
+            self._path.append((y, x))
+            self.canvas.set_path(self._path)
+
+    def move(self, y: float, x: float) -> None:
+        ed = self.editor
+        if ed is None:
+            return
+        if self.tool in ("brush", "eraser") and ed.stroking:
+            self._draw(ed.stroke_to(y, x))
+        elif self.tool == "polygon" and self._path:
+            self._dragged = True  # lasso: freehand points while the button is held
+            self._path.append((y, x))
+            self.canvas.set_path(self._path)
+
+    def release(self, y: float, x: float) -> None:
+        ed = self.editor
+        if ed is None:
+            return
+        if self.tool in ("brush", "eraser") and ed.stroking:
+            rect = ed.end_stroke()  # already drawn dab by dab
+            if rect is not None:
+                self.edited.emit(rect)
+        elif self.tool == "polygon" and self._dragged and len(self._path) >= 3:
+            self.close_path()
+
+    def double_click(self, y: float, x: float) -> None:
+        if self.tool == "polygon" and self._path:
+            if self._path[-1] != (y, x):
+                self._path.append((y, x))
+            self.close_path()
+
+    def close_path(self) -> None:
+        """Fill the polygon/lasso drawn so far (also on Enter)."""
+        ed, points = self.editor, self._path
+        self.cancel_path()
+        if ed is not None and len(points) >= 3:
+            self._finish(ed.polygon(points, self.value))
+
+    def _near_first(self, y: float, x: float) -> bool:
+        fy, fx = self._path[0]
+        return max(abs(fy - y), abs(fx - x)) * self.canvas.zoom() <= CLOSE_PX
+
+    def _finish(self, rect: Rect | None) -> None:
+        self._draw(rect)
+        if rect is not None:
+            self.edited.emit(rect)
+
+    # -- history -----------------------------------------------------------------------
+    def undo(self) -> None:
+        if self.editor is not None:
+            self._finish(self.editor.undo())
+
+    def redo(self) -> None:
+        if self.editor is not None:
+            self._finish(self.editor.redo())

@@ -1,0 +1,94 @@
+"""Background work for the window (thumbnails, superpixels) on worker threads; results come
+back as Qt signals, so the GUI thread never waits on them."""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+from PySide6 import QtCore, QtGui
+
+from matlab_gui.gui.image_list import THUMB
+
+
+def thumbnail_array(data: np.ndarray, size: int = THUMB) -> np.ndarray:
+    """A small uint8 view of an image, auto-contrasted (grey or RGB)."""
+    from matlab_gui.imaging.display import auto_levels, window
+
+    step = max(1, int(np.ceil(max(data.shape[:2]) / size)))
+    small = data[::step, ::step]
+    if small.dtype == np.uint8 and small.ndim == 3:
+        return np.ascontiguousarray(small)
+    lo, hi = auto_levels(small, 0.5, 99.5)
+    return np.ascontiguousarray(window(small, lo, hi, 1.0))
+
+
+def to_qimage(a: np.ndarray) -> QtGui.QImage:
+    h, w = a.shape[:2]
+    fmt = QtGui.QImage.Format_Grayscale8 if a.ndim == 2 else QtGui.QImage.Format_RGB888
+    return QtGui.QImage(a.data, w, h, a.strides[0], fmt).copy()
+
+
+class Workers(QtCore.QObject):
+    thumbnail_ready = QtCore.Signal(str, QtGui.QImage)
+    superpixels_ready = QtCore.Signal(str, object)
+    _thumb_array = QtCore.Signal(str, object)
+
+    def __init__(self, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self._thumbs = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
+        self._segment = ThreadPoolExecutor(1, thread_name_prefix="superpixels")
+        self._futures: list[Future] = []
+        self._generation = 0
+        self._thumb_array.connect(lambda i, a: self.thumbnail_ready.emit(i, to_qimage(a)))
+
+    @property
+    def busy(self) -> bool:
+        self._futures = [f for f in self._futures if not f.done()]
+        return bool(self._futures)
+
+    def thumbnail(self, image_id: str, data: np.ndarray) -> None:
+        self._submit(self._thumbs, lambda: self._thumb_array.emit(image_id, thumbnail_array(data)))
+
+    def thumbnails(self, project, image_ids: list[str]) -> None:
+        """Thumbnails of a project's images, read one by one in the background."""
+        generation = self._generation
+
+        def run():
+            for image_id in image_ids:
+                if generation != self._generation:
+                    return
+                try:
+                    self._thumb_array.emit(image_id, thumbnail_array(project.read_image(image_id)))
+                except Exception:  # noqa: BLE001 - a missing file shows when the image is opened
+                    continue
+
+        self._submit(self._thumbs, run)
+
+    def superpixels(
+        self, image_id: str, image: np.ndarray, levels: tuple[float, float], n: int
+    ) -> None:
+        from matlab_gui.annotate import superpixels
+
+        self._generation += 1
+        generation = self._generation
+
+        def run():
+            sp = superpixels(image, *levels, n_segments=n)
+            if generation == self._generation:
+                self.superpixels_ready.emit(image_id, sp)
+
+        self._submit(self._segment, run)
+
+    def cancel(self) -> None:
+        """Drop the results of work in flight (the project is closing)."""
+        self._generation += 1
+        for f in self._futures:
+            f.cancel()
+        for f in self._futures:
+            if not f.cancelled():
+                f.exception()
+        self._futures = []
+
+    def _submit(self, pool: ThreadPoolExecutor, fn) -> None:
+        self._futures.append(pool.submit(fn))
