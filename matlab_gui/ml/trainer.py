@@ -193,7 +193,7 @@ class Trainer:
             best_epoch=self.best_epoch,
             history=self.history,
             rng=torch.get_rng_state(),
-            extra={"phase": self.phase},
+            extra={"phase": self.phase, "best_metrics": self.best_full},
         )
 
     def _restore(self, state: checkpoint.TrainingState) -> int:
@@ -210,6 +210,7 @@ class Trainer:
             self.scaler.load_state_dict(state.scaler)
         self.best_state, self.best_score = state.best_model, state.best_score
         self.best_epoch, self.history = state.best_epoch, list(state.history)
+        self.best_full = state.extra.get("best_metrics", {})
         if state.rng is not None:
             torch.set_rng_state(state.rng)
         return state.epoch
@@ -221,6 +222,7 @@ class Trainer:
         seed_everything(c.seed)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.best_state, self.best_score, self.best_epoch = None, None, 0
+        self.best_full: dict = {}  # every validation score of the best epoch (per class too)
         self.history: list[dict] = []
         start = 0
         if checkpoint.has_state(self.checkpoint_dir):
@@ -260,6 +262,7 @@ class Trainer:
             if improved:
                 self.best_score, self.best_epoch = score, epoch + 1
                 self.best_state = copy.deepcopy(self.model.state_dict())
+                self.best_full = metrics
             entry = {"epoch": epoch + 1, "phase": self.phase, "loss": train_loss,
                      "lr": self.optimizer.param_groups[0]["lr"],
                      "time_s": time.perf_counter() - t_epoch, **_scalars(metrics)}
@@ -276,6 +279,7 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         best = next((h for h in self.history if h["epoch"] == self.best_epoch), {})
+        best = {**best, **self.best_full}
         return TrainOutcome(
             history=self.history, best_metrics=best, best_epoch=self.best_epoch,
             epochs_run=len(self.history), stopped_early=stopped_early,
