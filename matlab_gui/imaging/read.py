@@ -1,0 +1,190 @@
+"""Read a micrograph into (numpy array in its native dtype, metadata), whatever the lab saved.
+
+TIFF goes through tifffile (8/16/32-bit, float, BigTIFF, tiled, compressed, multi-page: first
+page), PNG/JPEG/BMP through OpenCV. Every failure becomes an `ImageReadError` naming the file and
+the problem, never a library traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from matlab_gui.errors import ImageReadError, UnsupportedImageError
+from matlab_gui.imaging.calibration import NONE, Calibration, png_calibration, tiff_calibration
+from matlab_gui.imaging.formats import format_from_suffix, sniff_format
+
+SUPPORTED_DTYPES = frozenset(
+    {"uint8", "uint16", "int8", "int16", "uint32", "int32", "float32", "float64"}
+)
+
+
+@dataclass
+class ImageMeta:
+    path: Path
+    format: str
+    width: int
+    height: int
+    channels: int
+    dtype: str
+    pixel_size_m: float | None = None
+    pixel_size_source: str | None = None
+    pages: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Micrograph:
+    data: np.ndarray
+    meta: ImageMeta
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageReadError("no such file", path)
+    if path.is_dir():
+        raise ImageReadError("is a folder, not an image file", path)
+    if path.stat().st_size == 0:
+        raise ImageReadError("empty file (0 bytes)", path)
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
+    notes: list[str] = []
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages.first
+            size = path.stat().st_size
+            ends = [o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False) if c]
+            if ends and max(ends) > size:
+                raise ImageReadError(
+                    f"truncated TIFF: pixel data needs {max(ends)} bytes, the file has {size}", path
+                )
+            pages = len(tif.pages)
+            data = page.asarray()
+            if page.axes.startswith("S") and data.ndim == 3:  # planar RGB stored plane by plane
+                data = np.moveaxis(data, 0, -1)
+            calibration = tiff_calibration(tif)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # tifffile raises many types for broken files
+        raise ImageReadError(f"corrupt or unreadable TIFF ({_short(exc)})", path) from None
+    if pages > 1:
+        notes.append(f"multi-page TIFF with {pages} pages: showing the first")
+    return data, pages, calibration, notes
+
+
+def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration]:
+    raw = path.read_bytes()
+    if fmt == "png" and b"IEND" not in raw[-32:]:
+        raise ImageReadError("truncated PNG: the end-of-image chunk is missing", path)
+    if fmt == "jpeg" and b"\xff\xd9" not in raw[-64:]:
+        raise ImageReadError("truncated JPEG: the end-of-image marker is missing", path)
+    data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if data is None:
+        raise ImageReadError(f"corrupt or unreadable {fmt.upper()}", path)
+    if data.ndim == 3 and data.shape[2] == 3:
+        data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+    elif data.ndim == 3 and data.shape[2] == 4:
+        data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA)
+    return data, png_calibration(raw) if fmt == "png" else NONE
+
+
+def _channels_identical(data: np.ndarray) -> bool:
+    """True when every channel equals the first: a cheap strided look first, then all pixels."""
+    sample = data[:: max(1, data.shape[0] // 64), :: max(1, data.shape[1] // 64)]
+    if not all(np.array_equal(sample[..., 0], sample[..., c]) for c in range(1, sample.shape[2])):
+        return False
+    return all(np.array_equal(data[..., 0], data[..., c]) for c in range(1, data.shape[2]))
+
+
+def _normalise_layout(data: np.ndarray, path: Path, notes: list[str]) -> np.ndarray:
+    """(H, W) grey or (H, W, 3) RGB: squeeze singleton axes, drop alpha, fold grey-as-RGB."""
+    if data.ndim == 3 and data.shape[2] == 1:
+        data = data[..., 0]
+    if data.ndim == 3 and data.shape[2] in (2, 4):
+        notes.append("alpha channel dropped")
+        data = data[..., 0] if data.shape[2] == 2 else data[..., :3]
+    if data.ndim == 3 and data.shape[2] == 3 and _channels_identical(data):
+        notes.append("greyscale stored as 3 identical channels: read as greyscale")
+        data = data[..., 0]
+    if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] != 3):
+        raise UnsupportedImageError(f"unsupported image layout {data.shape}", path)
+    return data
+
+
+def _normalise_dtype(data: np.ndarray, path: Path, notes: list[str]) -> np.ndarray:
+    if data.dtype == bool:
+        notes.append("1-bit image read as 0/255 uint8")
+        return data.astype(np.uint8) * 255
+    if data.dtype == np.float16:
+        return data.astype(np.float32)
+    if data.dtype.byteorder == ">":
+        data = data.astype(data.dtype.newbyteorder("="))
+    if data.dtype.name not in SUPPORTED_DTYPES:
+        raise UnsupportedImageError(f"unsupported pixel type {data.dtype.name}", path)
+    return data
+
+
+def read_image(path: str | Path) -> Micrograph:
+    """The image at `path` in its native dtype, (H, W) or (H, W, 3), with its metadata."""
+    path = Path(path)
+    _check_file(path)
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    fmt = sniff_format(head)
+    if fmt is None:
+        expected = format_from_suffix(path)
+        what = f"not a {expected.upper()} file" if expected else "not an image file the app can open"
+        raise UnsupportedImageError(f"{what} (unrecognised content)", path)
+    notes: list[str] = []
+    expected = format_from_suffix(path)
+    if expected and expected != fmt:
+        notes.append(f"file is a {fmt.upper()} although its name ends in {path.suffix}")
+    pages = 1
+    if fmt == "tiff":
+        data, pages, calibration, tiff_notes = _read_tiff(path)
+        notes += tiff_notes
+    else:
+        data, calibration = _read_with_opencv(path, fmt)
+    if calibration.note:
+        notes.append(calibration.note)
+    data = _normalise_dtype(_normalise_layout(data, path, notes), path, notes)
+    meta = ImageMeta(
+        path=path,
+        format=fmt,
+        width=int(data.shape[1]),
+        height=int(data.shape[0]),
+        channels=1 if data.ndim == 2 else int(data.shape[2]),
+        dtype=data.dtype.name,
+        pixel_size_m=calibration.pixel_size_m,
+        pixel_size_source=calibration.source,
+        pages=pages,
+        notes=notes,
+    )
+    return Micrograph(data, meta)
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """A 2-D class-index mask (uint8 or uint16); colour pictures of masks are refused."""
+    image = read_image(path)
+    data = image.data
+    if data.ndim != 2:
+        raise UnsupportedImageError(
+            "is a colour image, not a class-index mask (one channel of 0, 1, 2, ...)", path
+        )
+    if data.dtype in (np.uint8, np.uint16):
+        return data
+    if np.issubdtype(data.dtype, np.integer) and data.min() >= 0 and data.max() <= 65535:
+        return data.astype(np.uint8 if data.max() <= 255 else np.uint16)
+    raise UnsupportedImageError(
+        f"mask pixels must be class indices 0..65535, found {data.dtype.name}", path
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:120]
