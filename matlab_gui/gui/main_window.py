@@ -328,6 +328,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.readout.set_class(f"class {index}: {name}" if name else "")
 
     def _edited(self, _rect) -> None:
+        s = self.session
+        if not s.project.record(s.image_id).has_mask:  # first edit: the list shows "labelled"
+            s.flush()
+            self.images.update_record(s.project.record(s.image_id), s.project.classes)
         self._update_title()
 
     def _hover(self, y: float, x: float) -> None:
@@ -526,9 +530,16 @@ class MainWindow(QtWidgets.QMainWindow):
             self.open_paths(paths)
 
     def wait_until_idle(self, timeout_s: float = 30.0) -> None:
-        """Process events until background work (thumbnails, superpixels) is done."""
-        timer = QtCore.QElapsedTimer()
+        """Run the event loop until background work (thumbnails, superpixels) is done.
+
+        One nested event loop polled by a timer, not a processEvents() loop: PySide6 6.12 leaks a
+        reference to None per processEvents() call, which crashes a long polling loop."""
+        loop = QtCore.QEventLoop()
+        deadline = QtCore.QDeadlineTimer(int(timeout_s * 1000))
+        timer = QtCore.QTimer(interval=50)
+        timer.timeout.connect(
+            lambda: (self.workers.busy and not deadline.hasExpired()) or loop.quit()
+        )
         timer.start()
-        while self.workers.busy and timer.elapsed() < timeout_s * 1000:
-            QtWidgets.QApplication.processEvents(QtCore.QEventLoop.AllEvents, 50)
-        QtWidgets.QApplication.processEvents()
+        loop.exec()
+        timer.stop()

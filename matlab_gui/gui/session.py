@@ -26,6 +26,7 @@ class Session(QtCore.QObject):
 
     saved = QtCore.Signal(str)  # error message, "" on success
     changed = QtCore.Signal()  # dirty state or title may have changed
+    _done = QtCore.Signal()  # emitted by the autosave thread; handled in the GUI thread
 
     def __init__(self, project: Project, untitled: bool = False):
         super().__init__()
@@ -37,6 +38,7 @@ class Session(QtCore.QObject):
         self._flushed_version = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
         self._saving: Future | None = None
+        self._done.connect(self._saved, QtCore.Qt.QueuedConnection)
 
     @classmethod
     def untitled_project(cls) -> Session:
@@ -62,8 +64,7 @@ class Session(QtCore.QObject):
     def wait(self) -> None:
         """Block until a running autosave finishes (before touching the project)."""
         if self._saving is not None:
-            self._saving.exception()
-            self._saving = None
+            self._saving.exception()  # its outcome is reported by _saved
 
     # -- images ------------------------------------------------------------------------
     def select(self, image_id: str) -> None:

@@ -1,8 +1,11 @@
-"""Background work for the window (thumbnails, superpixels) on worker threads; results come
-back as Qt signals, so the GUI thread never waits on them."""
+"""Background work for the window (thumbnails, superpixels) on worker threads.
+
+Results go into a queue and the worker emits an argument-less signal; a slot in the GUI thread
+drains the queue. (Python objects sent through queued signals crash PySide6 now and then.)"""
 
 from __future__ import annotations
 
+import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -32,7 +35,7 @@ def to_qimage(a: np.ndarray) -> QtGui.QImage:
 class Workers(QtCore.QObject):
     thumbnail_ready = QtCore.Signal(str, QtGui.QImage)
     superpixels_ready = QtCore.Signal(str, object)
-    _thumb_array = QtCore.Signal(str, object)
+    _ready = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -40,7 +43,22 @@ class Workers(QtCore.QObject):
         self._segment = ThreadPoolExecutor(1, thread_name_prefix="superpixels")
         self._futures: list[Future] = []
         self._generation = 0
-        self._thumb_array.connect(lambda i, a: self.thumbnail_ready.emit(i, to_qimage(a)))
+        self._results: queue.SimpleQueue = queue.SimpleQueue()
+        self._ready.connect(self._drain, QtCore.Qt.QueuedConnection)
+
+    def _post(self, kind: str, image_id: str, value) -> None:
+        """Called in a worker thread: hand a result to the GUI thread."""
+        self._results.put((kind, image_id, value))
+        self._ready.emit()
+
+    @QtCore.Slot()
+    def _drain(self) -> None:
+        while not self._results.empty():
+            kind, image_id, value = self._results.get()
+            if kind == "thumbnail":
+                self.thumbnail_ready.emit(image_id, to_qimage(value))
+            else:
+                self.superpixels_ready.emit(image_id, value)
 
     @property
     def busy(self) -> bool:
@@ -48,7 +66,7 @@ class Workers(QtCore.QObject):
         return bool(self._futures)
 
     def thumbnail(self, image_id: str, data: np.ndarray) -> None:
-        self._submit(self._thumbs, lambda: self._thumb_array.emit(image_id, thumbnail_array(data)))
+        self._submit(self._thumbs, lambda: self._post("thumbnail", image_id, thumbnail_array(data)))
 
     def thumbnails(self, project, image_ids: list[str]) -> None:
         """Thumbnails of a project's images, read one by one in the background."""
@@ -59,7 +77,7 @@ class Workers(QtCore.QObject):
                 if generation != self._generation:
                     return
                 try:
-                    self._thumb_array.emit(image_id, thumbnail_array(project.read_image(image_id)))
+                    self._post("thumbnail", image_id, thumbnail_array(project.read_image(image_id)))
                 except Exception:  # noqa: BLE001 - a missing file shows when the image is opened
                     continue
 
@@ -76,7 +94,7 @@ class Workers(QtCore.QObject):
         def run():
             sp = superpixels(image, *levels, n_segments=n)
             if generation == self._generation:
-                self.superpixels_ready.emit(image_id, sp)
+                self._post("superpixels", image_id, sp)
 
         self._submit(self._segment, run)
 
