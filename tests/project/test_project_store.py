@@ -138,24 +138,31 @@ def test_predictions_models_and_removal(tmp_path):
             project.current_model = "other"
 
 
-def test_referenced_image_is_read_from_its_file(tmp_path):
-    pytest.importorskip("matlab_gui.imaging", exc_type=ImportError)
+def test_images_from_files_embedded_or_referenced(tmp_path):
+    """Read through matlab_gui.imaging: dtype, shape, sha256 and the file's pixel size."""
     tifffile = pytest.importorskip("tifffile")
-    source = tmp_path / "ref.tif"
+    source = tmp_path / "calibrated.tif"
     data = np.arange(30 * 20, dtype=np.uint16).reshape(30, 20)
-    tifffile.imwrite(source, data)
+    tifffile.imwrite(source, data, imagej=True, resolution=(2.0, 2.0), metadata={"unit": "um"})
     project = Project.create(tmp_path / "p.mgp")
-    try:
-        image_id = project.add_image(source, embed=False)
-    except (ImportError, AttributeError):
-        pytest.skip("matlab_gui.imaging.read_image is not there yet")
+    embedded = project.add_image(source)
+    referenced = project.add_image(source, embed=False)
     project.save()
-    record = project.record(image_id)
-    assert not record.embedded and record.sha256 and record.shape == (30, 20)
-    np.testing.assert_array_equal(project.read_image(image_id), data)
+    for image_id in (embedded, referenced):
+        record = project.record(image_id)
+        assert record.shape == (30, 20) and record.dtype == "uint16" and len(record.sha256) == 64
+        assert record.pixel_size_m == pytest.approx(5e-7)
+        np.testing.assert_array_equal(project.read_image(image_id), data)
+    assert project.record(embedded).embedded and not project.record(referenced).embedded
+    project.close()
+    source.write_bytes(source.read_bytes() + b"changed")
+    with Project.open(tmp_path / "p.mgp") as project:
+        np.testing.assert_array_equal(project.read_image(embedded), data)
+        with pytest.raises(ProjectError, match="changed since it was added"):
+            project.read_image(referenced)
     source.unlink()
-    with pytest.raises(ProjectError, match="missing"):
-        Project.open(tmp_path / "p.mgp").read_image(image_id)
+    with Project.open(tmp_path / "p.mgp") as project, pytest.raises(ProjectError, match="missing"):
+        project.read_image(referenced)
 
 
 def test_mask_dtype_follows_class_count_and_shape_is_checked(tmp_path):
