@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from matlab_gui import imaging
 from matlab_gui.errors import DataError
 from matlab_gui.ml.augment import Augmenter
 from matlab_gui.ml.losses import IGNORE_INDEX
-from matlab_gui.ml.splits import IMAGE_SUFFIXES
 
 # -- label rules ------------------------------------------------------------------------------
 
@@ -73,22 +73,11 @@ class LabelRule:
 
 
 def read_image(path: Path) -> np.ndarray:
-    from matlab_gui.imaging import read_image as _read
-
-    return _read(path).data
-
-
-def read_mask(path: Path) -> np.ndarray:
-    from matlab_gui.imaging import read_mask as _read
-
-    return np.asarray(_read(path))
+    return imaging.read_image(path).data
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
-    return {
-        p.stem: p for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    }
+    return {p.stem: p for p in imaging.list_images(folder)}
 
 
 # -- segmentation sources ---------------------------------------------------------------------
@@ -107,7 +96,7 @@ class FolderSegmentation:
         if not self._pairs:
             raise DataError("no image in images/ has a mask with the same stem in masks/", self.root)
         self.stems = sorted(self._pairs)
-        top = max(int(read_mask(m).max()) for _, m in self._pairs.values())
+        top = max(int(imaging.read_mask(m).max()) for _, m in self._pairs.values())
         if sparse:
             n = top if class_names is None else len(class_names)
             self.label_rule = LabelRule.sparse(range(1, n + 1))
@@ -119,7 +108,7 @@ class FolderSegmentation:
 
     def load(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
         image_path, mask_path = self._pairs[stem]
-        return read_image(image_path), read_mask(mask_path)
+        return read_image(image_path), imaging.read_mask(mask_path)
 
     def describe(self) -> dict:
         return {"source": "folder", "path": str(self.root), **self.label_rule.to_json()}

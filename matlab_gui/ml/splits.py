@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from matlab_gui.errors import DataError
+from matlab_gui.imaging import IMAGE_SUFFIXES
 
 SPLITS = ("train", "val", "test")
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
-IMAGE_SUFFIXES = {".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _ALIASES = {"validation": "val", "validate": "val", "valid": "val"}
 
 
