@@ -42,12 +42,18 @@ class TiledOverlay:
 
     def set_outline_only(self, on: bool) -> None:
         self.outline_only = on
+        self.set_opacity(self.opacity)
         self.redraw()
 
     def set_opacity(self, opacity: float) -> None:
         self.opacity = opacity
         for item, _ in self._tiles.values():
-            item.setOpacity(opacity)
+            item.setOpacity(self._shown_opacity)
+
+    @property
+    def _shown_opacity(self) -> float:
+        """Outlines are one pixel wide: drawn opaque (unless the slider is at 0) to stay visible."""
+        return min(1.0, 4 * self.opacity) if self.outline_only else self.opacity
 
     def set_visible(self, on: bool) -> None:
         self.visible = on
@@ -91,9 +97,9 @@ class TiledOverlay:
         item = pg.ImageItem(rgba, levels=None, autoDownsample=False)
         item.setPos(box.x0, box.y0)
         item.setZValue(10)
-        item.setOpacity(self.opacity)
+        item.setOpacity(self._shown_opacity)
         item.setVisible(self.visible)
-        self.view.addItem(item)
+        self.view.addItem(item, ignoreBounds=True)  # the image defines the view bounds
         self._tiles[(ty, tx)] = (item, rgba)
         return item, rgba
 
