@@ -7,6 +7,7 @@ running autosave, which takes milliseconds, before it changes the project again)
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -123,6 +124,10 @@ class Session(QtCore.QObject):
         )
 
     def close(self) -> None:
+        """Close the project; an untitled one closed without Save As is discarded with its
+        temporary folder (it only survives a crash, for recovery)."""
         self.wait()
         self._pool.shutdown(wait=True)
         self.project.close()
+        if self.untitled:
+            shutil.rmtree(self.project.path.parent, ignore_errors=True)

@@ -127,3 +127,14 @@ def test_delete_class_unlabels_its_pixels_and_shifts_the_rest(mouse, window, gra
     assert any("become unlabelled" in m for _, _, m in messages)
     assert [c.name for c in s.project.classes] == ["Phase 2"] and s.project.classes[0].index == 1
     assert np.array_equal(s.editor.mask == 1, grain_image[1] == 200)
+
+
+def test_superpixels_are_computed_in_the_background_and_one_click_labels_one(
+    mouse, qtbot, window, grain_image
+):
+    s = open_grain(window, grain_image)
+    window.set_tool("superpixel")
+    qtbot.waitUntil(lambda: window.router.superpixels is not None, timeout=10_000)
+    mouse.click(window.canvas, 55, 80)
+    sp = window.router.superpixels
+    assert np.array_equal(s.editor.mask == 1, sp.labels == sp.labels[55, 80])

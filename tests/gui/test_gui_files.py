@@ -95,3 +95,28 @@ def test_screenshot_command(mouse, tmp_path, grain_image, qapp):
     out = tmp_path / "shot.png"
     assert run_gui([str(grain_image[0])], screenshot=str(out), size="800x600") == 0
     assert out.stat().st_size > 10_000
+
+
+def test_autosave_runs_in_the_background_and_clears_the_dirty_marker(
+    mouse, qtbot, window, grain_image, tmp_path
+):
+    window.open_paths([grain_image[0]])
+    assert window.save_as(tmp_path / "auto.mgp")
+    mouse.drag(window.canvas, [(30, 30), (60, 100)])
+    assert "*" in window.windowTitle()
+    window._autosave_now()
+    qtbot.waitUntil(
+        lambda: not window.session.saving and "*" not in window.windowTitle(), timeout=10_000
+    )
+    from matlab_gui.project import Project
+
+    with Project.open(tmp_path / "auto.mgp") as p:
+        assert p.get_mask(p.image_ids[0]).tobytes() == window.session.editor.mask.tobytes()
+
+
+def test_untitled_project_is_discarded_with_its_folder(window, grain_image):
+    window.open_paths([grain_image[0]])
+    folder = window.session.project.path.parent
+    assert folder.is_dir()
+    assert window.close_session()  # the fixture answers Discard
+    assert not folder.exists()
