@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,11 @@ from matlab_gui import __version__
 from matlab_gui.cli import main
 
 INFO_KEYS = {"path", "format", "width", "height", "channels", "dtype", "pixel_size_m", "pages"}
+
+
+def _put(path, data: bytes):
+    path.write_bytes(data)
+    return path
 
 
 def _run_module(*args: str) -> subprocess.CompletedProcess:
@@ -49,8 +55,8 @@ def test_info_table_names_every_field(samples_dir, capsys):
     [
         (lambda p: p / "missing.tif", "no such file"),
         (lambda p: p, "folder"),
-        (lambda p: (p / "empty.png").write_bytes(b"") or p / "empty.png", "empty"),
-        (lambda p: (p / "noise.tif").write_bytes(np.random.default_rng(0).bytes(4096)) or p / "noise.tif", ""),
+        (lambda p: _put(p / "empty.png", b""), "empty"),
+        (lambda p: _put(p / "noise.tif", np.random.default_rng(0).bytes(4096)), "not a tiff"),
     ],
     ids=["missing", "directory", "zero-byte", "random-bytes"],
 )
@@ -83,13 +89,13 @@ def test_info_on_project(tmp_path, samples_dir, capsys):
 def test_screenshot_of_main_window(tmp_path, samples_dir):
     out_png = tmp_path / "shot.png"
     result = subprocess.run(
-        [sys.executable, "-m", "matlab_gui", "--screenshot", str(out_png), "--size", "800x600",
+        [sys.executable, "-m", "matlab_gui", "--screenshot", str(out_png), "--size", "1280x800",
          str(samples_dir / "superalloy_spot2_0d_0.tif")],
-        capture_output=True, text=True, timeout=180, env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True, text=True, timeout=180, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert result.returncode == 0, result.stderr
     from matlab_gui.imaging import read_image
 
     shot = read_image(out_png).data
-    assert shot.shape[:2] == (600, 800)
+    assert shot.shape[:2] == (800, 1280)
     assert shot.std() > 5  # a real picture, not a blank window
