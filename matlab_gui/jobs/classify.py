@@ -1,0 +1,207 @@
+"""The classify job: every image of a folder through a classifier, one CSV row per file.
+
+Images are decoded and normalised in DataLoader workers so the model never waits. A file that
+cannot be read gets its error in its row and the run goes on. The CSV is rewritten atomically
+every few seconds, so an interrupted run leaves a valid file, and a second run with the same
+CSV skips files already classified (same path, size and modification time).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matlab_gui.errors import ImageReadError, UserError
+from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
+from matlab_gui.imaging.write import atomic_write_bytes
+from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+
+SAVE_EVERY_S = 5.0
+
+
+@dataclass
+class ClassifyRequest:
+    model: str | Path  # a model folder or a shipped model's name
+    folder: Path
+    recursive: bool = False
+    out: Path | None = None  # CSV; an existing one is resumed
+    device: str = "auto"
+    batch: int = 32
+    workers: int = 2
+
+
+@dataclass
+class Row:
+    path: str
+    size: int
+    mtime_ns: int
+    predicted: str = ""
+    probabilities: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class ClassifyResult:
+    class_names: list[str]
+    rows: list[Row]
+    classified: int  # in this run
+    skipped: int  # done by an earlier run
+    failed: int
+    out: Path | None
+    wall_s: float
+
+    @property
+    def any_classified(self) -> bool:
+        return any(not r.error for r in self.rows)
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
+def _header(class_names: list[str]) -> list[str]:
+    return ["path", "predicted", *(f"p_{n}" for n in class_names), "error", "size", "mtime_ns"]
+
+
+def write_csv(path: Path, rows: list[Row], class_names: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_header(class_names))
+    for r in rows:
+        probs = [f"{p:.6f}" for p in r.probabilities] or [""] * len(class_names)
+        writer.writerow([r.path, r.predicted, *probs, r.error, r.size, r.mtime_ns])
+    payload = buffer.getvalue().encode("utf-8")
+    atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
+
+
+def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
+    """Rows of an earlier run with the same classes, classified without error, by absolute path."""
+    if path is None or not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header != _header(class_names):
+            raise UserError("exists but is not a classify CSV of this model's classes; "
+                            "choose another --out", path)
+        done = {}
+        for rec in reader:
+            row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
+                      [float(v) for v in rec[2:-3] if v], rec[-3])
+            if not row.error:
+                done[str(Path(row.path).resolve())] = row
+        return done
+
+
+# -- loading --------------------------------------------------------------------------------
+
+
+class _FileDataset:
+    """Index -> (index, normalised image or an empty array, error); runs in loader workers."""
+
+    def __init__(self, paths: list[Path], card):
+        self.paths, self.card = paths, card
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int):
+        from matlab_gui.ml.inference import check_channels, classification_input
+
+        path = self.paths[index]
+        try:
+            image = read_image(path).data
+            check_channels(image, self.card, path)
+            return index, classification_input(image, self.card), ""
+        except UserError as exc:
+            return index, np.empty(0, np.float32), exc.problem
+        except Exception as exc:  # a decoder crash on one file must not stop the folder
+            return index, np.empty(0, np.float32), f"{type(exc).__name__}: {exc}"
+
+
+def _collate(items):
+    return items
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+# -- the job --------------------------------------------------------------------------------
+
+
+def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> ClassifyResult:
+    import torch
+    from torch.utils.data import DataLoader
+
+    from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.inference import check_model, classify_batch
+    from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.model_lookup import resolve_model
+
+    t0 = time.perf_counter()
+    cancel = cancel or CancelToken()
+    paths = list_images(request.folder, request.recursive)
+    if not paths:
+        kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise ImageReadError(f"no images ({kinds}) in this folder"
+                             + ("" if request.recursive else " (add --recursive for subfolders)"),
+                             request.folder)
+    device = pick_device(request.device)
+    loaded = load_model(resolve_model(request.model), device)
+    model, card = loaded.module, loaded.card
+    if card.task != "classification":
+        raise UserError(f"the model is a {card.task} model; classify needs a classifier",
+                        request.model)
+    check_model(model, card, device)
+    model.eval()
+    names = [c.name for c in card.classes]
+    done = read_done(request.out, names)
+    rows: list[Row] = []
+    todo: list[tuple[int, Path]] = []
+    for path in paths:
+        size, mtime = _stat(path)
+        previous = done.get(str(path.resolve()))
+        if previous is not None and (previous.size, previous.mtime_ns) == (size, mtime):
+            rows.append(previous)
+        else:
+            rows.append(Row(str(path), size, mtime))
+            todo.append((len(rows) - 1, path))
+    skipped = len(rows) - len(todo)
+    classified = failed = 0
+    report(progress, Progress("classify", 0, len(todo), message=f"{skipped} already done"))
+    loader = DataLoader(_FileDataset([p for _, p in todo], card), batch_size=request.batch,
+                        num_workers=request.workers if todo else 0, collate_fn=_collate,
+                        pin_memory=device.type == "cuda")
+    last_save = time.perf_counter()
+    try:
+        for items in loader:
+            cancel.raise_if_cancelled()
+            good = [(i, x) for i, x, err in items if not err]
+            for i, _, err in items:
+                if err:
+                    rows[todo[i][0]].error = err
+                    failed += 1
+            if good:
+                batch = torch.from_numpy(np.stack([x for _, x in good]))
+                for (i, _), p in zip(good, classify_batch(model, batch, device), strict=True):
+                    row = rows[todo[i][0]]
+                    row.probabilities = p.tolist()
+                    row.predicted = names[int(p.argmax())]
+                classified += len(good)
+            report(progress, Progress("classify", classified + failed, len(todo),
+                                      {"failed": failed}))
+            if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:
+                write_csv(request.out, [r for r in rows if r.predicted or r.error], names)
+                last_save = time.perf_counter()
+    finally:
+        if request.out is not None:
+            write_csv(request.out, [r for r in rows if r.predicted or r.error], names)
+    return ClassifyResult(names, rows, classified, skipped, failed, request.out,
+                          time.perf_counter() - t0)

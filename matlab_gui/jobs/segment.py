@@ -1,0 +1,211 @@
+"""The segment job: images of any size through a segmentation model, results written per image.
+
+Per image: a class-index mask (`<stem>_mask.png|.tif`, or inside `<stem>.mat`), optionally a
+colour overlay and the probability / uncertainty maps (float32 TIFF, or the same .mat), and one
+row of phase fractions in `phase_fractions.csv`. MATLAB v7.3 files are HDF5 with MATLAB's
+512-byte header, so h5py writes them and MATLAB's `load` reads them. Every file is written
+atomically; an unreadable image gets its error in the CSV and the run goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matlab_gui.errors import ImageReadError, UserError
+from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image, write_image, write_mask
+from matlab_gui.imaging.measure import phase_fractions
+from matlab_gui.imaging.overlays import blend, class_colours
+from matlab_gui.imaging.write import atomic_write_bytes
+from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+
+FORMATS = ("png", "tiff", "mat")
+_MATLAB_CLASS = {"uint8": "uint8", "uint16": "uint16", "float32": "single", "float64": "double"}
+
+
+@dataclass
+class SegmentRequest:
+    model: str | Path  # a model folder or a shipped model's name
+    inputs: list[Path]  # image files and/or folders
+    out: Path
+    format: str = "png"
+    overlay: bool = False
+    maps: bool = False  # probability and uncertainty maps
+    recursive: bool = False
+    device: str = "auto"
+    tile: int | None = None  # default: the card's input size
+    overlap: int | None = None  # default: the card's tile overlap
+    batch: int = 4
+    tta: bool = False
+    output: str = "auto"  # "probabilities" | "labels" | "auto" (labels when memory is short)
+
+
+@dataclass
+class ImageOutcome:
+    path: Path
+    files: list[Path] = field(default_factory=list)
+    fractions: list[float] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class SegmentResult:
+    class_names: list[str]
+    images: list[ImageOutcome]
+    fractions_csv: Path
+    wall_s: float
+
+    @property
+    def segmented(self) -> int:
+        return sum(1 for i in self.images if not i.error)
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def _mat_header() -> bytes:
+    created = time.strftime("%a %b %d %H:%M:%S %Y")
+    text = (f"MATLAB 7.3 MAT-file, Platform: {platform.system()}-{platform.machine()}, "
+            f"Created on: {created} HDF5 schema 1.00 .").encode("ascii", "replace")
+    return text[:116].ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM"
+
+
+def write_mat(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """MATLAB v7.3 .mat: (H, W) and (C, H, W) arrays become H x W and H x W x C matrices.
+
+    MATLAB reads HDF5 dimensions reversed, so (H, W) is stored as (W, H) and (C, H, W) as
+    (C, W, H), one channel at a time; float16 becomes single (MATLAB has no half type).
+    """
+    import h5py
+
+    def write(tmp: Path) -> None:
+        with h5py.File(tmp, "w", userblock_size=512) as f:
+            for name, a in arrays.items():
+                dtype = np.float32 if a.dtype == np.float16 else a.dtype
+                shape = a.shape[::-1] if a.ndim == 2 else (a.shape[0], a.shape[2], a.shape[1])
+                ds = f.create_dataset(name, shape=shape, dtype=dtype, compression="gzip",
+                                      chunks=True)
+                ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[np.dtype(dtype).name])
+                for c, plane in ([(None, a)] if a.ndim == 2 else enumerate(a)):
+                    ds[() if c is None else c] = plane.T.astype(dtype)
+        with open(tmp, "r+b") as fh:
+            fh.write(_mat_header())
+
+    atomic_write_bytes(path, write)
+
+
+def write_float_tiff(path: Path, planes: np.ndarray) -> None:
+    """(H, W) or (C, H, W) float16 maps as a float32 TIFF, one page per plane."""
+    import tifffile
+
+    stack = planes[None] if planes.ndim == 2 else planes
+
+    def write(tmp: Path) -> None:
+        with tifffile.TiffWriter(tmp) as tif:
+            for plane in stack:
+                tif.write(plane.astype(np.float32), compression="zlib", photometric="minisblack")
+
+    atomic_write_bytes(path, write)
+
+
+def write_outputs(request: SegmentRequest, path: Path, image: np.ndarray, prediction,
+                  colours: list, pixel_size_m: float | None) -> list[Path]:
+    """Every file asked for one image; returns their paths."""
+    stem, out, files = path.stem, request.out, []
+    mask = prediction.labels
+    maps = {"uncertainty": prediction.uncertainty}
+    if prediction.probabilities is not None:
+        maps["probabilities"] = prediction.probabilities
+    else:
+        maps["confidence"] = prediction.confidence
+    if request.format == "mat":
+        arrays = {"mask": mask, **(maps if request.maps else {})}
+        files.append(out / f"{stem}.mat")
+        write_mat(files[-1], arrays)
+    else:
+        files.append(out / f"{stem}_mask.{'png' if request.format == 'png' else 'tif'}")
+        write_mask(files[-1], mask)
+        for name, data in maps.items() if request.maps else ():
+            files.append(out / f"{stem}_{name}.tif")
+            write_float_tiff(files[-1], data)
+    if request.overlay:
+        files.append(out / f"{stem}_overlay.png")
+        write_image(files[-1], blend(image, class_colours(mask, colours), 0.4), pixel_size_m)
+    return files
+
+
+def write_fractions(path: Path, images: list[ImageOutcome], class_names: list[str]) -> None:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["path", *class_names, "error"])
+    for item in images:
+        values = [f"{f:.6f}" for f in item.fractions] or [""] * len(class_names)
+        writer.writerow([str(item.path), *values, item.error])
+    payload = buffer.getvalue().encode("utf-8")
+    atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
+
+
+# -- the job --------------------------------------------------------------------------------
+
+
+def collect_images(inputs: list[Path], recursive: bool) -> list[Path]:
+    """Image files given directly plus those in given folders; UserError when there are none."""
+    found: list[Path] = []
+    for item in map(Path, inputs):
+        found += list_images(item, recursive) if item.is_dir() else [item]
+    if not found:
+        kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise ImageReadError(f"no images ({kinds}) found", ", ".join(map(str, inputs)))
+    return found
+
+
+def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
+                cancel: CancelToken | None = None) -> SegmentResult:
+    from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.inference import check_model, predict_image, tile_options
+    from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.model_lookup import resolve_model
+
+    t0 = time.perf_counter()
+    cancel = cancel or CancelToken()
+    if request.format not in FORMATS:
+        raise UserError(f"unknown output format {request.format!r} (use {', '.join(FORMATS)})")
+    paths = collect_images(request.inputs, request.recursive)
+    if not request.out.is_dir():
+        request.out.mkdir(parents=True, exist_ok=True)
+    device = pick_device(request.device)
+    loaded = load_model(resolve_model(request.model), device)
+    model, card = loaded.module, loaded.card
+    if card.task != "segmentation":
+        raise UserError(f"the model is a {card.task} model; segment needs a segmentation model",
+                        request.model)
+    check_model(model, card, device)
+    names = [c.name for c in card.classes]
+    colours = [c.color for c in card.classes]
+    options = tile_options(card, tile=request.tile, overlap=request.overlap, batch=request.batch,
+                           tta=request.tta, output=request.output)
+    outcomes: list[ImageOutcome] = []
+    fractions_csv = request.out / "phase_fractions.csv"
+    for n, path in enumerate(paths):
+        cancel.raise_if_cancelled()
+        report(progress, Progress("image", n, len(paths), message=path.name))
+        outcome = ImageOutcome(path)
+        outcomes.append(outcome)
+        try:
+            micrograph = read_image(path)
+            prediction = predict_image(model, card, micrograph.data, device, options, path,
+                                       progress, cancel)
+            outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
+            outcome.files = write_outputs(request, path, micrograph.data, prediction, colours,
+                                          micrograph.meta.pixel_size_m)
+        except UserError as exc:
+            outcome.error = exc.problem
+        write_fractions(fractions_csv, outcomes, names)
+    report(progress, Progress("image", len(paths), len(paths)))
+    return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0)
