@@ -18,7 +18,7 @@ from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
 
 @dataclass
 class EvaluateRequest:
-    model: Path
+    model: Path  # a model folder or the name of a shipped model
     data: Any  # a folder, a project path or an open Project
     splits: list[Path] | None = None
     split: str | None = "test"
@@ -73,11 +73,13 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     from matlab_gui.ml.device import describe_device, pick_device
     from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
     from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.model_lookup import resolve_model
 
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
     device = pick_device(request.device)
-    loaded = load_model(Path(request.model), device)
+    model_dir = resolve_model(request.model)
+    loaded = load_model(model_dir, device)
     card, model = loaded.card, loaded.module
     names = [c.name for c in card.classes]
     hist_eq = bool((card.training or {}).get("hist_eq"))
@@ -96,6 +98,6 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
                                               cancel=cancel, curves=request.curves)
     report(progress, Progress("evaluate", len(stems), len(stems)))
     return EvaluateResult(
-        task=card.task, metrics=metrics, stems=stems, model_dir=Path(request.model),
+        task=card.task, metrics=metrics, stems=stems, model_dir=model_dir,
         device=describe_device(device), wall_s=time.perf_counter() - t0, stem_source=origin,
     )

@@ -31,7 +31,7 @@ class TrainRequest:
     out: Path
     arch: str | None = None  # None when fine-tuning: the starting model's
     encoder: str | None = None
-    from_model: Path | None = None  # fine-tune from this model folder
+    from_model: Path | None = None  # fine-tune from this model folder (or shipped model name)
     class_names: list[str] | None = None  # folder data; a project brings its own
     epochs: int = 20
     batch: int = 8
@@ -126,11 +126,12 @@ class _Run:
     def start_model(self, source, arch: str | None):
         """The model and card to train: a fresh zoo model or a copy of `from_model`."""
         from matlab_gui.ml.model_folder import load_model
+        from matlab_gui.ml.model_lookup import resolve_model
         from matlab_gui.ml.zoo import build_model, default_card
 
         r = self.request
         if r.from_model is not None and arch is None:
-            loaded = load_model(Path(r.from_model), self.device)
+            loaded = load_model(resolve_model(r.from_model), self.device)
             card = loaded.card
             if card.task != r.task:
                 raise DataError(f"the model in {r.from_model} is a {card.task} model, not {r.task}")
