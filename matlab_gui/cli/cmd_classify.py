@@ -1,0 +1,39 @@
+"""`matlab-gui classify`: every image of a folder through a classifier, into a resumable CSV."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "classify"
+HELP = "Classify every image in a folder; one CSV row per file (resumes an existing CSV)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--model", required=True, help="model folder, or the name of a shipped model")
+    a("folder", type=Path, metavar="FOLDER")
+    a("--recursive", action="store_true", help="include subfolders")
+    a("--out", type=Path, default=Path("results.csv"),
+      help="CSV to write (default results.csv); files it already lists unchanged are skipped")
+    a("--batch", type=int, default=32)
+    a("--workers", type=int, default=2, help="background image decoders")
+    a("--device", default="auto")
+    a("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from matlab_gui.cli.cmd_segment import StageBars
+    from matlab_gui.jobs.classify import ClassifyRequest, run_classify
+
+    request = ClassifyRequest(model=args.model, folder=args.folder, recursive=args.recursive,
+                              out=args.out, device=args.device, batch=args.batch,
+                              workers=args.workers)
+    bars = StageBars(args.quiet)
+    try:
+        result = run_classify(request, progress=bars)
+    finally:
+        bars.close()
+    print(f"classified {result.classified}, skipped {result.skipped} already done, "
+          f"{result.failed} unreadable -> {args.out} ({result.wall_s:.1f} s)")
+    return 0 if result.any_classified else 1

@@ -1,0 +1,61 @@
+"""`matlab-gui measure`: phase fractions and particle statistics of a class-index mask."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "measure"
+HELP = "Area fraction and particle analysis per class of a mask (µm when the pixel size is known)."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("mask", type=Path, metavar="MASK", help="class-index mask (0, 1, 2, ...)")
+    a("--image", type=Path, metavar="IMG", help="the micrograph, for its pixel size")
+    a("--pixel-size", metavar="SIZE", help="e.g. 5nm, 0.5um, 2.3µm, or metres (1e-9)")
+    a("--classes", nargs="+", metavar="NAME", help="class names for values 0, 1, 2, ...")
+    a("--bins", type=int, default=10, help="size-distribution histogram bins")
+    a("--json", action="store_true", help="print one JSON object")
+
+
+def _print_table(out: dict) -> None:
+    unit, area = out["length_unit"], out["area_unit"]
+    size = f"pixel {out['pixel_size_m']:.4g} m" if out["pixel_size_m"] else "no pixel size: pixels"
+    print(f"{out['width']} x {out['height']} px, {size}")
+    print(f"{'class':>14} {'fraction':>9} {'count':>7} {'mean area':>12} {'mean ECD':>10} {'aspect':>7}")
+    for c in out["classes"]:
+        p = c["particles"]
+        if p["count"]:
+            aspect = "-" if p["mean_aspect_ratio"] is None else f"{p['mean_aspect_ratio']:.2f}"
+            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {p['count']:>7} "
+                  f"{p['mean_area']:>9.4g} {area:<2} {p['mean_equivalent_diameter']:>7.4g} {unit:<2} "
+                  f"{aspect:>7}")
+        else:
+            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {0:>7}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from matlab_gui.errors import UserError
+    from matlab_gui.imaging import read_image, read_mask
+    from matlab_gui.imaging.measure import measure_mask
+    from matlab_gui.imaging.units import parse_pixel_size
+
+    mask = read_mask(args.mask)
+    image = read_image(args.image) if args.image else None
+    if image is not None and image.data.shape[:2] != mask.shape:
+        raise UserError(f"mask {mask.shape} and image {args.image} {image.data.shape[:2]} "
+                        "differ in size", args.mask)
+    pixel_size = (parse_pixel_size(args.pixel_size) if args.pixel_size
+                  else image.meta.pixel_size_m if image else None)
+    if args.classes and int(mask.max()) >= len(args.classes):
+        raise UserError(f"mask value {int(mask.max())} has no name among {len(args.classes)} "
+                        f"classes {args.classes}", args.mask)
+    out = measure_mask(mask, args.classes, pixel_size).to_dict(args.bins)
+    out["mask"] = str(args.mask)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        _print_table(out)
+    return 0
