@@ -2,7 +2,8 @@
 
 Opens an 8192 x 8192 uint16 TIFF in the real MainWindow and measures
   * open: from `open_paths` to the image drawn on screen (goal <= 1.5 s),
-  * dab: from a mouse-press event with the brush to the canvas repainted (goal median <= 8 ms),
+  * dab: from a mouse-press event with the brush (cursor already there) to the canvas repainted
+    (goal median <= 8 ms),
     at 100 % zoom (how people paint) and with the whole image fitted in the window,
   * naive: recolouring the whole mask and re-uploading it as one image, then repainting,
 and writes benchmarks/results/gui_paint.json.
@@ -52,6 +53,7 @@ class PaintCounter(QtCore.QObject):
     def __init__(self, widget: QtWidgets.QWidget):
         super().__init__()
         self.count = 0
+        self.forced = 0
         widget.installEventFilter(self)
 
     def eventFilter(self, _obj, ev) -> bool:  # noqa: N802
@@ -67,6 +69,7 @@ def repaint(window: MainWindow) -> None:
         QtWidgets.QApplication.processEvents()
         if counter.count > before:
             return
+    counter.forced += 1  # no paint came: force one (counted in the results)
     window.canvas.viewport().repaint()
 
 
@@ -129,6 +132,7 @@ def main() -> None:
         open_s = time.perf_counter() - t0
         window.session.editor.mask[: args.size // 2, : args.size // 2] = 1  # an existing mask
         window.canvas.overlay.set_mask(window.session.editor.mask)
+        window.palette.select(2)  # paint a class that is not there yet, so every dab changes pixels
         rng = np.random.default_rng(1)
         window.canvas.actual_size()
         zoom100 = dabs(window, args.dabs, rng)
@@ -136,6 +140,7 @@ def main() -> None:
         repaint(window)
         fitted = dabs(window, args.dabs // 2, rng)
         naive = naive_refresh(window)
+        forced = window.canvas.paint_counter.forced
         window.session.close()
         window.session = None
         window.close()
@@ -147,6 +152,7 @@ def main() -> None:
         "dab_to_display_100pct_zoom": stats(zoom100),
         "dab_to_display_fitted": stats(fitted),
         "naive_full_overlay_refresh": stats(naive),
+        "forced_repaints": forced,
         "naive_over_dab_median_ratio": round(
             statistics.median(naive) / statistics.median(zoom100), 1
         ),
