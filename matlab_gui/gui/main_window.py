@@ -195,15 +195,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_title()
 
     def close_session(self) -> bool:
-        """Ask about unsaved changes, then close the project. False if the user cancels."""
-        if self.session is None:
+        """Ask about unsaved work, then close the project. False if the user cancels.
+
+        Only the view (zoom, panel settings) changed since the last save: saved without asking."""
+        s = self.session
+        if s is None:
             return True
-        if self.session.dirty or self.session.untitled and self.session.project.image_ids:
+        unsaved_work = s.dirty or (s.untitled and bool(s.project.image_ids))
+        self._store_view_state()
+        if unsaved_work:
             answer = dialogs.ask_save(self, self._project_name())
             if answer == "cancel" or answer == "save" and not self.save():
                 return False
+        elif s.dirty and not s.untitled and not self.save():
+            return False
         self.workers.cancel()
-        self.session.close()
+        s.close()
         self.session = None
         self.canvas.overlay.set_mask(None)
         self.canvas.image_item.clear()
@@ -513,8 +520,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- window events -----------------------------------------------------------------
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
-        if self.session is not None:
-            self._store_view_state()
         if self.close_session():
             ev.accept()
         else:

@@ -25,7 +25,7 @@ class ToolOptions(QtWidgets.QWidget):
         self.brush.valueChanged.connect(self.brush_changed)
         self.tolerance = QtWidgets.QDoubleSpinBox()
         self.tolerance.setRange(0, 100)
-        self.tolerance.setValue(10)
+        self.tolerance.setValue(5)
         self.tolerance.setSuffix(" %")
         self.tolerance.setToolTip(
             "Fill takes connected pixels within this fraction of the display range of the clicked value"

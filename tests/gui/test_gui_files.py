@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tifffile
 
 from matlab_gui.gui import dialogs
@@ -120,3 +121,17 @@ def test_untitled_project_is_discarded_with_its_folder(window, grain_image):
     assert folder.is_dir()
     assert window.close_session()  # the fixture answers Discard
     assert not folder.exists()
+
+
+def test_closing_after_only_panning_saves_the_view_without_asking(
+    mouse, qtbot, window, grain_image, tmp_path, messages
+):
+    window.open_paths([grain_image[0]])
+    assert window.save_as(tmp_path / "view.mgp")
+    window.canvas.set_view_rect([10.0, 50.0, 10.0, 40.0])
+    assert window.close_session()
+    assert not [m for kind, _, m in messages if kind == "question"]
+    from matlab_gui.project import Project
+
+    with Project.open(tmp_path / "view.mgp") as p:
+        assert p.settings["views"][p.image_ids[0]][0] == pytest.approx(10.0, abs=15)
