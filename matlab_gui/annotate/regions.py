@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.segmentation import flood, slic
+from skimage.segmentation import find_boundaries, flood, slic
 
 from matlab_gui.annotate.rect import EMPTY, Rect, bounding
 
@@ -45,6 +45,10 @@ class Superpixels:
         ys, xs = self.boxes[label - 1]
         rect = Rect(ys.start, xs.start, ys.stop, xs.stop)
         return rect, self.labels[rect.slices] == label
+
+    def boundaries(self) -> np.ndarray:
+        """uint8 (H, W): 1 on the edges between superpixels, to show where a click will fill."""
+        return find_boundaries(self.labels, mode="inner").view(np.uint8)
 
 
 def superpixels(

@@ -42,6 +42,9 @@ class Canvas(pg.GraphicsView):
         self.image_item = pg.ImageItem(autoDownsample=True)
         self.view.addItem(self.image_item)
         self.overlay = TiledOverlay(self.view)
+        self.guides = TiledOverlay(self.view, z=11)  # superpixel edges while that tool is active
+        self.guides.set_lut(np.array([[0, 0, 0, 0], [255, 220, 0, 255]], np.uint8))
+        self.guides.set_opacity(0.45)
         self.brush_outline = QtWidgets.QGraphicsEllipseItem()
         pen = QtGui.QPen(QtGui.QColor(255, 255, 255), 0)
         pen.setCosmetic(True)

@@ -31,6 +31,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.session: Session | None = None
+        self._sp_edges = None  # superpixel edges of the current image, shown with that tool
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
         self.router = ToolRouter(self.canvas, lambda: self.session)
@@ -244,6 +245,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.set_view_rect(view) if view else self.canvas.fit()
         self.workers.thumbnail(image_id, s.image)
         self.router.superpixels = None
+        self.canvas.guides.set_mask(None)
         if self.router.tool == "superpixel":
             self._start_superpixels()
         s.autosave()
@@ -294,6 +296,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- tools -------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
+        if tool != "superpixel":
+            self.canvas.guides.set_mask(None)
+        elif self.router.superpixels is not None:
+            self.canvas.guides.set_mask(self._sp_edges)
         self.router.set_tool(tool)
         self.actions[f"tool_{tool}"].setChecked(True)
         self.canvas.viewport().setCursor(Qt.CrossCursor)
@@ -305,14 +311,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if s is None or s.image is None:
             return
         self.router.superpixels = None
+        self.canvas.guides.set_mask(None)
         self.statusBar().showMessage("Computing superpixels in the background…")
         self.workers.superpixels(
             s.image_id, s.image, self.router.levels, self.options.segments.value()
         )
 
-    def _superpixels_ready(self, image_id: str, sp) -> None:
+    def _superpixels_ready(self, image_id: str, sp, edges) -> None:
         if self.session and image_id == self.session.image_id:
-            self.router.superpixels = sp
+            self.router.superpixels, self._sp_edges = sp, edges
+            self.canvas.guides.set_mask(edges if self.router.tool == "superpixel" else None)
             self.statusBar().showMessage(
                 f"{int(sp.labels.max())} superpixels ready: click one to label it", 4000
             )

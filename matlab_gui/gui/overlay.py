@@ -15,8 +15,9 @@ TILE = 512
 class TiledOverlay:
     """Tiles are created lazily where the mask has labels; empty areas cost nothing."""
 
-    def __init__(self, view: pg.ViewBox, tile: int = TILE):
+    def __init__(self, view: pg.ViewBox, tile: int = TILE, z: float = 10):
         self.view = view
+        self.z = z
         self.tile = tile
         self.mask: np.ndarray | None = None
         self.lut = np.zeros((256, 4), np.uint8)
@@ -96,7 +97,7 @@ class TiledOverlay:
         rgba = np.zeros((box.y1 - box.y0, box.x1 - box.x0, 4), np.uint8)
         item = pg.ImageItem(rgba, levels=None, autoDownsample=False)
         item.setPos(box.x0, box.y0)
-        item.setZValue(10)
+        item.setZValue(self.z)
         item.setOpacity(self._shown_opacity)
         item.setVisible(self.visible)
         self.view.addItem(item, ignoreBounds=True)  # the image defines the view bounds

@@ -34,7 +34,7 @@ def to_qimage(a: np.ndarray) -> QtGui.QImage:
 
 class Workers(QtCore.QObject):
     thumbnail_ready = QtCore.Signal(str, QtGui.QImage)
-    superpixels_ready = QtCore.Signal(str, object)
+    superpixels_ready = QtCore.Signal(str, object, object)  # id, Superpixels, edges
     _ready = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None):
@@ -58,7 +58,7 @@ class Workers(QtCore.QObject):
             if kind == "thumbnail":
                 self.thumbnail_ready.emit(image_id, to_qimage(value))
             else:
-                self.superpixels_ready.emit(image_id, value)
+                self.superpixels_ready.emit(image_id, *value)
 
     @property
     def busy(self) -> bool:
@@ -94,7 +94,7 @@ class Workers(QtCore.QObject):
         def run():
             sp = superpixels(image, *levels, n_segments=n)
             if generation == self._generation:
-                self._post("superpixels", image_id, sp)
+                self._post("superpixels", image_id, (sp, sp.boundaries()))
 
         self._submit(self._segment, run)
 

@@ -135,6 +135,9 @@ def test_superpixels_are_computed_in_the_background_and_one_click_labels_one(
     s = open_grain(window, grain_image)
     window.set_tool("superpixel")
     qtbot.waitUntil(lambda: window.router.superpixels is not None, timeout=10_000)
+    assert window.canvas.guides.tile_count > 0  # their edges are shown
     mouse.click(window.canvas, 55, 80)
     sp = window.router.superpixels
     assert np.array_equal(s.editor.mask == 1, sp.labels == sp.labels[55, 80])
+    window.set_tool("brush")
+    assert window.canvas.guides.tile_count == 0
