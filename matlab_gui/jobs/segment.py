@@ -106,10 +106,9 @@ def write_float_tiff(path: Path, planes: np.ndarray) -> None:
 
     stack = planes[None] if planes.ndim == 2 else planes
 
-    def write(tmp: Path) -> None:
-        with tifffile.TiffWriter(tmp) as tif:
-            for plane in stack:
-                tif.write(plane.astype(np.float32), compression="zlib", photometric="minisblack")
+    def write(tmp: Path) -> None:  # one series, converted plane by plane (no float32 copy)
+        tifffile.imwrite(tmp, (p.astype(np.float32) for p in stack), shape=planes.shape,
+                         dtype=np.float32, compression="zlib", photometric="minisblack")
 
     atomic_write_bytes(path, write)
 

@@ -1,0 +1,140 @@
+"""The segment job on tiny random-init models: every output format, error rows, bad input."""
+
+from __future__ import annotations
+
+import csv
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+import torch
+from torch import nn
+
+from matlab_gui.errors import ImageReadError, ModelError, UserError
+from matlab_gui.imaging import read_image, read_mask, write_image
+from matlab_gui.jobs.base import Cancelled, CancelToken
+from matlab_gui.jobs.segment import SegmentRequest, run_segment
+from matlab_gui.ml.inference import check_channels, check_model
+
+CLASSES = ("matrix", "pore", "inclusion")
+
+
+def _card(task="segmentation", in_channels=1, **kw):
+    from matlab_gui.ml.card import ClassInfo
+    from matlab_gui.ml.zoo import default_card
+
+    classes = [ClassInfo(name=n, color=c) for n, c in zip(CLASSES, ("#000000", "#00ff00", "#ff00ff"), strict=True)]
+    if task == "segmentation":
+        return default_card(task, "unet", classes, encoder="tu-resnet10t", in_channels=in_channels,
+                            input_size=64, tile_overlap=16, **kw)
+    return default_card(task, "resnet18", classes, in_channels=in_channels, input_size=32, **kw)
+
+
+def save_tiny_model(folder, task="segmentation", in_channels=1):
+    from matlab_gui.ml.model_folder import save_model
+    from matlab_gui.ml.zoo import build_model
+
+    torch.manual_seed(0)
+    card = _card(task, in_channels)
+    save_model(folder, build_model(card, pretrained=False), card)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def seg_model(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("models") / "seg")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    write_image(folder / "grey16.tif", rng.integers(0, 65535, (150, 170), dtype=np.uint16),
+                pixel_size_m=5e-9)
+    write_image(folder / "rgb8.png", rng.integers(0, 255, (90, 110, 3), dtype=np.uint8))
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+    return folder
+
+
+def test_masks_overlays_maps_and_fractions(seg_model, images, tmp_path):
+    events = []
+    request = SegmentRequest(model=seg_model, inputs=[images], out=tmp_path / "out",
+                             overlay=True, maps=True, device="cpu")
+    result = run_segment(request, progress=events.append)
+    assert result.class_names == list(CLASSES) and result.segmented == 2
+    by_name = {i.path.name: i for i in result.images}
+    assert by_name["broken.png"].error and not by_name["grey16.tif"].error
+    out = tmp_path / "out"
+    mask = read_mask(out / "grey16_mask.png")
+    assert mask.shape == (150, 170) and mask.max() < 3
+    assert read_image(out / "rgb8_overlay.png").data.shape == (90, 110, 3)
+    probs = tifffile.imread(out / "grey16_probabilities.tif")
+    assert probs.shape == (3, 150, 170) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=5e-3)
+    assert np.array_equal(probs.argmax(0), mask) or (probs.argmax(0) != mask).mean() < 1e-3
+    assert tifffile.imread(out / "grey16_uncertainty.tif").shape == (150, 170)
+    with (out / "phase_fractions.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["path"].rsplit("/", 1)[-1] for r in rows] == ["broken.png", "grey16.tif", "rgb8.png"]
+    assert rows[0]["error"] and rows[0]["pore"] == ""
+    assert sum(float(rows[1][c]) for c in CLASSES) == pytest.approx(1.0, abs=1e-5)
+    assert {e.stage for e in events} == {"image", "segment"}
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_matlab_v73_file(seg_model, images, tmp_path):
+    request = SegmentRequest(model=seg_model, inputs=[images / "grey16.tif"], out=tmp_path,
+                             format="mat", maps=True, device="cpu", tta=True)
+    run_segment(request)
+    path = tmp_path / "grey16.mat"
+    head = path.read_bytes()[:128]
+    assert head.startswith(b"MATLAB 7.3 MAT-file, Platform: ") and b"Created on: " in head
+    assert b"HDF5 schema 1.00 ." in head and head[124:128] == b"\x00\x02IM"
+    with h5py.File(path, "r") as f:
+        assert f["mask"].shape == (170, 150) and f["mask"].attrs["MATLAB_class"] == b"uint8"
+        assert f["probabilities"].shape == (3, 170, 150)
+        assert f["probabilities"].attrs["MATLAB_class"] == b"single"
+        assert f["uncertainty"].attrs["MATLAB_class"] == b"single"
+        mask = f["mask"][()].T
+        probs = np.transpose(f["probabilities"][()], (0, 2, 1))
+    assert (probs.argmax(0) != mask).mean() < 1e-3
+
+
+def test_labels_only_writes_confidence(seg_model, images, tmp_path):
+    request = SegmentRequest(model=seg_model, inputs=[images / "rgb8.png"], out=tmp_path,
+                             format="tiff", maps=True, output="labels", device="cpu")
+    run_segment(request)
+    assert read_mask(tmp_path / "rgb8_mask.tif").shape == (90, 110)
+    assert tifffile.imread(tmp_path / "rgb8_confidence.tif").shape == (90, 110)
+    assert not (tmp_path / "rgb8_probabilities.tif").exists()
+
+
+def test_bad_input(seg_model, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ImageReadError, match="no images"):
+        run_segment(SegmentRequest(model=seg_model, inputs=[empty], out=tmp_path / "o"))
+    with pytest.raises(UserError, match="unknown output format"):
+        run_segment(SegmentRequest(model=seg_model, inputs=[empty], out=tmp_path, format="jpg"))
+    with pytest.raises(ModelError, match="shipped models"):
+        run_segment(SegmentRequest(model="no-such-model", inputs=[seg_model / "card.json"],
+                                   out=tmp_path))
+
+
+def test_cancel(seg_model, images, tmp_path):
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_segment(SegmentRequest(model=seg_model, inputs=[images], out=tmp_path), cancel=token)
+
+
+def test_channel_and_class_mismatches_name_both():
+    card = SimpleNamespace(in_channels=2, task="segmentation", classes=[SimpleNamespace(name="a")] * 3)
+    with pytest.raises(UserError, match="3 channels but the model takes 2"):
+        check_channels(np.zeros((4, 4, 3), np.uint8), card)
+    check_channels(np.zeros((4, 4, 3), np.uint8), SimpleNamespace(in_channels=1))  # converted
+    check_channels(np.zeros((4, 4), np.uint8), SimpleNamespace(in_channels=3))
+    with pytest.raises(ModelError, match="predicts 4 classes but its card names 3"):
+        check_model(nn.Conv2d(2, 4, 1), card, torch.device("cpu"))
