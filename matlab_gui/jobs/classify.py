@@ -147,6 +147,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
 
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
+    model_dir = resolve_model(request.model)
     paths = list_images(request.folder, request.recursive)
     if not paths:
         kinds = ", ".join(sorted(IMAGE_SUFFIXES))
@@ -154,7 +155,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                              + ("" if request.recursive else " (add --recursive for subfolders)"),
                              request.folder)
     device = pick_device(request.device)
-    loaded = load_model(resolve_model(request.model), device)
+    loaded = load_model(model_dir, device)
     model, card = loaded.module, loaded.card
     if card.task != "classification":
         raise UserError(f"the model is a {card.task} model; classify needs a classifier",

@@ -175,11 +175,12 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     cancel = cancel or CancelToken()
     if request.format not in FORMATS:
         raise UserError(f"unknown output format {request.format!r} (use {', '.join(FORMATS)})")
+    model_dir = resolve_model(request.model)
     paths = collect_images(request.inputs, request.recursive)
     if not request.out.is_dir():
         request.out.mkdir(parents=True, exist_ok=True)
     device = pick_device(request.device)
-    loaded = load_model(resolve_model(request.model), device)
+    loaded = load_model(model_dir, device)
     model, card = loaded.module, loaded.card
     if card.task != "segmentation":
         raise UserError(f"the model is a {card.task} model; segment needs a segmentation model",

@@ -1,0 +1,125 @@
+"""`matlab-gui classify / segment / measure`: files written, JSON printed, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from matlab_gui.cli import main
+from matlab_gui.imaging import read_mask, write_image, write_mask
+
+CLASSES = ("matrix", "precipitate")
+
+
+def _model(folder, task):
+    import torch
+    from matlab_gui.ml.card import ClassInfo
+    from matlab_gui.ml.model_folder import save_model
+    from matlab_gui.ml.zoo import build_model, default_card
+
+    torch.manual_seed(0)
+    classes = [ClassInfo(name=n, color=c) for n, c in zip(CLASSES, ("#202020", "#ffcc00"), strict=True)]
+    arch, encoder = ("resnet18", None) if task == "classification" else ("unet", "tu-resnet10t")
+    card = default_card(task, arch, classes, encoder=encoder, in_channels=1, input_size=32)
+    save_model(folder, build_model(card, pretrained=False), card)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {t: _model(root / t, t) for t in ("classification", "segmentation")}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        write_image(folder / f"sem_{i}.tif", rng.integers(0, 65535, (48, 40), dtype=np.uint16))
+    return folder
+
+
+def test_classify_writes_csv_and_resumes(models, folder, tmp_path, capsys):
+    out = tmp_path / "r.csv"
+    args = ["classify", "--model", models["classification"], str(folder), "--out", str(out),
+            "--workers", "0", "--quiet"]
+    assert main(args) == 0
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and list(rows[0]) == ["path", "predicted", "p_matrix", "p_precipitate",
+                                                 "error", "size", "mtime_ns"]
+    assert main(args) == 0
+    assert "classified 0, skipped 3" in capsys.readouterr().out
+
+
+def test_classify_exit_codes(models, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.tif").write_bytes(b"II*\x00garbage")
+    assert main(["classify", "--model", models["classification"], str(bad), "--out",
+                 str(tmp_path / "r.csv"), "--quiet", "--workers", "0"]) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["classify", "--model", models["classification"], str(empty), "--quiet"]) == 2
+    assert "no images" in capsys.readouterr().err
+    assert main(["classify", "--model", "nonexistent-model", str(empty)]) == 2
+    assert "shipped models" in capsys.readouterr().err
+
+
+def test_segment_mat_and_overlay(models, folder, tmp_path, capsys):
+    out = tmp_path / "seg"
+    assert main(["segment", "--model", models["segmentation"], str(folder / "sem_0.tif"),
+                 str(folder / "sem_1.tif"), "--out", str(out), "--format", "mat", "--maps",
+                 "--overlay", "--tile", "32", "--overlap", "8", "--quiet"]) == 0
+    with h5py.File(out / "sem_0.mat", "r") as f:
+        assert f["mask"].attrs["MATLAB_class"] == b"uint8" and f["mask"].shape == (40, 48)
+        assert f["probabilities"].shape == (2, 40, 48)
+    assert (out / "sem_1_overlay.png").is_file()
+    with (out / "phase_fractions.csv").open() as fh:
+        assert len(list(csv.DictReader(fh))) == 2
+    assert "segmented 2 of 2" in capsys.readouterr().out
+
+
+def test_segment_png_masks_then_measure(models, folder, tmp_path, capsys):
+    out = tmp_path / "seg"
+    assert main(["segment", "--model", models["segmentation"], str(folder), "--out", str(out),
+                 "--quiet"]) == 0
+    mask = out / "sem_2_mask.png"
+    assert read_mask(mask).shape == (48, 40)
+    capsys.readouterr()
+    assert main(["measure", str(mask), "--json", "--classes", *CLASSES]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["length_unit"] == "px"
+    assert sum(c["area_fraction"] for c in result["classes"]) == pytest.approx(1.0)
+
+
+def test_measure_units_from_flag_and_from_image(tmp_path, capsys):
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:20, 10:30] = 1
+    write_mask(tmp_path / "m.png", mask)
+    write_image(tmp_path / "img.tif", np.zeros((40, 40), np.uint16), pixel_size_m=2e-6)
+    assert main(["measure", str(tmp_path / "m.png"), "--pixel-size", "500nm", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["area_unit"] == "µm²" and out["classes"][1]["area"] == pytest.approx(200 * 0.25)
+    assert main(["measure", str(tmp_path / "m.png"), "--image", str(tmp_path / "img.tif"),
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["classes"][1]["area"] == pytest.approx(200 * 4.0, rel=1e-6)
+    assert main(["measure", str(tmp_path / "m.png")]) == 0
+    assert "no pixel size" in capsys.readouterr().out
+
+
+def test_measure_bad_input(tmp_path, capsys):
+    write_mask(tmp_path / "m.png", np.full((4, 4), 3, np.uint8))
+    assert main(["measure", str(tmp_path / "m.png"), "--pixel-size", "5 parsec"]) == 2
+    assert "unknown unit" in capsys.readouterr().err
+    assert main(["measure", str(tmp_path / "m.png"), "--classes", "a", "b"]) == 2
+    assert "mask value 3" in capsys.readouterr().err
+    write_image(tmp_path / "big.tif", np.zeros((8, 8), np.uint16))
+    assert main(["measure", str(tmp_path / "m.png"), "--image", str(tmp_path / "big.tif")]) == 2
+    assert "differ in size" in capsys.readouterr().err
