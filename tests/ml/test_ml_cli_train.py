@@ -1,0 +1,58 @@
+"""`matlab-gui train` then `matlab-gui evaluate`, end to end, on tiny data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from matlab_gui.cli import EXIT_USER_ERROR, main
+from matlab_gui.ml.synthetic import write_segmentation_folder
+
+TINY = ["--arch", "unet", "--encoder", "tu-resnet10t", "--no-pretrained", "--device", "cpu"]
+
+
+def _evaluate_json(capsys, *args) -> dict:
+    capsys.readouterr()
+    assert main(["evaluate", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_train_then_evaluate_on_a_synthetic_folder(tmp_path, capsys):
+    data = write_segmentation_folder(tmp_path / "data")
+    out = tmp_path / "model"
+    code = main(["train", "--task", "segmentation", "--data", str(data), *TINY, "--epochs", "2",
+                 "--patch", "32", "--patches-per-epoch", "4", "--batch", "2", "--lr", "1e-3",
+                 "--classes", "matrix,disc,square", "--out", str(out)])
+    assert code == 0
+    assert f"saved {out}" in capsys.readouterr().out
+    result = _evaluate_json(capsys, "--model", str(out), "--data", str(data))
+    assert {"mean_iou", "per_class_iou", "pixel_accuracy"} <= set(result)
+    assert result["class_names"] == ["matrix", "disc", "square"]
+    assert main(["evaluate", "--model", str(out), "--data", str(data), "--split", "all"]) == 0
+    table = capsys.readouterr().out
+    assert "mean_iou" in table and "square" in table
+
+
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
+    code = main(["train", "--task", "segmentation", "--data", str(tmp_path / "nope"), *TINY,
+                 "--out", str(tmp_path / "m")])
+    assert code == EXIT_USER_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such folder" in err[0]
+
+
+@pytest.mark.slow
+def test_two_nasa_super_images_at_64_px(shared_data, tmp_path, capsys):
+    root = shared_data / "nasa_super"
+    splits = tmp_path / "files.csv"
+    splits.write_text("stem,split\nspot3_0d_3,train\nspot3_180d_2,train\nspot2_0d_0,test\n")
+    out = tmp_path / "model"
+    code = main(["train", "--task", "segmentation", "--data", str(root), "--splits", str(splits),
+                 "--arch", "unet", "--encoder", "tu-tf_efficientnet_lite0", "--no-pretrained",
+                 "--device", "cpu", "--epochs", "1", "--patch", "64", "--patches-per-epoch", "4",
+                 "--batch", "2", "--out", str(out)])
+    assert code == 0
+    result = _evaluate_json(capsys, "--model", str(out), "--data", str(root), "--splits", str(splits))
+    assert result["images"] == ["spot2_0d_0"] and result["pixels"] == 512 * 512
+    assert len(result["per_class_iou"]) == 3

@@ -1,0 +1,169 @@
+"""The train and evaluate jobs on tiny synthetic folders and projects (a few CPU seconds each)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from matlab_gui.errors import DataError
+from matlab_gui.jobs.base import Cancelled, CancelToken
+from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
+from matlab_gui.jobs.train import TrainRequest, run_training
+from matlab_gui.ml.synthetic import (
+    ODD_STEMS,
+    shapes_image,
+    write_classification_folder,
+    write_segmentation_folder,
+)
+
+SEG = {"arch": "unet", "encoder": "tu-resnet10t", "pretrained": False}
+STEMS = ODD_STEMS
+
+
+def folder_hashes(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture(scope="module")
+def seg_folder(tmp_path_factory):
+    return write_segmentation_folder(tmp_path_factory.mktemp("seg"))
+
+
+@pytest.fixture(scope="module")
+def trained(seg_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("models") / "m1"
+    request = TrainRequest(task="segmentation", data=seg_folder, out=out, epochs=2, batch=4,
+                           patch=32, patches_per_epoch=8, lr=1e-3, seed=3, **SEG)
+    events = []
+    return run_training(request, progress=events.append), events
+
+
+def test_training_writes_a_model_folder_with_what_was_used(trained):
+    result, events = trained
+    card = json.loads((result.model_dir / "card.json").read_text())
+    assert (result.model_dir / "model.safetensors").is_file()
+    assert result.epochs_run == 2 and len(card["history"]) == 2
+    splits = card["data"]["splits"]
+    assert sorted(splits["train"] + splits["val"] + splits["test"]) == sorted(STEMS)
+    assert card["data"]["mask_values"] == [0, 1, 2] and card["data"]["ignore_value"] is None
+    assert card["training"]["loss"]["terms"] == {"ce": 0.7, "dice": 0.3}
+    assert card["training"]["patch"] == 32 and card["training"]["seed"] == 3
+    assert "mean_iou" in card["metrics"]
+    train_events = [e for e in events if e.stage == "train"]
+    assert train_events[-1].done == train_events[-1].total == 4
+    assert {"epoch", "loss", "eta_s"} <= set(train_events[0].metrics)
+
+
+def test_evaluate_scores_the_recorded_test_split_on_whole_images(trained, seg_folder):
+    result, _ = trained
+    ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=seg_folder, split="test"))
+    assert ev.stems == result.splits["test"] and ev.stem_source == "model card"
+    assert ev.metrics["pixels"] == 48 * 48 * len(ev.stems)
+    assert len(ev.metrics["per_class_iou"]) == 3 and 0 <= ev.metrics["pixel_accuracy"] <= 1
+    everything = run_evaluation(EvaluateRequest(model=result.model_dir, data=seg_folder, split=None))
+    assert len(everything.stems) == len(STEMS)
+
+
+def test_cancel_mid_epoch_leaves_the_old_model_byte_identical(trained, seg_folder):
+    result, _ = trained
+    before = folder_hashes(result.model_dir)
+    token = CancelToken()
+
+    def cancel_at_step_2(event):
+        if event.stage == "train" and event.done == 2:
+            token.cancel()
+
+    request = TrainRequest(task="segmentation", data=seg_folder, out=result.model_dir, epochs=3,
+                           batch=2, patch=32, patches_per_epoch=8, **SEG)
+    with pytest.raises(Cancelled):
+        run_training(request, progress=cancel_at_step_2, cancel=token)
+    assert folder_hashes(result.model_dir) == before
+    assert sorted(p.name for p in result.model_dir.parent.iterdir()) == [result.model_dir.name]
+
+
+def test_fine_tune_from_a_model_keeps_its_architecture(trained, seg_folder, tmp_path):
+    result, _ = trained
+    request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "ft",
+                           from_model=result.model_dir, epochs=1, batch=4, patch=32,
+                           patches_per_epoch=4)
+    tuned = run_training(request)
+    assert tuned.card.arch == "unet" and tuned.card.encoder == "tu-resnet10t"
+    assert tuned.card.training["from_model"] == str(result.model_dir)
+    with pytest.raises(DataError, match="classification"):
+        run_training(TrainRequest(task="classification", data=seg_folder, out=tmp_path / "x",
+                                  from_model=result.model_dir))
+
+
+def test_splits_file_decides_train_val_test(seg_folder, tmp_path):
+    csv = tmp_path / "files.csv"
+    csv.write_text("stem,split\n" + "\n".join(f'"{s}",{sp}' for s, sp in zip(
+        STEMS, ["train", "train", "train", "val", "test", "different_test"], strict=True)))
+    request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "m", epochs=1,
+                           batch=4, patch=32, patches_per_epoch=4, splits=[csv], **SEG)
+    result = run_training(request)
+    assert result.splits == {"train": STEMS[:3], "val": ["d"], "test": ["e"]}
+    ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=seg_folder, splits=[csv],
+                                        split="different_test"))
+    assert ev.stems == ["f"] and ev.stem_source == "split file"
+
+
+def test_project_scribbles_train_with_zero_as_unlabelled(tmp_path):
+    from matlab_gui.project import ClassDef, Project
+
+    classes = [ClassDef(1, "matrix", (0, 0, 255)), ClassDef(2, "disc", (255, 0, 0)),
+               ClassDef(3, "square", (0, 255, 0))]
+    path = tmp_path / "p.mgp"
+    rng = np.random.default_rng(1)
+    with Project.create(path, classes) as project:
+        for i in range(3):
+            image, mask = shapes_image(rng, 48)
+            image_id = project.add_image(tmp_path / f"im{i}.png", data=(np.clip(image, 0, 1) * 255).astype(np.uint8))
+            scribble = np.zeros_like(mask)
+            scribble[::5, ::5] = mask[::5, ::5] + 1
+            project.set_mask(image_id, scribble)
+        project.save()
+    request = TrainRequest(task="segmentation", data=path, out=tmp_path / "m", epochs=1, batch=2,
+                           patch=32, patches_per_epoch=4, split_fractions=(0.67, 0.33, 0.0), **SEG)
+    result = run_training(request)
+    assert [c.name for c in result.card.classes] == ["matrix", "disc", "square"]
+    assert result.card.data["ignore_value"] == 0 and result.card.data["mask_values"] == [1, 2, 3]
+    ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=path, split=None))
+    assert ev.metrics["pixels"] == 3 * 10 * 10  # only the scribbled pixels are scored
+
+
+def test_classification_folder_trains_and_evaluates(tmp_path):
+    data = write_classification_folder(tmp_path / "cls")
+    request = TrainRequest(task="classification", data=data, out=tmp_path / "m", arch="resnet18",
+                           epochs=2, batch=4, input_size=32, class_weights="balanced",
+                           hist_eq=False, pretrained=False, lr=1e-3)
+    result = run_training(request)
+    assert [c.name for c in result.card.classes] == ["bright", "dark"]
+    assert len(result.splits["train"]) == 12 and len(result.splits["val"]) == 4
+    ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=data, split="test", curves=True))
+    assert ev.stem_source == "folder" and len(ev.stems) == 4
+    assert {"accuracy", "balanced_accuracy", "kappa", "auc"} <= set(ev.metrics)
+
+
+def test_missing_folder_and_empty_split_are_data_errors(tmp_path, seg_folder):
+    with pytest.raises(DataError, match="no such folder"):
+        run_training(TrainRequest(task="segmentation", data=tmp_path / "nope", out=tmp_path / "m", **SEG))
+    empty = tmp_path / "s.csv"
+    empty.write_text("stem,split\nd,test\n")
+    with pytest.raises(DataError, match="no training images"):
+        run_training(TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "m",
+                                  splits=[empty], **SEG))
+
+
+def test_pixel_sum_filter_drops_training_images_only(tmp_path):
+    data = write_classification_folder(tmp_path / "cls", per_class=3)
+    request = TrainRequest(task="classification", data=data, out=tmp_path / "m", arch="resnet18",
+                           epochs=1, batch=2, input_size=32, pretrained=False, hist_eq=True,
+                           pixel_sum_band=(0.0, 0.3))
+    result = run_training(request)
+    dropped = result.card.data["pixel_sum_dropped"]
+    assert len(dropped) == 3 and all("dark" in k for k in dropped)
+    assert result.card.data["images_per_class"] == {"bright": 3, "dark": 0}
+    assert result.card.training["hist_eq"] is True
