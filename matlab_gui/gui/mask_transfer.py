@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from matlab_gui.annotate.render import palette
-from matlab_gui.annotate.transfer import match_masks, write_mat
+from matlab_gui.annotate.transfer import match_masks
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
+from matlab_gui.imaging.matfile import write_mat
 
 FORMATS = ["Class-index PNG", "Class-index TIFF", "MATLAB .mat (v7.3)", "Colour overlay PNG"]
 
