@@ -127,3 +127,19 @@ def test_refuses_a_foreign_csv_and_a_segmentation_model(cls_model, clean_folder,
     seg = save_tiny_model(tmp_path / "seg", "segmentation")
     with pytest.raises(UserError, match="segmentation model"):
         run_classify(ClassifyRequest(seg, clean_folder, workers=0))
+
+
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_grad_cam_heat_map_at_image_size(cls_model, method):
+    from matlab_gui.ml.explain import explain_image, last_conv
+    from matlab_gui.ml.model_folder import load_model
+
+    loaded = load_model(cls_model, "cpu")
+    image = np.random.default_rng(0).integers(0, 65535, (70, 90), dtype=np.uint16)  # grey -> RGB
+    heat, target = explain_image(loaded.module, loaded.card, image, method=method)
+    assert heat.shape == (70, 90) and heat.dtype == np.float32
+    assert 0.0 <= heat.min() and heat.max() <= 1.0 and np.isfinite(heat).all()
+    assert 0 <= target < len(CLASSES)
+    heat2, target2 = explain_image(loaded.module, loaded.card, image, target_class=2, method=method)
+    assert target2 == 2 and heat2.shape == (70, 90)
+    assert last_conv(loaded.module).__class__.__name__ == "Conv2d"
