@@ -188,7 +188,7 @@ class TiledSegmenter:
         return (pad, tile_starts(height + 2 * pad, self.tile, stride),
                 tile_starts(width + 2 * pad, self.tile, stride))
 
-    def _cut(self, image: np.ndarray, normalise: Normalise, pad: int, y: int, x: int) -> np.ndarray:
+    def cut_tile(self, image: np.ndarray, normalise: Normalise, pad: int, y: int, x: int) -> np.ndarray:
         rows = reflect_index(np.arange(y - pad, y - pad + self.tile), image.shape[0])
         cols = reflect_index(np.arange(x - pad, x - pad + self.tile), image.shape[1])
         return np.asarray(normalise(image[np.ix_(rows, cols)]), dtype=np.float32)
@@ -196,7 +196,7 @@ class TiledSegmenter:
     def _batches(self, image, normalise, pad, origins) -> Iterator[tuple[list, np.ndarray]]:
         """Normalised tile batches, the next one prepared in a thread while the model runs."""
         def make(chunk):
-            return chunk, np.stack([self._cut(image, normalise, pad, y, x) for y, x in chunk])
+            return chunk, np.stack([self.cut_tile(image, normalise, pad, y, x) for y, x in chunk])
 
         chunks = [origins[i:i + self.batch] for i in range(0, len(origins), self.batch)]
         with ThreadPoolExecutor(1) as pool:
