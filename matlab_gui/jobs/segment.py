@@ -2,8 +2,7 @@
 
 Per image: a class-index mask (`<stem>_mask.png|.tif`, or inside `<stem>.mat`), optionally a
 colour overlay and the probability / uncertainty maps (float32 TIFF, or the same .mat), and one
-row of phase fractions in `phase_fractions.csv`. MATLAB v7.3 files are HDF5 with MATLAB's
-512-byte header, so h5py writes them and MATLAB's `load` reads them. Every file is written
+row of phase fractions in `phase_fractions.csv`; .mat files are MATLAB v7.3 (`imaging.matfile`).
 atomically; an unreadable image gets its error in the CSV and the run goes on.
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +18,13 @@ import numpy as np
 
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image, write_image, write_mask
+from matlab_gui.imaging.matfile import write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import atomic_write_bytes
 from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
 
 FORMATS = ("png", "tiff", "mat")
-_MATLAB_CLASS = {"uint8": "uint8", "uint16": "uint16", "float32": "single", "float64": "double"}
 
 
 @dataclass
@@ -67,37 +65,6 @@ class SegmentResult:
 
 
 # -- writing --------------------------------------------------------------------------------
-
-
-def _mat_header() -> bytes:
-    created = time.strftime("%a %b %d %H:%M:%S %Y")
-    text = (f"MATLAB 7.3 MAT-file, Platform: {platform.system()}-{platform.machine()}, "
-            f"Created on: {created} HDF5 schema 1.00 .").encode("ascii", "replace")
-    return text[:116].ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM"
-
-
-def write_mat(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """MATLAB v7.3 .mat: (H, W) and (C, H, W) arrays become H x W and H x W x C matrices.
-
-    MATLAB reads HDF5 dimensions reversed, so (H, W) is stored as (W, H) and (C, H, W) as
-    (C, W, H), one channel at a time; float16 becomes single (MATLAB has no half type).
-    """
-    import h5py
-
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w", userblock_size=512) as f:
-            for name, a in arrays.items():
-                dtype = np.float32 if a.dtype == np.float16 else a.dtype
-                shape = a.shape[::-1] if a.ndim == 2 else (a.shape[0], a.shape[2], a.shape[1])
-                ds = f.create_dataset(name, shape=shape, dtype=dtype, compression="gzip",
-                                      chunks=True)
-                ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[np.dtype(dtype).name])
-                for c, plane in ([(None, a)] if a.ndim == 2 else enumerate(a)):
-                    ds[() if c is None else c] = plane.T.astype(dtype)
-        with open(tmp, "r+b") as fh:
-            fh.write(_mat_header())
-
-    atomic_write_bytes(path, write)
 
 
 def write_float_tiff(path: Path, planes: np.ndarray) -> None:
