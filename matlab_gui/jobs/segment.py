@@ -3,7 +3,7 @@
 Per image: a class-index mask (`<stem>_mask.png|.tif`, or inside `<stem>.mat`), optionally a
 colour overlay and the probability / uncertainty maps (float32 TIFF, or the same .mat), and one
 row of phase fractions in `phase_fractions.csv`; .mat files are MATLAB v7.3 (`imaging.matfile`).
-atomically; an unreadable image gets its error in the CSV and the run goes on.
+Every file is written atomically; an unreadable image gets its error in the CSV and the run goes on.
 """
 
 from __future__ import annotations
