@@ -123,3 +123,29 @@ def test_measure_bad_input(tmp_path, capsys):
     write_image(tmp_path / "big.tif", np.zeros((8, 8), np.uint16))
     assert main(["measure", str(tmp_path / "m.png"), "--image", str(tmp_path / "big.tif")]) == 2
     assert "differ in size" in capsys.readouterr().err
+
+
+def test_real_data_and_a_corrupted_copy(shared_data, models, tmp_path, capsys):
+    """The three commands on ../shared/data: NEU-DET test folder (plus broken files), nasa_super."""
+    import shutil
+
+    folder = tmp_path / "neu"
+    shutil.copytree(shared_data / "neu_det_cls" / "test", folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    data = files[0].read_bytes()
+    files[0].write_bytes(data[: len(data) // 3])
+    files[1].write_bytes(np.random.default_rng(0).bytes(len(data)))
+    files[2].write_bytes(b"")
+    out = tmp_path / "neu.csv"
+    assert main(["classify", "--model", models["classification"], str(folder), "--recursive",
+                 "--out", str(out), "--quiet"]) == 0
+    with out.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(files) and sum(bool(r["error"]) for r in rows) == 3
+    images = sorted((shared_data / "nasa_super" / "images").iterdir())[:2]
+    seg = tmp_path / "seg"
+    assert main(["segment", "--model", models["segmentation"], *map(str, images), "--out", str(seg), "--tile", "128",
+                 "--quiet"]) == 0
+    assert main(["measure", str(seg / f"{images[0].stem}_mask.png"), "--image", str(images[0]),
+                 "--pixel-size", "10nm", "--json"]) == 0
+    assert '"area_unit": "µm²"' in capsys.readouterr().out
