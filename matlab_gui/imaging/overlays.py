@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from matlab_gui.imaging.display import auto_levels, window
@@ -40,9 +41,10 @@ def to_display_rgb(image: np.ndarray) -> np.ndarray:
 
 def blend(image: np.ndarray, overlay: np.ndarray, alpha: float = 0.4,
           where: np.ndarray | None = None) -> np.ndarray:
-    """`overlay` over the display view of `image` with opacity `alpha` (only at `where`)."""
+    """`overlay` over the display view of `image` with opacity `alpha` (only at `where`);
+    uint8 throughout, so an 8k x 8k blend needs no float copies."""
     base = to_display_rgb(image)
-    mixed = (base * (1.0 - alpha) + overlay.astype(np.float32) * alpha + 0.5).astype(np.uint8)
+    mixed = cv2.addWeighted(base, 1.0 - alpha, overlay.astype(np.uint8, copy=False), alpha, 0.0)
     return mixed if where is None else np.where(where[..., None], mixed, base)
 
 

@@ -64,9 +64,9 @@ def tile_options(card, **overrides) -> TileOptions:
     """Tile size and overlap from the card unless given; other options as passed."""
     given = {k: v for k, v in overrides.items() if v is not None}
     tile = given.pop("tile", None) or _input_hw(card)[0]
-    overlap = given.pop("overlap", None)
+    overlap = given.pop("overlap", getattr(card, "tile_overlap", None))
     if overlap is None:
-        overlap = getattr(card, "tile_overlap", None) or tile // 8
+        overlap = tile // 8
     return TileOptions(tile=int(tile), overlap=int(overlap), **given)
 
 
