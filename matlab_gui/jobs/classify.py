@@ -90,8 +90,12 @@ def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
                             "choose another --out", path)
         done = {}
         for rec in reader:
-            row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
-                      [float(v) for v in rec[2:-3] if v], rec[-3])
+            try:
+                row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
+                          [float(v) for v in rec[2:-3] if v], rec[-3])
+            except (ValueError, IndexError):
+                raise UserError(f"line {reader.line_num} is damaged; fix or delete the file",
+                                path) from None
             if not row.error:
                 done[str(Path(row.path).resolve())] = row
         return done
