@@ -1,0 +1,294 @@
+"""Issue 7 on the window: model picker, one-click fine-tuning, predictions, batch runs.
+
+`attach(window)` adds the docks, menu entries and toolbar buttons using only the window's
+public parts (`session`, `canvas`, `images`, `router`, the menu bar). Training reads the open
+project from its worker thread: the editor's mask is flushed into the project first, the job
+reads every image and mask once while it prepares (the project's reads take its lock, so an
+autosave cannot close the file under them), and from then on trains on its own copies. The
+finished model folder is stored in the project here, in the GUI thread, the one that edits it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from matlab_gui.gui import dialogs
+from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.gui.model_panel import ModelPanel
+from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
+from matlab_gui.gui.training_panel import TrainingPanel
+from matlab_gui.jobs.base import Progress
+
+Qt = QtCore.Qt
+SHIPPED, PROJECT = "shipped:", "project:"
+
+
+@dataclass
+class FineTuneJob:
+    """What the worker needs to build the TrainRequest (built there: it imports torch)."""
+
+    task: str
+    project: object
+    out: Path
+    start: Path | None  # the model folder to fine-tune, None for a new model
+    settings: TrainSettings
+
+
+def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
+    """In the worker thread: report the device, then run the train job."""
+    from matlab_gui.jobs.train import TrainRequest, run_training
+    from matlab_gui.ml.augment import DEFAULT_AUGMENT
+    from matlab_gui.ml.device import describe_device, pick_device
+
+    s = job.settings
+    progress(Progress("device", 0, 0, message=describe_device(pick_device(s.device))))
+    request = TrainRequest(
+        task=job.task, data=job.project, out=job.out, from_model=job.start,
+        arch=None if job.start else s.arch_for(job.task),
+        encoder=None if job.start else s.encoder, epochs=s.epochs, batch=s.batch, lr=s.lr,
+        patch=s.patch, patches_per_epoch=s.patches_per_epoch, finetune_top=s.finetune_top,
+        augment=None if s.augment else dict.fromkeys(DEFAULT_AUGMENT, 0.0),
+        device=s.device, pretrained=s.pretrained, name=job.out.name,
+    )
+    return run_training(request, progress=progress, cancel=cancel)
+
+
+def read_card(folder: Path | None) -> dict:
+    """The card as plain JSON (no torch in the GUI thread); {} when unreadable."""
+    try:
+        return json.loads((Path(folder) / "card.json").read_text(encoding="utf-8"))
+    except (OSError, TypeError, ValueError):
+        return {}
+
+
+def labelled_task(project) -> str | None:
+    """Segmentation when any image has a painted mask, else classification when any has a label."""
+    records = [project.record(i) for i in project.image_ids]
+    if any(r.has_mask for r in records):
+        return "segmentation"
+    if any(r.label is not None for r in records):
+        return "classification"
+    return None
+
+
+def find_menu(window, title: str) -> QtWidgets.QMenu:
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text().replace("&", "") == title:
+            return action.menu()
+    return window.menuBar().addMenu(title)
+
+
+def replace_placeholders(menu: QtWidgets.QMenu) -> None:
+    """The workbench left disabled "coming with…" entries for these features."""
+    for action in menu.actions():
+        if not action.isEnabled() and "coming with" in action.toolTip():
+            menu.removeAction(action)
+
+
+class ModelFeatures(QtCore.QObject):
+    model_changed = QtCore.Signal()
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.settings = TrainSettings()
+        self.current_key: str | None = None
+        self._project = None
+        self._temp = Path(tempfile.mkdtemp(prefix="matlab_gui-models-"))
+        self.trainer = JobWorker(self)
+        self.model_panel = ModelPanel()
+        self.training_panel = TrainingPanel()
+        self.docks = {t: self._dock(t, w) for t, w in
+                      [("Model", self.model_panel), ("Training", self.training_panel)]}
+        self._connect()
+        self.refresh_models()
+
+    def _dock(self, title: str, widget: QtWidgets.QWidget) -> QtWidgets.QDockWidget:
+        dock = QtWidgets.QDockWidget(title, self.window)
+        dock.setObjectName(f"{title} dock")
+        dock.setWidget(widget)
+        self.window.addDockWidget(Qt.RightDockWidgetArea, dock)
+        return dock
+
+    def _connect(self) -> None:
+        p, t = self.model_panel, self.trainer
+        p.model_chosen.connect(self.choose_model)
+        p.fine_tune_requested.connect(self.fine_tune)
+        p.advanced_requested.connect(self.advanced)
+        p.import_requested.connect(self.import_model)
+        self.training_panel.cancel_requested.connect(t.cancel)
+        t.progress.connect(self._train_progress)
+        t.finished.connect(self._trained)
+        t.failed.connect(self._train_failed)
+        t.cancelled.connect(self._train_cancelled)
+        self.window.images.image_activated.connect(lambda _id: self._project_check())
+
+    # -- models -----------------------------------------------------------------------
+    @property
+    def project(self):
+        s = self.window.session
+        return None if s is None else s.project
+
+    def _project_check(self) -> None:
+        """The window has no "project changed" signal: notice it when an image is shown."""
+        if self.project is not self._project:
+            self.refresh_models()
+
+    def refresh_models(self) -> None:
+        from matlab_gui.ml.model_lookup import shipped_models
+
+        project = self._project = self.project
+        entries = [(SHIPPED + n, f"{n} (shipped)") for n in shipped_models()]
+        if project is not None:
+            entries = [(PROJECT + n, n) for n in reversed(project.model_names())] + entries
+            if project.current_model:
+                self.current_key = PROJECT + project.current_model
+        keys = [k for k, _ in entries]
+        if self.current_key not in keys:
+            self.current_key = keys[0] if keys else None
+        self.model_panel.set_models(entries, self.current_key)
+        self.model_panel.set_card(self.card())
+        self.model_changed.emit()
+
+    def model_dir(self, key: str | None = None) -> Path | None:
+        """The folder of a model; a project's model is exported once to a temporary folder."""
+        from matlab_gui.resources import models_dir
+
+        key = key or self.current_key
+        if key is None:
+            return None
+        if key.startswith(SHIPPED):
+            return models_dir() / key[len(SHIPPED):]
+        name = key[len(PROJECT):]
+        folder = self._temp / f"project-{id(self.project)}" / name
+        if not (folder / "card.json").is_file() and self.project is not None:
+            self.project.export_model(name, folder)
+        return folder
+
+    def card(self, key: str | None = None) -> dict:
+        return read_card(self.model_dir(key))
+
+    def choose_model(self, key: str) -> None:
+        self.current_key = key
+        if key.startswith(PROJECT) and self.project is not None:
+            self.window.session.wait()
+            self.project.current_model = key[len(PROJECT):]
+        self.model_panel.set_card(self.card())
+        self.model_changed.emit()
+
+    def import_model(self) -> None:
+        folder = dialogs.folder(self.window, "Import a model folder (card.json + weights)")
+        if folder is None or self.project is None:
+            return
+        if not read_card(folder):
+            dialogs.error(self.window, "Not a model folder", f"{folder}: no readable card.json")
+            return
+        self.window.session.wait()
+        self.project.store_model(folder.name, folder)
+        self.project.current_model = folder.name
+        self.refresh_models()
+
+    # -- training ---------------------------------------------------------------------
+    def advanced(self) -> None:
+        dialog = TrainDialog(self.settings, self.window)
+        if dialog.exec() == QtWidgets.QDialog.Accepted:
+            self.settings = dialog.settings()
+
+    def _starting_model(self, task: str) -> Path | None:
+        """The current model when it fits the project (same task and class count)."""
+        card = self.card()
+        fits = card.get("task") == task and len(card.get("classes", [])) == len(self.project.classes)
+        return self.model_dir() if fits else None
+
+    def fine_tune(self) -> None:
+        s = self.window.session
+        if self.trainer.busy:
+            return
+        task = None if s is None else labelled_task(s.project)
+        if task is None:
+            dialogs.error(self.window, "Nothing to train on yet",
+                          "Label a few images first: paint classes on an image (segmentation) "
+                          "or give images a class label (classification).")
+            return
+        s.flush()
+        s.wait()
+        name = f"{task}-{time.strftime('%Y%m%d-%H%M%S')}"
+        job = FineTuneJob(task, s.project, self._temp / "trained" / name,
+                          self._starting_model(task), self.settings)
+        self._job = job
+        self.trainer.start(run_fine_tune, job)
+        start = f"fine-tuning {job.start.name}" if job.start else f"a new {self.settings.arch_for(task)}"
+        self.training_panel.start(f"Training {name}: {start}", "…")
+        self.model_panel.set_training(True)
+        self.docks["Training"].show()
+        self.docks["Training"].raise_()
+
+    def _train_progress(self, event: Progress) -> None:
+        if event.stage == "device":
+            self.training_panel.device.setText(f"Device: {event.message}")
+        else:
+            self.training_panel.show_progress(event)
+
+    def _trained(self, result) -> None:
+        self.model_panel.set_training(False)
+        job, s = self._job, self.window.session
+        if s is None or s.project is not job.project:
+            self.training_panel.finish("Finished, but its project was closed: model discarded.")
+            return
+        s.wait()
+        s.project.store_model(job.out.name, result.model_dir)
+        s.project.current_model = job.out.name
+        s.project.log("train", model=job.out.name, epochs=result.epochs_run, device=result.device)
+        shutil.rmtree(result.model_dir, ignore_errors=True)
+        self.current_key = PROJECT + job.out.name
+        self.refresh_models()
+        self.training_panel.finish(f"Done in {result.wall_s:.0f} s: {job.out.name} is the current "
+                                   "model (saved with the project).")
+
+    def _train_failed(self, message: str) -> None:
+        self.model_panel.set_training(False)
+        self.training_panel.finish("Training failed; the previous model is still current.")
+        dialogs.error(self.window, "Training failed", message)
+
+    def _train_cancelled(self) -> None:
+        self.model_panel.set_training(False)
+        self.training_panel.finish("Cancelled; the previous model is still current.")
+
+    def close(self) -> None:
+        """Stop background work (window closing) and drop the temporary model copies."""
+        self.trainer.cancel()
+        self.trainer.wait(30)
+        shutil.rmtree(self._temp, ignore_errors=True)
+
+
+def _add_menus(window, features: ModelFeatures) -> None:
+    model, batch = find_menu(window, "Model"), find_menu(window, "Batch")
+    replace_placeholders(model)
+    replace_placeholders(batch)
+    fine_tune = QtGui.QAction("&Fine-tune on this project", window, shortcut="Ctrl+T",
+                              triggered=features.fine_tune)
+    fine_tune.setToolTip("Train on the labelled images, starting from the current model (Ctrl+T)")
+    model.addAction(fine_tune)
+    model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
+    model.addAction(QtGui.QAction("&Import model folder…", window,
+                                  triggered=features.import_model))
+    features.actions = {"fine_tune": fine_tune}
+    toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")
+    if toolbar is not None:
+        toolbar.addSeparator()
+        toolbar.addAction(fine_tune)
+
+
+def attach(window) -> ModelFeatures:
+    """Add the model features to `window` (call once, at the end of its __init__)."""
+    features = ModelFeatures(window)
+    _add_menus(window, features)
+    QtWidgets.QApplication.instance().aboutToQuit.connect(features.close)
+    return features

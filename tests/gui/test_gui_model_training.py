@@ -1,0 +1,168 @@
+"""Fine-tune from the Model dock: worker thread, live curves, cancel, the project's model list.
+
+The flow is tested with a stand-in job (same events as the train job) so it runs in a second;
+one test trains a real tiny U-Net for one epoch when the model zoo is installed."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from matlab_gui.errors import DataError
+from matlab_gui.gui import model_features
+from matlab_gui.gui.job_worker import JobWorker, describe_failure
+from matlab_gui.jobs.base import Progress
+
+
+def _burn(seconds: float) -> None:
+    """Pure-Python work holding the GIL, the worst case for the GUI thread."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        sum(i * i for i in range(200))
+
+
+def fake_fine_tune(job, progress=None, cancel=None, epochs=2, steps=4, step_s=0.03):
+    progress(Progress("device", 0, 0, message="CPU (stand-in)"))
+    for epoch in range(1, epochs + 1):
+        for step in range(1, steps + 1):
+            cancel.raise_if_cancelled()
+            _burn(step_s)
+            progress(Progress("train", (epoch - 1) * steps + step, epochs * steps,
+                              {"epoch": epoch, "epochs": epochs, "step": step, "loss": 1 / step,
+                               "eta_s": 1.0}))
+        progress(Progress("validate", epoch, epochs, {"epoch": epoch, "epochs": epochs,
+                                                      "loss": 1 / epoch, "mean_iou": 0.3 * epoch}))
+    job.out.mkdir(parents=True)
+    card = {"task": job.task, "arch": "stand-in", "classes": [{"name": "a"}, {"name": "b"}]}
+    (job.out / "card.json").write_text(json.dumps(card))
+    return SimpleNamespace(model_dir=job.out, epochs_run=epochs, device="cpu", wall_s=0.1)
+
+
+@pytest.fixture
+def labelled(window, grain_image):
+    """The window with one image whose grain is painted class 2 and background class 1."""
+    path, data = grain_image
+    window.add_images([path])
+    s = window.session
+    mask = np.ones(data.shape, np.uint8)
+    mask[40:70, 60:100] = 2
+    s.project.set_mask(s.image_id, mask)
+    return window
+
+
+@pytest.fixture
+def features(labelled):
+    f = model_features.attach(labelled)
+    yield f
+    f.close()
+
+
+def test_worker_turns_every_failure_into_a_message(qtbot):
+    worker = JobWorker()
+
+    def broken(request, progress=None, cancel=None):
+        raise request
+
+    for exc, expected in [(DataError("no labels yet"), "no labels yet"),
+                          (MemoryError(), "Out of memory"),
+                          (RuntimeError("CUDA out of memory. Tried"), "Out of memory"),
+                          (ValueError("bad"), "ValueError")]:
+        with qtbot.waitSignal(worker.failed, timeout=5000) as got:
+            assert worker.start(broken, exc)
+        assert expected in got.args[0] and not worker.busy
+    assert describe_failure(DataError("x", "/a/b.tif")) == "/a/b.tif: x"
+
+
+def test_one_job_at_a_time_and_cancel(qtbot):
+    worker, gate = JobWorker(), threading.Event()
+
+    def waits(request, progress=None, cancel=None):
+        while not cancel.cancelled:
+            gate.wait(0.01)
+        return "late"
+
+    assert worker.start(waits, None)
+    assert not worker.start(waits, None)
+    with qtbot.waitSignal(worker.cancelled, timeout=5000):
+        worker.cancel()
+    assert not worker.busy
+
+
+def test_fine_tune_draws_curves_stores_the_model_and_keeps_the_gui_live(
+        features, qtbot, monkeypatch):
+    monkeypatch.setattr(model_features, "run_fine_tune",
+                        lambda job, progress, cancel: fake_fine_tune(job, progress, cancel,
+                                                                     epochs=3, steps=10))
+    project = features.window.session.project
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    probe = QtCore.QTimer(interval=10, timeout=tick)
+    probe.start()
+    with qtbot.waitSignal(features.trainer.finished, timeout=20000):
+        features.model_panel.fine_tune.click()
+        assert features.trainer.busy and not features.model_panel.fine_tune.isEnabled()
+    probe.stop()
+    panel = features.training_panel
+    assert len(panel.epochs) == 3 and panel.metric_name == "mean_iou"
+    assert len(panel.epoch_curve.getData()[0]) == 3 and len(panel.step_curve.getData()[0]) > 3
+    assert panel.device.text() == "Device: CPU (stand-in)"
+    name = project.current_model
+    assert name and name.startswith("segmentation-") and name in project.model_names()
+    assert features.model_panel.picker.currentData() == "project:" + name
+    assert "stand-in" in features.model_panel.card.text()
+    late = sorted(g - 0.010 for g in gaps)
+    p95, worst = late[int(0.95 * (len(late) - 1))], late[-1]
+    print(f"\nevent-loop latency during (stand-in) training: p95 {p95 * 1000:.1f} ms, "
+          f"max {worst * 1000:.1f} ms over {len(gaps)} ticks")
+    assert worst < 0.5
+
+
+def test_cancel_keeps_the_previous_model(features, qtbot, monkeypatch):
+    monkeypatch.setattr(model_features, "run_fine_tune",
+                        lambda job, progress, cancel: fake_fine_tune(job, progress, cancel,
+                                                                     epochs=50, step_s=0.05))
+    project = features.window.session.project
+    with qtbot.waitSignal(features.trainer.progress, timeout=5000):
+        features.fine_tune()
+    with qtbot.waitSignal(features.trainer.cancelled, timeout=5000):
+        features.training_panel.cancel.click()
+    assert project.model_names() == [] and project.current_model is None
+    assert "Cancelled" in features.training_panel.status.text()
+    assert features.model_panel.fine_tune.isEnabled()
+
+
+def test_no_labels_is_a_dialog_not_a_thread(window, messages):
+    features = model_features.attach(window)
+    features.fine_tune()
+    assert not features.trainer.busy
+    assert messages and messages[-1][1] == "Nothing to train on yet"
+    features.close()
+
+
+def test_menus_replace_the_placeholders(features):
+    menus = {a.text().replace("&", ""): a.menu() for a in features.window.menuBar().actions()}
+    texts = [a.text() for a in menus["Model"].actions()]
+    assert "&Fine-tune on this project" in texts
+    assert not any("coming with" in a.toolTip() for a in menus["Model"].actions())
+
+
+def test_real_fine_tune_of_a_tiny_unet(features, qtbot):
+    pytest.importorskip("matlab_gui.ml.zoo")
+    features.settings = model_features.TrainSettings(
+        seg_arch="unet", encoder="tu-resnet10t", epochs=1, batch=2, patch=32,
+        patches_per_epoch=8, pretrained=False, device="cpu")
+    with qtbot.waitSignal(features.trainer.finished, timeout=60000):
+        features.fine_tune()
+    assert features.training_panel.epochs
+    assert features.window.session.project.current_model
