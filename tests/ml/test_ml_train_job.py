@@ -167,3 +167,16 @@ def test_pixel_sum_filter_drops_training_images_only(tmp_path):
     assert len(dropped) == 3 and all("dark" in k for k in dropped)
     assert result.card.data["images_per_class"] == {"bright": 3, "dark": 0}
     assert result.card.training["hist_eq"] is True
+
+
+@pytest.mark.slow
+def test_hptl_chain_trains_fcn32s_then_16s_then_8s(seg_folder, tmp_path):
+    request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "fcn", hptl=True,
+                           encoder="vgg16", pretrained=False, epochs=1, batch=2, patch=32,
+                           patches_per_epoch=2, patience=0)
+    stages = []
+    result = run_training(request, progress=lambda e: stages.append(e.stage))
+    assert result.card.arch == "fcn8s"
+    assert result.card.training["hptl_chain"] == ["fcn32s", "fcn16s", "fcn8s"]
+    assert [h["stage"] for h in result.history] == ["fcn32s", "fcn16s", "fcn8s"]
+    assert [s for s in dict.fromkeys(stages) if s.startswith("fcn")] == ["fcn32s", "fcn16s", "fcn8s"]
