@@ -77,12 +77,16 @@ def read_splits(paths: Sequence[Path]) -> dict[str, str]:
 
 
 def _counts(n: int, fractions: Sequence[float]) -> list[int]:
-    """Split `n` items by `fractions`, every non-zero share getting at least one when possible."""
+    """Split `n` items by `fractions`; with enough items every non-zero share gets at least one.
+
+    "Enough" is two per share, so a handful of labelled images all go on training rather than
+    being spread one per split.
+    """
     total = sum(fractions)
     counts = [int(round(n * f / total)) for f in fractions]
-    for i, f in enumerate(fractions):
-        if f > 0 and counts[i] == 0 and n >= len([x for x in fractions if x > 0]):
-            counts[i] = 1
+    shares = sum(1 for f in fractions if f > 0)
+    if n >= 2 * shares:
+        counts = [max(c, 1) if f > 0 else c for c, f in zip(counts, fractions, strict=True)]
     counts[0] = n - sum(counts[1:])
     return counts
 

@@ -55,7 +55,8 @@ def test_random_split_is_seeded_and_complete():
     assert a == splits.random_split(list(reversed(stems)), seed=1)
     assert a != splits.random_split(stems, seed=2)
     assert [len(splits.stems_in(a, s)) for s in splits.SPLITS] == [14, 3, 3]
-    assert [len(splits.stems_in(splits.random_split(stems[:3]), s)) for s in splits.SPLITS] == [1, 1, 1]
+    assert [len(splits.stems_in(splits.random_split(stems[:6]), s)) for s in splits.SPLITS] == [4, 1, 1]
+    assert [len(splits.stems_in(splits.random_split(stems[:3]), s)) for s in splits.SPLITS] == [3, 0, 0]
 
 
 def test_stratified_split_keeps_class_shares():
