@@ -22,6 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.gui.model_panel import ModelPanel
+from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
 from matlab_gui.jobs.base import Progress
@@ -105,8 +106,10 @@ class ModelFeatures(QtCore.QObject):
         self.trainer = JobWorker(self)
         self.model_panel = ModelPanel()
         self.training_panel = TrainingPanel()
-        self.docks = {t: self._dock(t, w) for t, w in
-                      [("Model", self.model_panel), ("Training", self.training_panel)]}
+        self.prediction = PredictionLayer(window, self)
+        self.docks = {t: self._dock(t, w) for t, w in [
+            ("Model", self.model_panel), ("Training", self.training_panel),
+            ("Prediction", self.prediction)]}
         self._connect()
         self.refresh_models()
 
@@ -263,8 +266,9 @@ class ModelFeatures(QtCore.QObject):
 
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
-        self.trainer.cancel()
-        self.trainer.wait(30)
+        for worker in (self.trainer, self.prediction.worker):
+            worker.cancel()
+            worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)
 
 
@@ -279,11 +283,13 @@ def _add_menus(window, features: ModelFeatures) -> None:
     model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
     model.addAction(QtGui.QAction("&Import model folder…", window,
                                   triggered=features.import_model))
-    features.actions = {"fine_tune": fine_tune}
+    model.addSeparator()
+    features.actions = {"fine_tune": fine_tune, **add_actions(window, features.prediction, model)}
     toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")
     if toolbar is not None:
         toolbar.addSeparator()
         toolbar.addAction(fine_tune)
+        toolbar.addAction(features.actions["predict"])
 
 
 def attach(window) -> ModelFeatures:

@@ -1,0 +1,334 @@
+"""The model's output on the canvas: predict, show (classes, one class's probability,
+uncertainty), accept as annotation; a bar chart of class probabilities for classifiers.
+
+Inference runs in a JobWorker; the GUI thread only colours arrays and hands them to one
+pyqtgraph ImageItem above the mask overlay. Predictions are stored in the project (labels as
+project class indices + confidence) so they survive a restart; probability and uncertainty
+maps are kept for the image predicted last only (they are C x H x W)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from matlab_gui.annotate.rect import full
+from matlab_gui.gui import dialogs
+from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.jobs.base import Progress, report
+
+Qt = QtCore.Qt
+Z_PREDICTION = 12
+CLASSES, PROBABILITY, UNCERTAINTY = "Classes", "Probability of", "Uncertainty"
+
+
+@dataclass
+class PredictRequest:
+    model_dir: Path
+    project: object  # read only, from the worker thread
+    image_ids: list[str]
+    maps_for: str | None = None  # keep probability/uncertainty maps for this image
+    device: str = "auto"
+
+
+@dataclass
+class Outcome:
+    image_id: str
+    labels: np.ndarray | None = None  # segmentation: 0..C-1 per pixel
+    confidence: np.ndarray | None = None
+    uncertainty: np.ndarray | None = None
+    probabilities: np.ndarray | None = None  # (C, H, W) segmentation, (C,) classification
+    error: str = ""
+    project_indices: bool = False  # labels renumbered to the project's class indices
+
+
+@dataclass
+class PredictResult:
+    task: str
+    class_names: list[str]
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictResult:
+    """In the worker thread: load the model once, predict each image (a failed image gets its
+    error and the others go on)."""
+    import torch
+
+    from matlab_gui.errors import UserError
+    from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.inference import (
+        classification_input,
+        classify_batch,
+        predict_image,
+        tile_options,
+    )
+    from matlab_gui.ml.model_folder import load_model
+
+    device = pick_device(request.device)
+    loaded = load_model(request.model_dir, device)
+    model, card = loaded.module, loaded.card
+    model.eval()
+    result = PredictResult(card.task, [c.name for c in card.classes])
+    for i, image_id in enumerate(request.image_ids):
+        cancel.raise_if_cancelled()
+        report(progress, Progress("predict", i, len(request.image_ids)))
+        out = Outcome(image_id)
+        try:
+            image = request.project.read_image(image_id)
+            if card.task == "classification":
+                x = torch.from_numpy(classification_input(image, card)[None])
+                out.probabilities = classify_batch(model, x, device)[0]
+            else:
+                keep = image_id == request.maps_for
+                options = tile_options(card, output="probabilities" if keep else "labels")
+                p = predict_image(model, card, image, device, options, cancel=cancel)
+                out.labels, out.confidence = p.labels, p.confidence
+                if keep:
+                    out.uncertainty, out.probabilities = p.uncertainty, p.probabilities
+        except UserError as exc:
+            out.error = str(exc)
+        result.outcomes.append(out)
+    report(progress, Progress("predict", len(request.image_ids), len(request.image_ids)))
+    return result
+
+
+def class_lut(colours: list[tuple[int, int, int]], alpha: int = 255) -> np.ndarray:
+    lut = np.zeros((max(256, len(colours)), 4), np.uint8)
+    lut[: len(colours), :3] = colours
+    lut[: len(colours), 3] = alpha
+    return lut
+
+
+class ProbabilityBars(pg.PlotWidget):
+    """A classifier's class probabilities for the current image."""
+
+    def __init__(self):
+        super().__init__()
+        self.setMaximumHeight(150)
+        self.setYRange(0, 1)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#0072b2")
+        self.addItem(self.bars)
+
+    def set_probabilities(self, names: list[str], p: np.ndarray | None) -> None:
+        p = np.zeros(len(names)) if p is None else np.asarray(p, float)
+        self.bars.setOpts(x=np.arange(len(p)), height=p)
+        self.getAxis("bottom").setTicks([list(enumerate(names))])
+
+
+class PredictionLayer(QtWidgets.QWidget):
+    """The Prediction dock and the prediction image on the canvas."""
+
+    def __init__(self, window, features):
+        super().__init__()
+        self.window, self.features = window, features
+        self.worker = JobWorker(self)
+        self.result: PredictResult | None = None  # the last run's class names and maps
+        self.item = pg.ImageItem(levels=None, autoDownsample=True)
+        self.item.setZValue(Z_PREDICTION)
+        window.canvas.view.addItem(self.item)
+        self.predict = QtWidgets.QPushButton("Predict", toolTip="Predict the current image (Ctrl+P)")
+        self.predict_all = QtWidgets.QPushButton("Predict all")
+        self.cancel = QtWidgets.QPushButton("Cancel", enabled=False)
+        self.bar = QtWidgets.QProgressBar(textVisible=True)
+        self.mode = QtWidgets.QComboBox()
+        self.opacity = QtWidgets.QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
+        self.visible = QtWidgets.QCheckBox("Show prediction (Shift+P)", checked=True)
+        self.accept_all = QtWidgets.QPushButton("Accept", toolTip="Replace the annotation")
+        self.accept_unpainted = QtWidgets.QPushButton(
+            "Accept where unpainted", toolTip="Fill only pixels not yet labelled")
+        self.info = QtWidgets.QLabel(wordWrap=True)
+        self.bars = ProbabilityBars()
+        self.colour_bar = pg.GradientWidget(orientation="bottom", allowAdd=False)
+        self.colour_bar.loadPreset("viridis")
+        self.colour_bar.setMaximumHeight(40)
+        self._layout()
+        self._connect()
+
+    def _layout(self) -> None:
+        grid = QtWidgets.QGridLayout(self)
+        for row, widgets in enumerate([
+            (self.predict, self.predict_all, self.cancel), (self.bar,),
+            (QtWidgets.QLabel("Show"), self.mode), (QtWidgets.QLabel("Opacity"), self.opacity),
+            (self.visible,), (self.colour_bar,), (self.accept_all, self.accept_unpainted),
+            (self.info,), (self.bars,),
+        ]):
+            for col, w in enumerate(widgets):
+                grid.addWidget(w, row, col, 1, 3 if len(widgets) == 1 else 1)
+        grid.setRowStretch(9, 1)
+
+    def _connect(self) -> None:
+        w = self.worker
+        self.predict.clicked.connect(self.predict_current)
+        self.predict_all.clicked.connect(self.predict_everything)
+        self.cancel.clicked.connect(w.cancel)
+        w.progress.connect(lambda e: (self.bar.setRange(0, e.total), self.bar.setValue(e.done)))
+        w.finished.connect(self._predicted)
+        w.failed.connect(lambda m: (self._idle(), dialogs.error(self.window, "Prediction failed", m)))
+        w.cancelled.connect(self._idle)
+        self.mode.currentIndexChanged.connect(lambda _: self.redraw())
+        self.opacity.valueChanged.connect(lambda v: self.item.setOpacity(v / 100))
+        self.visible.toggled.connect(self.item.setVisible)
+        self.accept_all.clicked.connect(lambda: self.accept(only_unpainted=False))
+        self.accept_unpainted.clicked.connect(lambda: self.accept(only_unpainted=True))
+        self.window.images.image_activated.connect(lambda _id: self.redraw())
+        self.item.setOpacity(0.5)
+        self.redraw()
+
+    # -- running ------------------------------------------------------------------------
+    def _start(self, image_ids: list[str]) -> None:
+        s, model = self.window.session, self.features.model_dir()
+        if s is None or not image_ids:
+            return
+        if model is None:
+            dialogs.error(self.window, "No model", "Train a model (Fine-tune) or import one first.")
+            return
+        request = PredictRequest(model, s.project, image_ids, maps_for=s.image_id,
+                                 device=self.features.settings.device)
+        if self.worker.start(run_predict, request):
+            self.cancel.setEnabled(True)
+            self.bar.setRange(0, 0)
+
+    def predict_current(self) -> None:
+        s = self.window.session
+        self._start([] if s is None or s.image_id is None else [s.image_id])
+
+    def predict_everything(self) -> None:
+        s = self.window.session
+        self._start([] if s is None else s.project.image_ids)
+
+    def _idle(self) -> None:
+        self.cancel.setEnabled(False)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+
+    def _project_classes(self, names: list[str]):
+        """Project classes by model output position, when the model fits the project."""
+        classes = sorted(self.window.session.project.classes, key=lambda c: c.index)
+        return classes if len(classes) == len(names) else None
+
+    def _predicted(self, result: PredictResult) -> None:
+        self._idle()
+        self.result = result
+        s = self.window.session
+        classes = None if s is None else self._project_classes(result.class_names)
+        failed = [o for o in result.outcomes if o.error]
+        if s is not None and classes is not None and result.task == "segmentation":
+            s.wait()
+            to_index = np.array([c.index for c in classes], dtype=np.uint16)
+            for o in result.outcomes:
+                if o.labels is not None and o.image_id in s.project.image_ids:
+                    o.labels, o.project_indices = to_index[o.labels], True
+                    s.project.set_prediction(o.image_id, o.labels, o.confidence,
+                                             self.features.current_key)
+        self.mode.blockSignals(True)
+        self.mode.clear()
+        self.mode.addItems([CLASSES, *(f"{PROBABILITY} {n}" for n in result.class_names),
+                            UNCERTAINTY])
+        self.mode.blockSignals(False)
+        if failed:
+            dialogs.warning(self.window, "Some images could not be predicted",
+                            "\n".join(o.error for o in failed))
+        self.redraw()
+
+    # -- showing ------------------------------------------------------------------------
+    def current(self) -> Outcome | None:
+        """This image's outcome from the last run, else its labels stored in the project."""
+        s = self.window.session
+        if s is None or s.image_id is None:
+            return None
+        if self.result is not None:
+            for o in self.result.outcomes:
+                if o.image_id == s.image_id and not o.error:
+                    return o
+        stored = s.project.get_prediction(s.image_id)
+        return None if stored is None else Outcome(s.image_id, *stored, project_indices=True)
+
+    def redraw(self) -> None:
+        o = self.current()
+        mode = self.mode.currentText()
+        is_map = o is not None and o.probabilities is not None and o.probabilities.ndim == 3
+        classifier = o is not None and o.probabilities is not None and o.probabilities.ndim == 1
+        self.bars.setVisible(classifier)
+        self.colour_bar.setVisible(mode != CLASSES and is_map)
+        names = self.result.class_names if self.result else []
+        if classifier:
+            self.bars.set_probabilities(names, o.probabilities)
+            best = int(np.argmax(o.probabilities))
+            self.info.setText(f"Predicted: <b>{names[best]}</b> ({o.probabilities[best]:.0%})")
+        if o is None or o.labels is None:
+            self.item.clear()
+            self.info.setText("" if classifier else "No prediction for this image yet.")
+            return
+        if mode.startswith(PROBABILITY) and is_map:
+            self._show_map(o.probabilities[self.mode.currentIndex() - 1])
+        elif mode == UNCERTAINTY and o.uncertainty is not None:
+            self._show_map(o.uncertainty)
+        else:
+            self._show_classes(o)
+        self.info.setText(f"Mean confidence {float(np.mean(o.confidence)):.0%}"
+                          if o.confidence is not None else "")
+
+    def _show_classes(self, o: Outcome) -> None:
+        """Project colours (0 = unlabelled, clear); a model of other classes gets a palette."""
+        if o.project_indices:
+            colours = {c.index: c.color for c in self.window.session.project.classes}
+            lut = class_lut([colours.get(i, (0, 0, 0)) for i in range(256)])
+            lut[0, 3] = 0
+        else:
+            lut = class_lut([pg.intColor(i).getRgb()[:3] for i in range(256)])
+        self.item.setImage(lut[o.labels], levels=None, autoLevels=False)
+
+    def _show_map(self, values: np.ndarray) -> None:
+        lut = self.colour_bar.getLookupTable(256)
+        self.item.setImage(np.asarray(values, np.float32), levels=(0, 1), lut=lut,
+                           autoLevels=False)
+
+    # -- accepting ----------------------------------------------------------------------
+    def accept(self, only_unpainted: bool) -> None:
+        """Copy the predicted classes into the annotation as one undoable step."""
+        s, o = self.window.session, self.current()
+        if s is None or o is None or o.labels is None or s.editor is None:
+            return
+        if not o.project_indices:
+            dialogs.error(self.window, "Cannot accept",
+                          "The model's classes differ from the project's.")
+            return
+        labels, editor = o.labels, s.editor
+        region = labels > 0
+        if only_unpainted:
+            region &= editor.mask == 0
+        rect = full(editor.mask.shape)
+        editor.history.begin()
+        editor.history.record(editor.mask, rect)
+        editor.mask[region] = labels[region].astype(editor.mask.dtype)
+        editor.version += 1
+        changed = editor.history.end(editor.mask)
+        if changed is not None:
+            self.window.canvas.overlay.refresh(changed)
+            self.window.router.edited.emit(changed)
+
+
+def add_actions(window, layer: PredictionLayer, menu: QtWidgets.QMenu) -> dict[str, QtGui.QAction]:
+    """Model menu entries and the view keys: Shift+P prediction, Shift+I image."""
+    def act(text, slot, shortcut=None, checkable=False):
+        a = QtGui.QAction(text, window, checkable=checkable)
+        if shortcut:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        window.addAction(a)
+        return a
+
+    image = window.canvas.image_item
+    return {
+        "predict": act("&Predict current image", layer.predict_current, "Ctrl+P"),
+        "predict_all": act("Predict &all images", layer.predict_everything),
+        "accept": act("Accept prediction as annotation", lambda: layer.accept(False)),
+        "accept_unpainted": act("Accept prediction where unpainted", lambda: layer.accept(True)),
+        "show_prediction": act("Show prediction", layer.visible.toggle, "Shift+P"),
+        "show_image": act("Show image", lambda: image.setVisible(not image.isVisible()),
+                          "Shift+I"),
+    }

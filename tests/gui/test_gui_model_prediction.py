@@ -1,0 +1,80 @@
+"""Predict the current image: the overlay shows, maps switch, accept is one undoable step."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from matlab_gui.gui import model_features, prediction_layer
+from matlab_gui.gui.prediction_layer import Outcome, PredictResult
+
+
+def fake_predict(request, progress=None, cancel=None):
+    """Two classes: the bright grain is class 1 (model position), the rest class 0."""
+    out = PredictResult("segmentation", ["Phase 1", "Phase 2"])
+    for image_id in request.image_ids:
+        image = request.project.read_image(image_id)
+        p1 = (image > 100).astype(np.float32) * 0.8 + 0.1
+        probabilities = np.stack([1 - p1, p1]).astype(np.float16)
+        out.outcomes.append(Outcome(image_id, (p1 > 0.5).astype(np.uint8), probabilities.max(0),
+                                    np.abs(p1 - 0.5).astype(np.float16), probabilities))
+    return out
+
+
+@pytest.fixture
+def features(window, grain_image, tmp_path):
+    window.add_images([grain_image[0]])
+    f = model_features.attach(window)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet",
+                                                 "classes": [{"name": "a"}, {"name": "b"}]}))
+    window.session.project.store_model("tiny", model)
+    window.session.project.current_model = "tiny"
+    f.refresh_models()
+    yield f
+    f.close()
+
+
+def test_predict_shows_an_overlay_and_maps(features, qtbot, monkeypatch):
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_predict)
+    layer, s = features.prediction, features.window.session
+    assert layer.item.image is None
+    with qtbot.waitSignal(layer.worker.finished, timeout=10000):
+        features.actions["predict"].trigger()
+    rgba = layer.item.image
+    assert rgba.shape == (120, 160, 4)
+    assert tuple(rgba[50, 80, :3]) == s.project.classes[1].color  # grain -> class index 2
+    labels, confidence = s.project.get_prediction(s.image_id)
+    assert labels[50, 80] == 2 and labels[0, 0] == 1 and confidence.dtype == np.float16
+    layer.mode.setCurrentIndex(2)  # probability of Phase 2
+    assert layer.item.image.dtype == np.float32 and layer.item.image[50, 80] == pytest.approx(0.9, abs=1e-3)
+    assert layer.colour_bar.isVisibleTo(layer)
+    layer.mode.setCurrentIndex(3)  # uncertainty
+    assert layer.item.image[0, 0] == pytest.approx(0.4, abs=1e-3)
+    features.actions["show_prediction"].trigger()
+    assert not layer.item.isVisible()
+
+
+def test_accept_where_unpainted_is_one_undo_step(features, qtbot, monkeypatch):
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_predict)
+    window, s = features.window, features.window.session
+    s.editor.mask[0:10, 0:10] = 2  # painted by the user: kept
+    with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
+        features.prediction.predict_current()
+    features.actions["accept_unpainted"].trigger()
+    mask = s.editor.mask
+    assert mask[5, 5] == 2 and mask[50, 80] == 2 and mask[100, 10] == 1
+    window.router.undo()
+    assert mask[50, 80] == 0 and mask[5, 5] == 2
+
+
+def test_predict_without_a_model_is_a_dialog(window, grain_image, messages):
+    window.add_images([grain_image[0]])
+    features = model_features.attach(window)
+    features.current_key = None
+    features.prediction.predict_current()
+    assert not features.prediction.worker.busy and messages[-1][1] == "No model"
+    features.close()
