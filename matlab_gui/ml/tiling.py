@@ -169,7 +169,7 @@ class _BandAccumulator:
 
 
 class TiledSegmenter:
-    """Runs `model` over an image tile by tile; one instance per image."""
+    """Runs `model` over images tile by tile; a batch halved after an out-of-memory stays so."""
 
     def __init__(self, model: nn.Module, device: torch.device, options: TileOptions):
         self.model, self.device, self.options = model, device, options
@@ -189,6 +189,7 @@ class TiledSegmenter:
                 tile_starts(width + 2 * pad, self.tile, stride))
 
     def cut_tile(self, image: np.ndarray, normalise: Normalise, pad: int, y: int, x: int) -> np.ndarray:
+        """The normalised tile at padded (y, x), mirrored where it reaches past the image."""
         rows = reflect_index(np.arange(y - pad, y - pad + self.tile), image.shape[0])
         cols = reflect_index(np.arange(x - pad, x - pad + self.tile), image.shape[1])
         return np.asarray(normalise(image[np.ix_(rows, cols)]), dtype=np.float32)
