@@ -134,7 +134,7 @@ def collect_images(inputs: list[Path], recursive: bool) -> list[Path]:
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
     from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.inference import check_model, predict_image, tile_options
+    from matlab_gui.ml.inference import check_model, make_segmenter, predict_image
     from matlab_gui.ml.model_folder import load_model
     from matlab_gui.ml.model_lookup import resolve_model
 
@@ -155,8 +155,8 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     check_model(model, card, device)
     names = [c.name for c in card.classes]
     colours = [c.color for c in card.classes]
-    options = tile_options(card, tile=request.tile, overlap=request.overlap, batch=request.batch,
-                           tta=request.tta, output=request.output)
+    segmenter = make_segmenter(model, card, device, tile=request.tile, overlap=request.overlap,
+                               batch=request.batch, tta=request.tta, output=request.output)
     outcomes: list[ImageOutcome] = []
     fractions_csv = request.out / "phase_fractions.csv"
     for n, path in enumerate(paths):
@@ -166,8 +166,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
         outcomes.append(outcome)
         try:
             micrograph = read_image(path)
-            prediction = predict_image(model, card, micrograph.data, device, options, path,
-                                       progress, cancel)
+            prediction = predict_image(segmenter, card, micrograph.data, path, progress, cancel)
             outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
             outcome.files = write_outputs(request, path, micrograph.data, prediction, colours,
                                           micrograph.meta.pixel_size_m)

@@ -70,13 +70,17 @@ def tile_options(card, **overrides) -> TileOptions:
     return TileOptions(tile=int(tile), overlap=int(overlap), **given)
 
 
-def predict_image(model: torch.nn.Module, card, image: np.ndarray, device: torch.device,
-                  options: TileOptions | None = None, path: str | Path | None = None,
-                  progress: ProgressCallback | None = None,
+def make_segmenter(model: torch.nn.Module, card, device: torch.device,
+                   **overrides) -> TiledSegmenter:
+    """One tiled segmenter for a run over many images (a batch halved on OOM stays halved)."""
+    return TiledSegmenter(model, device, tile_options(card, **overrides))
+
+
+def predict_image(segmenter: TiledSegmenter, card, image: np.ndarray,
+                  path: str | Path | None = None, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> TiledPrediction:
     """Tiled segmentation of one whole image of any size."""
     check_channels(image, card, path)
-    segmenter = TiledSegmenter(model, device, options or tile_options(card))
     return segmenter.run(image, normaliser(image, card), progress, cancel)
 
 
