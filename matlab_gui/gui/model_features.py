@@ -20,6 +20,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui.gui import dialogs
+from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
+from matlab_gui.gui.batch_results import BatchResults, classify_table, segment_table
 from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.gui.model_panel import ModelPanel
 from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
@@ -107,9 +109,15 @@ class ModelFeatures(QtCore.QObject):
         self.model_panel = ModelPanel()
         self.training_panel = TrainingPanel()
         self.prediction = PredictionLayer(window, self)
+        self.batch = JobWorker(self)
+        self.batch_results = BatchResults()
+        self.entries: list[tuple[str, str]] = []
         self.docks = {t: self._dock(t, w) for t, w in [
             ("Model", self.model_panel), ("Training", self.training_panel),
-            ("Prediction", self.prediction)]}
+            ("Prediction", self.prediction), ("Batch results", self.batch_results)]}
+        window.tabifyDockWidget(self.docks["Training"], self.docks["Prediction"])
+        window.tabifyDockWidget(self.docks["Prediction"], self.docks["Batch results"])
+        self.docks["Batch results"].hide()
         self._connect()
         self.refresh_models()
 
@@ -132,6 +140,14 @@ class ModelFeatures(QtCore.QObject):
         t.failed.connect(self._train_failed)
         t.cancelled.connect(self._train_cancelled)
         self.window.images.image_activated.connect(lambda _id: self._project_check())
+        b, r = self.batch, self.batch_results
+        r.cancel_requested.connect(b.cancel)
+        r.open_requested.connect(lambda path: self.window.open_paths([Path(path)]))
+        b.progress.connect(r.show_progress)
+        b.finished.connect(lambda result: r.set_table(
+            classify_table(result) if hasattr(result, "rows") else segment_table(result)))
+        b.failed.connect(lambda m: (r.stop("Failed."), dialogs.error(self.window, "Batch failed", m)))
+        b.cancelled.connect(lambda: r.stop("Cancelled; the rows done so far are in the CSV."))
 
     # -- models -----------------------------------------------------------------------
     @property
@@ -156,6 +172,7 @@ class ModelFeatures(QtCore.QObject):
         keys = [k for k, _ in entries]
         if self.current_key not in keys:
             self.current_key = keys[0] if keys else None
+        self.entries = entries
         self.model_panel.set_models(entries, self.current_key)
         self.model_panel.set_card(self.card())
         self.model_changed.emit()
@@ -264,9 +281,36 @@ class ModelFeatures(QtCore.QObject):
         self.model_panel.set_training(False)
         self.training_panel.finish("Cancelled; the previous model is still current.")
 
+    # -- batch ------------------------------------------------------------------------
+    def ask_batch(self, kind: str) -> None:
+        dialog = BatchDialog(kind, self.entries, self.current_key, self.window)
+        if dialog.exec() == QtWidgets.QDialog.Accepted:
+            self.run_batch(dialog.choice())
+
+    def run_batch(self, choice: BatchChoice) -> None:
+        """Start the classify or segment job on a folder; results fill the Batch dock."""
+        from matlab_gui.jobs.classify import ClassifyRequest, run_classify
+        from matlab_gui.jobs.segment import SegmentRequest, run_segment
+
+        model, device = self.model_dir(choice.model_key), self.settings.device
+        if choice.kind == CLASSIFY:
+            # workers=0: no DataLoader processes forked from the Qt process (fork + Qt hangs)
+            fn, request = run_classify, ClassifyRequest(model, choice.folder, choice.recursive,
+                                                        choice.out, device, workers=0)
+        else:
+            fn, request = run_segment, SegmentRequest(model, [choice.folder], choice.out,
+                                                      overlay=True, recursive=choice.recursive,
+                                                      device=device)
+        if not self.batch.start(fn, request):
+            dialogs.warning(self.window, "A batch is running", "Wait for it or cancel it first.")
+            return
+        self.batch_results.start(f"{choice.kind.title()} {choice.folder} → {choice.out}")
+        self.docks["Batch results"].show()
+        self.docks["Batch results"].raise_()
+
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
-        for worker in (self.trainer, self.prediction.worker):
+        for worker in (self.trainer, self.prediction.worker, self.batch):
             worker.cancel()
             worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)
@@ -283,6 +327,8 @@ def _add_menus(window, features: ModelFeatures) -> None:
     model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
     model.addAction(QtGui.QAction("&Import model folder…", window,
                                   triggered=features.import_model))
+    for text, kind in [("&Classify folder…", CLASSIFY), ("&Segment folder…", "segment")]:
+        batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
     model.addSeparator()
     features.actions = {"fine_tune": fine_tune, **add_actions(window, features.prediction, model)}
     toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")

@@ -1,0 +1,123 @@
+"""Batch > Classify folder: a folder with one corrupt file fills the table with one error row."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+from PySide6 import QtWidgets
+
+from matlab_gui.gui import model_features
+from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
+from matlab_gui.gui.batch_results import ERRORS, OK
+from matlab_gui.imaging import write_image
+from matlab_gui.jobs import classify
+
+CLASSES = ["ferrite", "pearlite"]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Four readable micrographs and one truncated PNG."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "micrographs"
+    folder.mkdir()
+    for i in range(4):
+        write_image(folder / f"sample {i}.png", rng.integers(0, 255, (40, 50), dtype=np.uint8))
+    good = (folder / "sample 0.png").read_bytes()
+    (folder / "broken.png").write_bytes(good[: len(good) // 2])
+    return folder
+
+
+def fake_classify(request, progress=None, cancel=None):
+    """The job's rows for `folder`, with the real job's error for the truncated file."""
+    rows = []
+    for path in sorted(request.folder.iterdir()):
+        row = classify.Row(str(path), path.stat().st_size, 0)
+        if path.name == "broken.png":
+            row.error = "truncated image"
+        else:
+            p = 0.2 if "1" in path.name else 0.9
+            row.probabilities, row.predicted = [p, 1 - p], CLASSES[0 if p > 0.5 else 1]
+        rows.append(row)
+    return classify.ClassifyResult(CLASSES, rows, 4, 0, 1, request.out, 0.1)
+
+
+@pytest.fixture
+def features(window):
+    f = model_features.attach(window)
+    f.current_key = "shipped:none"
+    yield f
+    f.close()
+
+
+def _run(features, qtbot, folder, tmp_path):
+    with qtbot.waitSignal(features.batch.finished, timeout=30000):
+        features.run_batch(BatchChoice(CLASSIFY, folder, False, features.current_key,
+                                       tmp_path / "out.csv"))
+
+
+def test_table_with_one_error_row_filters_and_exports(features, folder, qtbot, monkeypatch,
+                                                       tmp_path):
+    monkeypatch.setattr(classify, "run_classify", fake_classify)
+    _run(features, qtbot, folder, tmp_path)
+    results = features.batch_results
+    assert results.model.rowCount() == 5
+    results.filter.setCurrentText(ERRORS)
+    assert results.proxy.rowCount() == 1
+    assert results.proxy.index(0, 0).data() == "broken.png"
+    assert results.proxy.index(0, results.model.columnCount() - 1).data() == "truncated image"
+    results.filter.setCurrentText(OK)
+    assert results.proxy.rowCount() == 4
+    results.filter.setCurrentText("pearlite")
+    assert results.proxy.rowCount() == 1
+    results.filter.setCurrentText("All files")
+    results.view.sortByColumn(2, model_features.Qt.DescendingOrder)  # p ferrite, numeric
+    assert float(results.proxy.index(0, 2).data()) == pytest.approx(0.9)
+    assert list(results.bars.opts["height"]) == [3, 1]
+    results.export_csv(tmp_path / "export.csv")
+    with (tmp_path / "export.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["file", "predicted", "p ferrite", "p pearlite", "error"] and len(rows) == 6
+
+
+def test_double_click_opens_the_image(features, folder, qtbot, monkeypatch, tmp_path):
+    monkeypatch.setattr(classify, "run_classify", fake_classify)
+    _run(features, qtbot, folder, tmp_path)
+    view = features.batch_results.view
+    view.doubleClicked.emit(features.batch_results.proxy.index(1, 0))
+    s = features.window.session
+    assert s is not None and s.project.record(s.image_id).name.startswith("sample")
+
+
+def test_dialog_fills_the_output_and_returns_the_choice(qtbot, folder):
+    dialog = BatchDialog(CLASSIFY, [("shipped:a", "a (shipped)")], "shipped:a")
+    qtbot.addWidget(dialog)
+    ok = dialog.buttons.button(QtWidgets.QDialogButtonBox.Ok)
+    assert not ok.isEnabled()
+    dialog.folder.setText(str(folder))
+    assert ok.isEnabled()
+    choice = dialog.choice()
+    assert choice.out == folder / "classification.csv" and choice.model_key == "shipped:a"
+
+
+def test_real_classifier_on_a_folder_with_a_corrupt_file(features, folder, qtbot, tmp_path):
+    pytest.importorskip("matlab_gui.ml.zoo")
+    import torch
+    from matlab_gui.ml.card import ClassInfo
+    from matlab_gui.ml.model_folder import save_model
+    from matlab_gui.ml.zoo import build_model, default_card
+
+    torch.manual_seed(0)
+    card = default_card("classification", "resnet18",
+                        [ClassInfo(name=n, color=(0, 0, 0)) for n in CLASSES], in_channels=1,
+                        input_size=32)
+    save_model(tmp_path / "cls", build_model(card, pretrained=False), card)
+    features.model_dir = lambda key=None: tmp_path / "cls"
+    with qtbot.waitSignal(features.batch.finished, timeout=60000):
+        features.run_batch(BatchChoice(CLASSIFY, folder, False, "cls", tmp_path / "out.csv"))
+    results = features.batch_results
+    assert results.model.rowCount() == 5
+    results.filter.setCurrentText(ERRORS)
+    assert results.proxy.rowCount() == 1
