@@ -86,6 +86,7 @@ def _item(value) -> QtGui.QStandardItem:
         item.setData(f"{value:.3f}", Qt.DisplayRole)
     else:
         item.setData("" if value is None else str(value), Qt.DisplayRole)
+        item.setToolTip(item.text())
     return item
 
 
@@ -109,6 +110,8 @@ class BatchResults(QtWidgets.QWidget):
         self.view.setModel(self.proxy)
         self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.verticalHeader().hide()
+        self.view.verticalHeader().setDefaultSectionSize(22)
         self.histogram = pg.PlotWidget()
         self.histogram.setMaximumHeight(160)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#0072b2")
@@ -168,6 +171,7 @@ class BatchResults(QtWidgets.QWidget):
         self.filter.addItems([ALL, ERRORS, OK, *table.class_names])
         self.filter.blockSignals(False)
         self.proxy.set_mode(ALL)
+        self.view.sortByColumn(len(table.headers) - 1, Qt.DescendingOrder)  # failures first
         self.view.resizeColumnsToContents()
         self.export.setEnabled(True)
         self.bars.setOpts(x=np.arange(len(table.class_names)), height=table.histogram())

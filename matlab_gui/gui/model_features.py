@@ -115,9 +115,10 @@ class ModelFeatures(QtCore.QObject):
         self.docks = {t: self._dock(t, w) for t, w in [
             ("Model", self.model_panel), ("Training", self.training_panel),
             ("Prediction", self.prediction), ("Batch results", self.batch_results)]}
-        window.tabifyDockWidget(self.docks["Training"], self.docks["Prediction"])
-        window.tabifyDockWidget(self.docks["Prediction"], self.docks["Batch results"])
-        self.docks["Batch results"].hide()
+        for a, b in [("Model", "Training"), ("Training", "Prediction"),
+                     ("Prediction", "Batch results")]:
+            window.tabifyDockWidget(self.docks[a], self.docks[b])
+        self.docks["Model"].raise_()
         self._connect()
         self.refresh_models()
 
@@ -178,7 +179,8 @@ class ModelFeatures(QtCore.QObject):
         self.model_changed.emit()
 
     def model_dir(self, key: str | None = None) -> Path | None:
-        """The folder of a model; a project's model is exported once to a temporary folder."""
+        """The folder of a key (shipped:NAME, project:NAME or a path); a project's model is
+        exported once to a temporary folder."""
         from matlab_gui.resources import models_dir
 
         key = key or self.current_key
@@ -186,6 +188,8 @@ class ModelFeatures(QtCore.QObject):
             return None
         if key.startswith(SHIPPED):
             return models_dir() / key[len(SHIPPED):]
+        if not key.startswith(PROJECT):
+            return Path(key)  # a model folder given by its path
         name = key[len(PROJECT):]
         folder = self._temp / f"project-{id(self.project)}" / name
         if not (folder / "card.json").is_file() and self.project is not None:
@@ -322,6 +326,7 @@ def _add_menus(window, features: ModelFeatures) -> None:
     replace_placeholders(batch)
     fine_tune = QtGui.QAction("&Fine-tune on this project", window, shortcut="Ctrl+T",
                               triggered=features.fine_tune)
+    fine_tune.setIconText("Fine-tune")
     fine_tune.setToolTip("Train on the labelled images, starting from the current model (Ctrl+T)")
     model.addAction(fine_tune)
     model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
@@ -335,6 +340,7 @@ def _add_menus(window, features: ModelFeatures) -> None:
     if toolbar is not None:
         toolbar.addSeparator()
         toolbar.addAction(fine_tune)
+        features.actions["predict"].setIconText("Predict")
         toolbar.addAction(features.actions["predict"])
 
 

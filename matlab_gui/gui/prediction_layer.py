@@ -134,6 +134,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.cancel = QtWidgets.QPushButton("Cancel", enabled=False)
         self.bar = QtWidgets.QProgressBar(textVisible=True)
         self.mode = QtWidgets.QComboBox()
+        self.mode.addItem(CLASSES)
         self.opacity = QtWidgets.QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
         self.visible = QtWidgets.QCheckBox("Show prediction (Shift+P)", checked=True)
         self.accept_all = QtWidgets.QPushButton("Accept", toolTip="Replace the annotation")

@@ -19,10 +19,9 @@ def format_eta(seconds: float | None) -> str:
 
 
 def _plot(title: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(title=title)
+    plot = pg.PlotWidget(title=f"{title} by epoch")
     plot.setMinimumHeight(110)
     plot.showGrid(x=True, y=True, alpha=0.3)
-    plot.setLabel("bottom", "epoch")
     plot.addLegend(offset=(-5, 5))
     return plot
 

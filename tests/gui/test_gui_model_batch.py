@@ -114,9 +114,9 @@ def test_real_classifier_on_a_folder_with_a_corrupt_file(features, folder, qtbot
                         [ClassInfo(name=n, color=(0, 0, 0)) for n in CLASSES], in_channels=1,
                         input_size=32)
     save_model(tmp_path / "cls", build_model(card, pretrained=False), card)
-    features.model_dir = lambda key=None: tmp_path / "cls"
     with qtbot.waitSignal(features.batch.finished, timeout=60000):
-        features.run_batch(BatchChoice(CLASSIFY, folder, False, "cls", tmp_path / "out.csv"))
+        features.run_batch(BatchChoice(CLASSIFY, folder, False, str(tmp_path / "cls"),
+                                       tmp_path / "out.csv"))
     results = features.batch_results
     assert results.model.rowCount() == 5
     results.filter.setCurrentText(ERRORS)
