@@ -134,7 +134,7 @@ def collect_images(inputs: list[Path], recursive: bool) -> list[Path]:
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
     from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.inference import check_model, make_segmenter, predict_image
+    from matlab_gui.ml.inference import check_model, make_segmenter, segment_image
     from matlab_gui.ml.model_folder import load_model
     from matlab_gui.ml.model_lookup import resolve_model
 
@@ -166,7 +166,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
         outcomes.append(outcome)
         try:
             micrograph = read_image(path)
-            prediction = predict_image(segmenter, card, micrograph.data, path, progress, cancel)
+            prediction = segment_image(segmenter, card, micrograph.data, path, progress, cancel)
             outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
             outcome.files = write_outputs(request, path, micrograph.data, prediction, colours,
                                           micrograph.meta.pixel_size_m)

@@ -76,12 +76,21 @@ def make_segmenter(model: torch.nn.Module, card, device: torch.device,
     return TiledSegmenter(model, device, tile_options(card, **overrides))
 
 
-def predict_image(segmenter: TiledSegmenter, card, image: np.ndarray,
+def segment_image(segmenter: TiledSegmenter, card, image: np.ndarray,
                   path: str | Path | None = None, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> TiledPrediction:
     """Tiled segmentation of one whole image of any size."""
     check_channels(image, card, path)
     return segmenter.run(image, normaliser(image, card), progress, cancel)
+
+
+def predict_image(model: torch.nn.Module, card, image: np.ndarray, device: torch.device,
+                  options: TileOptions | None = None, path: str | Path | None = None,
+                  progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> TiledPrediction:
+    """`segment_image` for a single image, tiles as `options` (default: the card's) say."""
+    segmenter = TiledSegmenter(model, device, options or tile_options(card))
+    return segment_image(segmenter, card, image, path, progress, cancel)
 
 
 def classification_input(image: np.ndarray, card) -> np.ndarray:
