@@ -24,6 +24,7 @@ from matlab_gui.gui import dialogs
 from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
 from matlab_gui.gui.batch_results import BatchResults, classify_table, segment_table
 from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.gui.measure_panel import MeasurePanel
 from matlab_gui.gui.model_panel import ModelPanel
 from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
@@ -112,12 +113,14 @@ class ModelFeatures(QtCore.QObject):
         self.prediction = PredictionLayer(window, self)
         self.batch = JobWorker(self)
         self.batch_results = BatchResults()
+        self.measurements = MeasurePanel(window, self.prediction)
         self.entries: list[tuple[str, str]] = []
         self.docks = {t: self._dock(t, w) for t, w in [
             ("Model", self.model_panel), ("Training", self.training_panel),
-            ("Prediction", self.prediction), ("Batch results", self.batch_results)]}
-        for a, b in [("Model", "Training"), ("Training", "Prediction"),
-                     ("Prediction", "Batch results")]:
+            ("Prediction", self.prediction), ("Measurements", self.measurements),
+            ("Batch results", self.batch_results)]}
+        titles = list(self.docks)
+        for a, b in zip(titles, titles[1:], strict=False):
             window.tabifyDockWidget(self.docks[a], self.docks[b])
         self.docks["Model"].raise_()
         self._connect()
@@ -315,7 +318,8 @@ class ModelFeatures(QtCore.QObject):
 
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
-        for worker in (self.trainer, self.prediction.worker, self.batch):
+        for worker in (self.trainer, self.prediction.worker, self.batch,
+                       self.measurements.worker):
             worker.cancel()
             worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)

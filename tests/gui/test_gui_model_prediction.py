@@ -78,3 +78,25 @@ def test_predict_without_a_model_is_a_dialog(window, grain_image, messages):
     features.prediction.predict_current()
     assert not features.prediction.worker.busy and messages[-1][1] == "No model"
     features.close()
+
+
+def test_measurements_of_the_annotation_and_the_prediction(features, qtbot, monkeypatch,
+                                                            tmp_path):
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_predict)
+    s, panel = features.window.session, features.measurements
+    s.editor.mask[40:70, 60:100] = 2  # the grain: 30 x 40 pixels
+    s.project.set_pixel_size(s.image_id, 0.5e-6)
+    with qtbot.waitSignal(panel.worker.finished, timeout=10000):
+        panel.measure.click()
+    header = [panel.table.horizontalHeaderItem(i).text() for i in range(panel.table.columnCount())]
+    assert header[2] == "area (µm²)" and panel.table.rowCount() == 2
+    assert panel.table.item(1, 0).text() == "Phase 2" and panel.table.item(1, 3).text() == "1"
+    assert float(panel.table.item(1, 2).text()) == pytest.approx(1200 * 0.25)
+    panel.export_csv(tmp_path / "m.csv")
+    assert (tmp_path / "m.csv").read_text().splitlines()[2].startswith("Phase 2,0.0625,300")
+    with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
+        features.prediction.predict_current()
+    panel.source.setCurrentText("Prediction")
+    with qtbot.waitSignal(panel.worker.finished, timeout=10000):
+        panel.measure.click()
+    assert float(panel.table.item(0, 1).text()) == pytest.approx(1 - 1200 / 19200)
