@@ -22,7 +22,7 @@ from matlab_gui.jobs.base import Progress, report
 
 Qt = QtCore.Qt
 Z_PREDICTION = 12
-CLASSES, PROBABILITY, UNCERTAINTY = "Classes", "Probability of", "Uncertainty"
+CLASSES, PROBABILITY, UNCERTAINTY, EVALUATION = "classes", "probability", "uncertainty", "evaluation"
 
 
 @dataclass
@@ -102,6 +102,20 @@ def class_lut(colours: list[tuple[int, int, int]], alpha: int = 255) -> np.ndarr
     return lut
 
 
+def class_scores(pred: np.ndarray, truth: np.ndarray, values: list[int]) -> list[tuple]:
+    """(value, IoU, F1) per class on the annotated pixels (truth 0 is unlabelled)."""
+    labelled = truth > 0
+    p, t = pred[labelled], truth[labelled]
+    scores = []
+    for v in values:
+        tp = int(np.count_nonzero((p == v) & (t == v)))
+        fp, fn = int(np.count_nonzero(p == v)) - tp, int(np.count_nonzero(t == v)) - tp
+        union = tp + fp + fn
+        scores.append((v, tp / union if union else float("nan"),
+                       2 * tp / (2 * tp + fp + fn) if union else float("nan")))
+    return scores
+
+
 class ProbabilityBars(pg.PlotWidget):
     """A classifier's class probabilities for the current image."""
 
@@ -134,7 +148,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.cancel = QtWidgets.QPushButton("Cancel", enabled=False)
         self.bar = QtWidgets.QProgressBar(textVisible=True)
         self.mode = QtWidgets.QComboBox()
-        self.mode.addItem(CLASSES)
+        self.mode.addItem("Classes", (CLASSES, 0))
         self.opacity = QtWidgets.QSlider(Qt.Horizontal, minimum=0, maximum=100, value=50)
         self.visible = QtWidgets.QCheckBox("Show prediction (Shift+P)", checked=True)
         self.accept_all = QtWidgets.QPushButton("Accept", toolTip="Replace the annotation")
@@ -174,7 +188,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.visible.toggled.connect(self.item.setVisible)
         self.accept_all.clicked.connect(lambda: self.accept(only_unpainted=False))
         self.accept_unpainted.clicked.connect(lambda: self.accept(only_unpainted=True))
-        self.window.images.image_activated.connect(lambda _id: self.redraw())
+        self.window.images.image_activated.connect(lambda _id: self._fill_modes())
         self.item.setOpacity(0.5)
         self.redraw()
 
@@ -224,14 +238,27 @@ class PredictionLayer(QtWidgets.QWidget):
                     o.labels, o.project_indices = to_index[o.labels], True
                     s.project.set_prediction(o.image_id, o.labels, o.confidence,
                                              self.features.current_key)
-        self.mode.blockSignals(True)
-        self.mode.clear()
-        self.mode.addItems([CLASSES, *(f"{PROBABILITY} {n}" for n in result.class_names),
-                            UNCERTAINTY])
-        self.mode.blockSignals(False)
         if failed:
             dialogs.warning(self.window, "Some images could not be predicted",
                             "\n".join(o.error for o in failed))
+        self._fill_modes()
+
+    def _fill_modes(self) -> None:
+        """What the Show list offers: classes, each probability and the uncertainty (after a
+        run), the TP/FN/FP/TN overlay of each class (with an annotation); keeps the choice."""
+        s, kept = self.window.session, self.mode.currentData()
+        names = self.result.class_names if self.result else []
+        modes = [("Classes", (CLASSES, 0)),
+                 *((f"Probability of {n}", (PROBABILITY, k)) for k, n in enumerate(names)),
+                 *([("Uncertainty", (UNCERTAINTY, 0))] if names else []),
+                 *((f"Evaluation of {c.name}", (EVALUATION, c.index))
+                   for c in (s.project.classes if s is not None else []))]
+        self.mode.blockSignals(True)
+        self.mode.clear()
+        for text, data in modes:
+            self.mode.addItem(text, data)
+        self.mode.setCurrentIndex(max(0, self.mode.findData(kept)))
+        self.mode.blockSignals(False)
         self.redraw()
 
     # -- showing ------------------------------------------------------------------------
@@ -249,11 +276,11 @@ class PredictionLayer(QtWidgets.QWidget):
 
     def redraw(self) -> None:
         o = self.current()
-        mode = self.mode.currentText()
+        mode, arg = self.mode.currentData() or (CLASSES, 0)
         is_map = o is not None and o.probabilities is not None and o.probabilities.ndim == 3
         classifier = o is not None and o.probabilities is not None and o.probabilities.ndim == 1
         self.bars.setVisible(classifier)
-        self.colour_bar.setVisible(mode != CLASSES and is_map)
+        self.colour_bar.setVisible(mode in (PROBABILITY, UNCERTAINTY) and is_map)
         names = self.result.class_names if self.result else []
         if classifier:
             self.bars.set_probabilities(names, o.probabilities)
@@ -263,14 +290,16 @@ class PredictionLayer(QtWidgets.QWidget):
             self.item.clear()
             self.info.setText("" if classifier else "No prediction for this image yet.")
             return
-        if mode.startswith(PROBABILITY) and is_map:
-            self._show_map(o.probabilities[self.mode.currentIndex() - 1])
-        elif mode == UNCERTAINTY and o.uncertainty is not None:
-            self._show_map(o.uncertainty)
-        else:
-            self._show_classes(o)
         self.info.setText(f"Mean confidence {float(np.mean(o.confidence)):.0%}"
                           if o.confidence is not None else "")
+        if mode == PROBABILITY and is_map:
+            self._show_map(o.probabilities[arg])
+        elif mode == UNCERTAINTY and o.uncertainty is not None:
+            self._show_map(o.uncertainty)
+        elif mode == EVALUATION and o.project_indices:
+            self._show_evaluation(o, arg)
+        else:
+            self._show_classes(o)
 
     def _show_classes(self, o: Outcome) -> None:
         """Project colours (0 = unlabelled, clear); a model of other classes gets a palette."""
@@ -281,6 +310,23 @@ class PredictionLayer(QtWidgets.QWidget):
         else:
             lut = class_lut([pg.intColor(i).getRgb()[:3] for i in range(256)])
         self.item.setImage(lut[o.labels], levels=None, autoLevels=False)
+
+    def _show_evaluation(self, o: Outcome, value: int) -> None:
+        """TP yellow, FN green, FP red, TN blue where annotated; per-class IoU/F1 beside."""
+        from matlab_gui.imaging.overlays import evaluation_overlay
+
+        truth = self.window.session.editor.mask
+        rgba = np.zeros((*truth.shape, 4), np.uint8)
+        rgba[..., :3] = evaluation_overlay(o.labels, truth, value, ignore_value=0)
+        rgba[..., 3] = np.where(truth > 0, 255, 0)
+        self.item.setImage(rgba, levels=None, autoLevels=False)
+        classes = self.window.session.project.classes
+        rows = "".join(f"<tr><td>{c.name}</td><td>{iou:.3f}</td><td>{f1:.3f}</td></tr>"
+                       for c, (_, iou, f1) in zip(
+                           classes, class_scores(o.labels, truth, [c.index for c in classes]),
+                           strict=True))
+        self.info.setText("<table><tr><th>class</th><th>IoU</th><th>F1</th></tr>"
+                          f"{rows}</table><small>on the annotated pixels</small>")
 
     def _show_map(self, values: np.ndarray) -> None:
         lut = self.colour_bar.getLookupTable(256)

@@ -100,3 +100,17 @@ def test_measurements_of_the_annotation_and_the_prediction(features, qtbot, monk
     with qtbot.waitSignal(panel.worker.finished, timeout=10000):
         panel.measure.click()
     assert float(panel.table.item(0, 1).text()) == pytest.approx(1 - 1200 / 19200)
+
+
+def test_evaluation_overlay_and_scores_against_the_annotation(features, qtbot, monkeypatch):
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_predict)
+    s, layer = features.window.session, features.prediction
+    s.editor.mask[40:70, 60:80] = 2  # half the grain annotated as Phase 2: all TP
+    s.editor.mask[0:10, 0:20] = 2  # background called Phase 2: FN for Phase 2
+    with qtbot.waitSignal(layer.worker.finished, timeout=10000):
+        layer.predict_current()
+    layer.mode.setCurrentIndex(layer.mode.findText("Evaluation of Phase 2"))
+    rgba = layer.item.image
+    assert tuple(rgba[50, 70]) == (255, 255, 0, 255) and tuple(rgba[5, 5]) == (0, 255, 0, 255)
+    assert rgba[100, 100, 3] == 0  # not annotated: not judged
+    assert "IoU" in layer.info.text() and "0.750" in layer.info.text()  # 600 / (600 + 200)
