@@ -22,7 +22,8 @@ from matlab_gui.jobs.base import Progress, report
 
 Qt = QtCore.Qt
 Z_PREDICTION = 12
-CLASSES, PROBABILITY, UNCERTAINTY, EVALUATION = "classes", "probability", "uncertainty", "evaluation"
+CLASSES, PROBABILITY, UNCERTAINTY, EVALUATION, GRADCAM = (
+    "classes", "probability", "uncertainty", "evaluation", "gradcam")
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Outcome:
     probabilities: np.ndarray | None = None  # (C, H, W) segmentation, (C,) classification
     error: str = ""
     project_indices: bool = False  # labels renumbered to the project's class indices
+    cam: np.ndarray | None = None  # classification: Grad-CAM of the predicted class, 0..1
 
 
 @dataclass
@@ -59,6 +61,7 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
 
     from matlab_gui.errors import UserError
     from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.explain import explain_image
     from matlab_gui.ml.inference import (
         classification_input,
         classify_batch,
@@ -81,6 +84,8 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
             if card.task == "classification":
                 x = torch.from_numpy(classification_input(image, card)[None])
                 out.probabilities = classify_batch(model, x, device)[0]
+                if image_id == request.maps_for:
+                    out.cam = explain_image(model, card, image)[0]
             else:
                 keep = image_id == request.maps_for
                 options = tile_options(card, output="probabilities" if keep else "labels")
@@ -251,6 +256,8 @@ class PredictionLayer(QtWidgets.QWidget):
         modes = [("Classes", (CLASSES, 0)),
                  *((f"Probability of {n}", (PROBABILITY, k)) for k, n in enumerate(names)),
                  *([("Uncertainty", (UNCERTAINTY, 0))] if names else []),
+                 *([("Grad-CAM", (GRADCAM, 0))] if self.result and self.result.task
+                   == "classification" else []),
                  *((f"Evaluation of {c.name}", (EVALUATION, c.index))
                    for c in (s.project.classes if s is not None else []))]
         self.mode.blockSignals(True)
@@ -277,19 +284,32 @@ class PredictionLayer(QtWidgets.QWidget):
     def redraw(self) -> None:
         o = self.current()
         mode, arg = self.mode.currentData() or (CLASSES, 0)
-        is_map = o is not None and o.probabilities is not None and o.probabilities.ndim == 3
-        classifier = o is not None and o.probabilities is not None and o.probabilities.ndim == 1
+        probabilities = None if o is None else o.probabilities
+        is_map = probabilities is not None and probabilities.ndim == 3
+        classifier = probabilities is not None and probabilities.ndim == 1
+        has_cam = classifier and o.cam is not None
         self.bars.setVisible(classifier)
-        self.colour_bar.setVisible(mode in (PROBABILITY, UNCERTAINTY) and is_map)
-        names = self.result.class_names if self.result else []
+        self.colour_bar.setVisible(mode in (PROBABILITY, UNCERTAINTY) and is_map
+                                   or mode == GRADCAM and has_cam)
         if classifier:
-            self.bars.set_probabilities(names, o.probabilities)
-            best = int(np.argmax(o.probabilities))
-            self.info.setText(f"Predicted: <b>{names[best]}</b> ({o.probabilities[best]:.0%})")
-        if o is None or o.labels is None:
+            self._show_classifier(o, mode == GRADCAM and has_cam)
+        elif o is None or o.labels is None:
             self.item.clear()
-            self.info.setText("" if classifier else "No prediction for this image yet.")
-            return
+            self.info.setText("No prediction for this image yet.")
+        else:
+            self._show_segmentation(o, mode, arg, is_map)
+
+    def _show_classifier(self, o: Outcome, cam: bool) -> None:
+        names = self.result.class_names
+        self.bars.set_probabilities(names, o.probabilities)
+        best = int(np.argmax(o.probabilities))
+        self.info.setText(f"Predicted: <b>{names[best]}</b> ({o.probabilities[best]:.0%})")
+        if cam:
+            self._show_map(o.cam)
+        else:
+            self.item.clear()
+
+    def _show_segmentation(self, o: Outcome, mode: str, arg: int, is_map: bool) -> None:
         self.info.setText(f"Mean confidence {float(np.mean(o.confidence)):.0%}"
                           if o.confidence is not None else "")
         if mode == PROBABILITY and is_map:

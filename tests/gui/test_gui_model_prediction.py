@@ -114,3 +114,22 @@ def test_evaluation_overlay_and_scores_against_the_annotation(features, qtbot, m
     assert tuple(rgba[50, 70]) == (255, 255, 0, 255) and tuple(rgba[5, 5]) == (0, 255, 0, 255)
     assert rgba[100, 100, 3] == 0  # not annotated: not judged
     assert "IoU" in layer.info.text() and "0.750" in layer.info.text()  # 600 / (600 + 200)
+
+
+def test_classifier_bars_and_grad_cam(features, qtbot, monkeypatch):
+    def fake_classifier(request, progress=None, cancel=None):
+        out = PredictResult("classification", ["ferrite", "pearlite"])
+        cam = np.zeros((120, 160), np.float32)
+        cam[40:70, 60:100] = 1
+        out.outcomes = [Outcome(i, probabilities=np.array([0.3, 0.7]), cam=cam)
+                        for i in request.image_ids]
+        return out
+
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_classifier)
+    layer = features.prediction
+    with qtbot.waitSignal(layer.worker.finished, timeout=10000):
+        layer.predict_current()
+    assert layer.bars.isVisibleTo(layer) and "pearlite" in layer.info.text()
+    assert list(layer.bars.bars.opts["height"]) == [0.3, 0.7]
+    layer.mode.setCurrentIndex(layer.mode.findText("Grad-CAM"))
+    assert layer.item.image[50, 80] == 1 and layer.colour_bar.isVisibleTo(layer)
