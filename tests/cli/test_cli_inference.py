@@ -17,6 +17,7 @@ CLASSES = ("matrix", "precipitate")
 
 def _model(folder, task):
     import torch
+
     from matlab_gui.ml.card import ClassInfo
     from matlab_gui.ml.model_folder import save_model
     from matlab_gui.ml.zoo import build_model, default_card
@@ -130,7 +131,8 @@ def test_real_data_and_a_corrupted_copy(shared_data, models, tmp_path, capsys):
     import shutil
 
     folder = tmp_path / "neu"
-    shutil.copytree(shared_data / "neu_det_cls" / "test", folder)
+    for name in ("crazing", "inclusion", "patches"):
+        shutil.copytree(shared_data / "neu_det_cls" / "test" / name, folder / name)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
     data = files[0].read_bytes()
     files[0].write_bytes(data[: len(data) // 3])
@@ -142,10 +144,10 @@ def test_real_data_and_a_corrupted_copy(shared_data, models, tmp_path, capsys):
     with out.open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(files) and sum(bool(r["error"]) for r in rows) == 3
-    images = sorted((shared_data / "nasa_super" / "images").iterdir())[:2]
+    images = sorted((shared_data / "nasa_super" / "images").iterdir())[:1]
     seg = tmp_path / "seg"
-    assert main(["segment", "--model", models["segmentation"], *map(str, images), "--out", str(seg), "--tile", "128",
-                 "--quiet"]) == 0
+    assert main(["segment", "--model", models["segmentation"], str(images[0]), "--out", str(seg),
+                 "--tile", "256", "--quiet"]) == 0
     assert main(["measure", str(seg / f"{images[0].stem}_mask.png"), "--image", str(images[0]),
                  "--pixel-size", "10nm", "--json"]) == 0
     assert '"area_unit": "µm²"' in capsys.readouterr().out

@@ -16,16 +16,17 @@ from matlab_gui.jobs.classify import ClassifyRequest, run_classify
 CLASSES = ("ferrite", "pearlite", "martensite")
 
 
-def save_tiny_model(folder, task="classification"):
-    """A random-init model folder: resnet18 on 32-pixel RGB, or a small U-Net."""
+def save_tiny_model(folder, task="classification", arch="fnn"):
+    """A random-init model folder on 32-pixel RGB: a classifier (`arch`) or a small U-Net."""
     import torch
+
     from matlab_gui.ml.card import ClassInfo
     from matlab_gui.ml.model_folder import save_model
     from matlab_gui.ml.zoo import build_model, default_card
 
     torch.manual_seed(0)
     classes = [ClassInfo(name=n, color=(40 * i, 200, 0)) for i, n in enumerate(CLASSES)]
-    arch, encoder = ("resnet18", None) if task == "classification" else ("unet", "tu-resnet10t")
+    arch, encoder = (arch, None) if task == "classification" else ("unet", "tu-resnet10t")
     card = default_card(task, arch, classes, encoder=encoder, in_channels=3, input_size=32)
     save_model(folder, build_model(card, pretrained=False), card)
     return folder
@@ -130,11 +131,11 @@ def test_refuses_a_foreign_csv_and_a_segmentation_model(cls_model, clean_folder,
 
 
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
-def test_grad_cam_heat_map_at_image_size(cls_model, method):
+def test_grad_cam_heat_map_at_image_size(tmp_path, method):
     from matlab_gui.ml.explain import explain_image, last_conv
     from matlab_gui.ml.model_folder import load_model
 
-    loaded = load_model(cls_model, "cpu")
+    loaded = load_model(save_tiny_model(tmp_path / "cnn", arch="resnet18"), "cpu")
     image = np.random.default_rng(0).integers(0, 65535, (70, 90), dtype=np.uint16)  # grey -> RGB
     heat, target = explain_image(loaded.module, loaded.card, image, method=method)
     assert heat.shape == (70, 90) and heat.dtype == np.float32

@@ -86,7 +86,7 @@ def test_masks_overlays_maps_and_fractions(seg_model, images, tmp_path):
 
 def test_matlab_v73_file(seg_model, images, tmp_path):
     request = SegmentRequest(model=seg_model, inputs=[images / "grey16.tif"], out=tmp_path,
-                             format="mat", maps=True, device="cpu", tta=True)
+                             format="mat", maps=True, device="cpu", tta=True, tile=128)
     run_segment(request)
     path = tmp_path / "grey16.mat"
     head = path.read_bytes()[:128]
