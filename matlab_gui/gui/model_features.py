@@ -105,6 +105,7 @@ class ModelFeatures(QtCore.QObject):
         self.window = window
         self.settings = TrainSettings()
         self.current_key: str | None = None
+        self._job: FineTuneJob | None = None  # the training running now
         self._project = None
         self._temp = Path(tempfile.mkdtemp(prefix="matlab_gui-models-"))
         self.trainer = JobWorker(self)

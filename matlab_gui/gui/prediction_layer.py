@@ -243,10 +243,27 @@ class PredictionLayer(QtWidgets.QWidget):
                     o.labels, o.project_indices = to_index[o.labels], True
                     s.project.set_prediction(o.image_id, o.labels, o.confidence,
                                              self.features.current_key)
+        if s is not None:
+            self._mark_list(result)
         if failed:
             dialogs.warning(self.window, "Some images could not be predicted",
                             "\n".join(o.error for o in failed))
         self._fill_modes()
+
+    def _mark_list(self, result: PredictResult) -> None:
+        """The image list says "predicted", and a classifier's class with its probability
+        (until the list is rebuilt; the project keeps only segmentation predictions)."""
+        s, images = self.window.session, self.window.images
+        rows = {images.item(r).data(Qt.UserRole): images.item(r) for r in range(images.count())}
+        for o in result.outcomes:
+            if o.error or o.image_id not in rows:
+                continue
+            images.update_record(s.project.record(o.image_id), s.project.classes)
+            if o.probabilities is not None and o.probabilities.ndim == 1:
+                best = int(np.argmax(o.probabilities))
+                item = rows[o.image_id]
+                item.setText(f"{item.text()}\npredicted: {result.class_names[best]} "
+                             f"({o.probabilities[best]:.0%})")
 
     def _fill_modes(self) -> None:
         """What the Show list offers: classes, each probability and the uncertainty (after a

@@ -131,5 +131,6 @@ def test_classifier_bars_and_grad_cam(features, qtbot, monkeypatch):
         layer.predict_current()
     assert layer.bars.isVisibleTo(layer) and "pearlite" in layer.info.text()
     assert list(layer.bars.bars.opts["height"]) == [0.3, 0.7]
+    assert features.window.images.item(0).text().endswith("predicted: pearlite (70%)")
     layer.mode.setCurrentIndex(layer.mode.findText("Grad-CAM"))
     assert layer.item.image[50, 80] == 1 and layer.colour_bar.isVisibleTo(layer)
