@@ -98,7 +98,8 @@ def replace_placeholders(menu: QtWidgets.QMenu) -> None:
 
 
 class ModelFeatures(QtCore.QObject):
-    model_changed = QtCore.Signal()
+    """The controller: owns the docks and workers, and is the one place that edits the
+    project for them (models, current model), always in the GUI thread."""
 
     def __init__(self, window):
         super().__init__(window)
@@ -181,7 +182,6 @@ class ModelFeatures(QtCore.QObject):
         self.entries = entries
         self.model_panel.set_models(entries, self.current_key)
         self.model_panel.set_card(self.card())
-        self.model_changed.emit()
 
     def model_dir(self, key: str | None = None) -> Path | None:
         """The folder of a key (shipped:NAME, project:NAME or a path); a project's model is
@@ -210,7 +210,6 @@ class ModelFeatures(QtCore.QObject):
             self.window.session.wait()
             self.project.current_model = key[len(PROJECT):]
         self.model_panel.set_card(self.card())
-        self.model_changed.emit()
 
     def import_model(self) -> None:
         folder = dialogs.folder(self.window, "Import a model folder (card.json + weights)")
