@@ -89,7 +89,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.epoch_curve.setData([e["epoch"] for e in self.epochs],
                                  [e["loss"] for e in self.epochs])
         name = self.metric_name or next((k for k in MONITORED if k in m), None)
-        if name is not None:
+        if name is None:
+            self.metric_plot.setTitle("Validation: none (every labelled image is used to train)")
+        else:
             self.metric_name = name
             points = [(e["epoch"], e[name]) for e in self.epochs if name in e]
             self.metric_curve.setData(*zip(*points, strict=True))
