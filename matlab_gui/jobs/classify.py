@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
 from matlab_gui.imaging.write import atomic_write_bytes
@@ -105,7 +103,9 @@ def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
 
 
 class _FileDataset:
-    """Index -> (index, normalised image or an empty array, error); runs in loader workers."""
+    """Index -> (index, normalised image tensor or an empty one, error); runs in loader workers.
+
+    Tensors (not arrays) so that workers hand images over in shared memory, not through a pipe."""
 
     def __init__(self, paths: list[Path], card):
         self.paths, self.card = paths, card
@@ -114,17 +114,19 @@ class _FileDataset:
         return len(self.paths)
 
     def __getitem__(self, index: int):
+        import torch
+
         from matlab_gui.ml.inference import check_channels, classification_input
 
         path = self.paths[index]
         try:
             image = read_image(path).data
             check_channels(image, self.card, path)
-            return index, classification_input(image, self.card), ""
+            return index, torch.from_numpy(classification_input(image, self.card)), ""
         except UserError as exc:
-            return index, np.empty(0, np.float32), exc.problem
+            return index, torch.empty(0), exc.problem
         except Exception as exc:  # a decoder crash on one file must not stop the folder
-            return index, np.empty(0, np.float32), f"{type(exc).__name__}: {exc}"
+            return index, torch.empty(0), f"{type(exc).__name__}: {exc}"
 
 
 def _collate(items):
@@ -194,7 +196,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                     rows[todo[i][0]].error = err
                     failed += 1
             if good:
-                batch = torch.from_numpy(np.stack([x for _, x in good]))
+                batch = torch.stack([x for _, x in good])
                 for (i, _), p in zip(good, classify_batch(model, batch, device), strict=True):
                     row = rows[todo[i][0]]
                     row.probabilities = p.tolist()
