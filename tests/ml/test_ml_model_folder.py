@@ -1,0 +1,91 @@
+"""Model folders: what is saved loads back identical, without pickle; broken folders say what is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from matlab_gui.errors import ModelError
+from matlab_gui.ml.card import ClassInfo, ModelCard
+from matlab_gui.ml.model_folder import load_model, save_model
+from matlab_gui.ml.zoo import build_model, default_card
+
+
+@pytest.fixture
+def saved(tmp_path):
+    card = default_card("segmentation", "unet", [ClassInfo("matrix", "#0000ff"), ClassInfo("gamma prime", (255, 0, 0))],
+                        encoder="tu-resnet10t", in_channels=1, input_size=64)
+    model = build_model(card, pretrained=False).eval()
+    save_model(tmp_path / "m", model, card)
+    return tmp_path / "m", model, card
+
+
+def test_round_trip_gives_identical_outputs_and_card(saved):
+    folder, model, card = saved
+    loaded = load_model(folder)
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(loaded.module(x), model(x))
+    assert loaded.card.to_dict() == card.to_dict()
+    assert loaded.card.classes[0].color == (0, 0, 255)
+
+
+def test_half_precision_folder_is_smaller_and_close(saved, tmp_path):
+    folder, model, card = saved
+    save_model(tmp_path / "half", model, card, half=True)
+    assert (tmp_path / "half" / "model.safetensors").stat().st_size < 0.6 * (folder / "model.safetensors").stat().st_size
+    x = torch.randn(1, 1, 64, 64)
+    with torch.no_grad():
+        np.testing.assert_allclose(load_model(tmp_path / "half").module(x), model(x), atol=5e-2)
+
+
+def test_saving_over_a_folder_replaces_it_whole(saved):
+    folder, model, card = saved
+    card.name = "second"
+    save_model(folder, model, card)
+    assert json.loads((folder / "card.json").read_text())["name"] == "second"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["m"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda f: (f / "card.json").unlink(), "card.json is missing"),
+        (lambda f: (f / "card.json").write_text("{not json"), "not valid JSON"),
+        (lambda f: (f / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet"})), "'classes'"),
+        (lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"unet"', '"hypernet"')), "unknown architecture"),
+        (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
+        (lambda f: (f / "model.safetensors").write_bytes(b"garbage"), "unreadable weights"),
+    ],
+    ids=["no-card", "bad-json", "no-classes", "unknown-arch", "no-weights", "bad-weights"],
+)
+def test_broken_folders_raise_model_errors(saved, damage, message):
+    folder = saved[0]
+    damage(folder)
+    with pytest.raises(ModelError, match=message):
+        load_model(folder)
+
+
+def test_wrong_shapes_are_named(saved):
+    folder = saved[0]
+    state = load_file(str(folder / "model.safetensors"))
+    key = next(k for k in state if k.endswith("segmentation_head.0.weight"))
+    state[key] = torch.zeros(5, *state[key].shape[1:])
+    save_file(state, str(folder / "model.safetensors"))
+    with pytest.raises(ModelError, match="wrong shapes: .*segmentation_head"):
+        load_model(folder)
+
+
+def test_card_validation_and_newer_schema():
+    raw = default_card("classification", "fnn", ["a", "b"]).to_dict()
+    assert ModelCard.from_dict(raw).to_dict() == raw
+    with pytest.raises(ModelError, match="in_channels"):
+        ModelCard.from_dict({**raw, "in_channels": 4, "normalisation": {**raw["normalisation"], "mean": [0.5] * 4, "std": [0.5] * 4}})
+    with pytest.raises(ModelError, match="newer"):
+        ModelCard.from_dict({**raw, "schema_version": 99})
+    with pytest.raises(ModelError, match="task"):
+        ModelCard.from_dict({**raw, "task": "regression"})
