@@ -345,7 +345,7 @@ def mean_intensity(image: np.ndarray) -> float:
     return float(np.mean(image, dtype=np.float64) / top)
 
 
-def _input_hw(card) -> tuple[int, int]:
+def input_hw(card) -> tuple[int, int]:
     size = card.input_size
     return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
 
@@ -359,7 +359,7 @@ def prepare_classification(
     `drop_band`: the pixel-sum filter of paper 000, judged on the raw image; for training only.
     Returns the kept keys and their images.
     """
-    h, w = _input_hw(card)
+    h, w = input_hw(card)
     kept, images = [], []
     for key in keys:
         image = source.load(key)

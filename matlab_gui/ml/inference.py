@@ -15,7 +15,7 @@ import torch
 
 from matlab_gui.errors import ModelError, UserError
 from matlab_gui.jobs.base import CancelToken, ProgressCallback
-from matlab_gui.ml.data import _input_hw, equalise_histogram
+from matlab_gui.ml.data import equalise_histogram, input_hw
 from matlab_gui.ml.tiling import TiledPrediction, TiledSegmenter, TileOptions
 
 _CONVERTIBLE = (1, 3)  # grey <-> RGB is converted by the card's rule, anything else is refused
@@ -40,7 +40,7 @@ def output_classes(logits_channels: int) -> int:
 @torch.inference_mode()
 def check_model(model: torch.nn.Module, card, device: torch.device) -> None:
     """ModelError naming both when the network's outputs do not match the card's classes."""
-    size = 64 if card.task == "segmentation" else _input_hw(card)[0]
+    size = 64 if card.task == "segmentation" else input_hw(card)[0]
     was_training = model.training
     model.eval()
     try:
@@ -63,7 +63,7 @@ def normaliser(image: np.ndarray, card):
 def tile_options(card, **overrides) -> TileOptions:
     """Tile size and overlap from the card unless given; other options as passed."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    tile = given.pop("tile", None) or _input_hw(card)[0]
+    tile = given.pop("tile", None) or input_hw(card)[0]
     overlap = given.pop("overlap", getattr(card, "tile_overlap", None))
     if overlap is None:
         overlap = tile // 8
@@ -99,7 +99,7 @@ def classification_input(image: np.ndarray, card) -> np.ndarray:
 
     if (getattr(card, "training", None) or {}).get("hist_eq"):
         image = equalise_histogram(image)
-    h, w = _input_hw(card)
+    h, w = input_hw(card)
     resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
     return np.asarray(to_model_input(resized, card), dtype=np.float32)
 

@@ -3,13 +3,14 @@
 Micrographs come as 8-bit, 16-bit (often only 12 bits used) or float, greyscale or RGB. The
 default rule stretches each image's 0.5..99.5 percentiles to 0..1, which makes a model indifferent
 to detector gain and bit depth. Statistics are taken once per whole image (`input_stats`) so the
-tiles of one huge micrograph are all normalised alike.
+tiles of one huge micrograph are all normalised alike. Histogram equalisation (paper 001) is
+applied to the raw image before this, by `ml.data.equalise_histogram`, when the card's training
+recorded `hist_eq`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from skimage import exposure
 
 from matlab_gui.imaging.display import auto_levels
 from matlab_gui.ml.card import ModelCard
@@ -48,8 +49,6 @@ def to_model_input(image: np.ndarray, card: ModelCard, stats: dict[str, float] |
     pixels = match_channels(image, card.in_channels)
     scaled = (pixels.astype(np.float32) - stats["lo"]) / max(stats["hi"] - stats["lo"], 1e-6)
     np.clip(scaled, 0.0, 1.0, out=scaled)
-    if card.preprocessing.get("equalize"):
-        scaled = exposure.equalize_hist(scaled).astype(np.float32)
     mean = np.asarray(card.normalisation.mean, np.float32)
     std = np.asarray(card.normalisation.std, np.float32)
     scaled -= mean
