@@ -133,6 +133,14 @@ def _collate(items):
     return items
 
 
+def _worker_init(_worker_id: int) -> None:
+    """Workers are the parallelism: OpenCV's own thread pool (which spins while idle) would
+    take cores from the model."""
+    import cv2
+
+    cv2.setNumThreads(0)
+
+
 def _stat(path: Path) -> tuple[int, int]:
     st = path.stat()
     return st.st_size, st.st_mtime_ns
@@ -185,6 +193,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
     report(progress, Progress("classify", 0, len(todo), message=f"{skipped} already done"))
     loader = DataLoader(_FileDataset([p for _, p in todo], card), batch_size=request.batch,
                         num_workers=request.workers if todo else 0, collate_fn=_collate,
+                        worker_init_fn=_worker_init,
                         pin_memory=device.type == "cuda")
     last_save = time.perf_counter()
     try:
