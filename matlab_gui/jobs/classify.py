@@ -156,7 +156,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
 
     from matlab_gui.ml.device import pick_device
     from matlab_gui.ml.inference import check_model, classify_batch
-    from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.model_folder import load_model, read_card
     from matlab_gui.ml.model_lookup import resolve_model
 
     t0 = time.perf_counter()
@@ -169,13 +169,10 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                              + ("" if request.recursive else " (add --recursive for subfolders)"),
                              request.folder)
     device = pick_device(request.device)
-    loaded = load_model(model_dir, device)
-    model, card = loaded.module, loaded.card
+    card = read_card(model_dir)
     if card.task != "classification":
         raise UserError(f"the model is a {card.task} model; classify needs a classifier",
                         request.model)
-    check_model(model, card, device)
-    model.eval()
     names = [c.name for c in card.classes]
     done = read_done(request.out, names)
     rows: list[Row] = []
@@ -195,9 +192,12 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                         num_workers=request.workers if todo else 0, collate_fn=_collate,
                         worker_init_fn=_worker_init,
                         pin_memory=device.type == "cuda")
+    batches = iter(loader)  # the workers start decoding while the model loads
+    model = load_model(model_dir, device).module
+    check_model(model, card, device)
     last_save = time.perf_counter()
     try:
-        for items in loader:
+        for items in batches:
             cancel.raise_if_cancelled()
             good = [(i, x) for i, x, err in items if not err]
             for i, _, err in items:
