@@ -187,7 +187,7 @@ class PredictionLayer(QtWidgets.QWidget):
         w.progress.connect(lambda e: (self.bar.setRange(0, e.total), self.bar.setValue(e.done)))
         w.finished.connect(self._predicted)
         w.failed.connect(lambda m: (self._idle(), dialogs.error(self.window, "Prediction failed", m)))
-        w.cancelled.connect(self._idle)
+        w.cancelled.connect(lambda: self._idle())
         self.mode.currentIndexChanged.connect(lambda _: self.redraw())
         self.opacity.valueChanged.connect(lambda v: self.item.setOpacity(v / 100))
         self.visible.toggled.connect(self.item.setVisible)
@@ -219,10 +219,10 @@ class PredictionLayer(QtWidgets.QWidget):
         s = self.window.session
         self._start([] if s is None else s.project.image_ids)
 
-    def _idle(self) -> None:
+    def _idle(self, done: bool = False) -> None:
         self.cancel.setEnabled(False)
         self.bar.setRange(0, 1)
-        self.bar.setValue(0)
+        self.bar.setValue(int(done))
 
     def _project_classes(self, names: list[str]):
         """Project classes by model output position, when the model fits the project."""
@@ -230,7 +230,7 @@ class PredictionLayer(QtWidgets.QWidget):
         return classes if len(classes) == len(names) else None
 
     def _predicted(self, result: PredictResult) -> None:
-        self._idle()
+        self._idle(done=True)
         self.result = result
         s = self.window.session
         classes = None if s is None else self._project_classes(result.class_names)
