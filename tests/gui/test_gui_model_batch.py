@@ -105,6 +105,7 @@ def test_dialog_fills_the_output_and_returns_the_choice(qtbot, folder):
 def test_real_classifier_on_a_folder_with_a_corrupt_file(features, folder, qtbot, tmp_path):
     pytest.importorskip("matlab_gui.ml.zoo")
     import torch
+
     from matlab_gui.ml.card import ClassInfo
     from matlab_gui.ml.model_folder import save_model
     from matlab_gui.ml.zoo import build_model, default_card
@@ -121,3 +122,24 @@ def test_real_classifier_on_a_folder_with_a_corrupt_file(features, folder, qtbot
     assert results.model.rowCount() == 5
     results.filter.setCurrentText(ERRORS)
     assert results.proxy.rowCount() == 1
+
+
+def test_segment_folder_fills_phase_fractions(features, folder, qtbot, monkeypatch, tmp_path):
+    from matlab_gui.jobs import segment
+
+    def fake_segment(request, progress=None, cancel=None):
+        images = [segment.ImageOutcome(p, fractions=[0.25, 0.75]) for p in
+                  sorted(request.inputs[0].glob("sample*"))]
+        images.append(segment.ImageOutcome(request.inputs[0] / "broken.png", error="truncated"))
+        return segment.SegmentResult(CLASSES, images, request.out / "f.csv", 0.1)
+
+    monkeypatch.setattr(segment, "run_segment", fake_segment)
+    with qtbot.waitSignal(features.batch.finished, timeout=30000):
+        features.run_batch(BatchChoice("segment", folder, False, features.current_key,
+                                       tmp_path / "seg"))
+    results = features.batch_results
+    assert results.model.rowCount() == 5 and results.model.headerData(2, model_features.Qt.Horizontal) \
+        == "fraction pearlite"
+    assert list(results.bars.opts["height"]) == [0.25, 0.75]
+    results.filter.setCurrentText("pearlite")
+    assert results.proxy.rowCount() == 4
