@@ -16,6 +16,7 @@ from matlab_gui.gui.canvas import Canvas
 from matlab_gui.gui.class_palette import ClassPalette
 from matlab_gui.gui.image_list import ImageList
 from matlab_gui.gui.levels_panel import LevelsPanel
+from matlab_gui.gui.model_features import attach as attach_model_features
 from matlab_gui.gui.session import Session
 from matlab_gui.gui.status import StatusReadout
 from matlab_gui.gui.tool_options import ToolOptions
@@ -67,6 +68,7 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self._update_title()
         self.set_tool("brush")
+        self.model_features = attach_model_features(self)
 
     def _connect(self) -> None:
         c, r = self.canvas, self.router
@@ -529,6 +531,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- window events -----------------------------------------------------------------
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
         if self.close_session():
+            self.model_features.close()
             ev.accept()
         else:
             ev.ignore()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -350,12 +349,7 @@ def _add_menus(window, features: ModelFeatures) -> None:
 
 
 def attach(window) -> ModelFeatures:
-    """Add the model features to `window` (call once, at the end of its __init__).
-
-    Jobs run Python between their torch calls; at the default 5 ms GIL switch interval the GUI
-    thread waits up to 5 ms per hand-over and a repaint takes many (measured p95 81 ms with a
-    Python-heavy job, 26 ms at 1 ms), so the interval is set to 1 ms for the whole app."""
-    sys.setswitchinterval(0.001)
+    """Add the model features to `window`; MainWindow calls it once, at the end of its __init__."""
     features = ModelFeatures(window)
     _add_menus(window, features)
     QtWidgets.QApplication.instance().aboutToQuit.connect(features.close)

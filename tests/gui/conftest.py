@@ -89,8 +89,9 @@ def drag(canvas, points: list[tuple[float, float]]) -> list[tuple[float, float]]
 
 
 def click(canvas, y: float, x: float) -> None:
+    """Click the centre of pixel (y, x), so rounding to whole screen points stays inside it."""
     QtTest.QTest.mouseClick(
-        canvas.viewport(), Qt.LeftButton, Qt.NoModifier, widget_pos(canvas, y, x)
+        canvas.viewport(), Qt.LeftButton, Qt.NoModifier, widget_pos(canvas, y + 0.5, x + 0.5)
     )
 
 

@@ -46,7 +46,7 @@ def fake_classify(request, progress=None, cancel=None):
 
 @pytest.fixture
 def features(window):
-    f = model_features.attach(window)
+    f = window.model_features
     f.current_key = "shipped:none"
     yield f
     f.close()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from matlab_gui.gui import model_features, prediction_layer
+from matlab_gui.gui import prediction_layer
 from matlab_gui.gui.prediction_layer import Outcome, PredictResult
 
 
@@ -26,7 +26,7 @@ def fake_predict(request, progress=None, cancel=None):
 @pytest.fixture
 def features(window, grain_image, tmp_path):
     window.add_images([grain_image[0]])
-    f = model_features.attach(window)
+    f = window.model_features
     model = tmp_path / "model"
     model.mkdir()
     (model / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet",
@@ -73,7 +73,7 @@ def test_accept_where_unpainted_is_one_undo_step(features, qtbot, monkeypatch):
 
 def test_predict_without_a_model_is_a_dialog(window, grain_image, messages):
     window.add_images([grain_image[0]])
-    features = model_features.attach(window)
+    features = window.model_features
     features.current_key = None
     features.prediction.predict_current()
     assert not features.prediction.worker.busy and messages[-1][1] == "No model"

@@ -102,7 +102,7 @@ def labelled(window, grain_image):
 
 @pytest.fixture
 def features(labelled):
-    f = model_features.attach(labelled)
+    f = labelled.model_features
     yield f
     f.close()
 
@@ -174,7 +174,7 @@ def test_cancel_keeps_the_previous_model(features, qtbot, monkeypatch):
 
 
 def test_no_labels_is_a_dialog_not_a_thread(window, messages):
-    features = model_features.attach(window)
+    features = window.model_features
     features.fine_tune()
     assert not features.trainer.busy
     assert messages and messages[-1][1] == "Nothing to train on yet"
