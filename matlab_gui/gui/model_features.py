@@ -131,7 +131,7 @@ class ModelFeatures(QtCore.QObject):
         dock = QtWidgets.QDockWidget(title, self.window)
         dock.setObjectName(f"{title} dock")
         dock.setWidget(widget)
-        self.window.addDockWidget(Qt.RightDockWidgetArea, dock)
+        self.window.addDockWidget(Qt.LeftDockWidgetArea, dock)
         return dock
 
     def _connect(self) -> None:
