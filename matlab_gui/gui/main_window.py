@@ -69,7 +69,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_title()
         self.set_tool("brush")
         self.model_features = attach_model_features(self)
-        self.resizeDocks([self._docks["Images"]], [290], Qt.Horizontal)
 
     def _connect(self) -> None:
         c, r = self.canvas, self.router
