@@ -2,18 +2,12 @@
 
 Builds a 100-image project of embedded 4096 x 4096 uint8 images (about 1.6 GB) with a 4k mask per
 image, and a 10-image one the same way; changes one mask and times `save()` (median of 5), and
-times `Project.open`. Writes `benchmarks/results/project_save.json`.
-Run: `.venv/bin/python benchmarks/project_save.py [--images 100] [--small 10]`.
+times `Project.open`. `benchmarks/io.py` runs it (results in `benchmarks/results/io.json`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -89,31 +83,3 @@ def bench_project_save(n_images: int, folder: Path) -> dict:
         "save_one_mask_s_all": [round(t, 4) for t in saves],
         "open_s_median": round(statistics.median(opens), 4),
     }
-
-
-def main() -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=100)
-    parser.add_argument("--small", type=int, default=10)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="mgp_bench_") as tmp:
-        runs = [bench_project_save(n, Path(tmp)) for n in (args.small, args.images)]
-    large = runs[-1]
-    result = {
-        "what": "save() after changing one 4096x4096 uint8 mask; images embedded 4096x4096 uint8",
-        "goal_s": 0.3,
-        "passed": all(r["save_one_mask_s_median"] < 0.3 for r in runs),
-        "size_ratio_of_save_times": round(
-            large["save_one_mask_s_median"] / runs[0]["save_one_mask_s_median"], 2
-        ),
-        "runs": runs,
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-    }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
-    return result
-
-
-if __name__ == "__main__":
-    main()
