@@ -1,0 +1,75 @@
+"""Turn a folder written by `matlab-gui train` into a shipped model folder.
+
+    python models/ship.py SRC DST --dataset nasa_super --splits files.csv --split test \
+        --metric mean_iou --licence MIT --notes "..." [--float32]
+
+Evaluates SRC (float32) and its float16 copy on the test split with the same code as
+`matlab-gui evaluate`, keeps float16 unless it loses more than 0.002 on `--metric` (or
+--float32 is given), and records in the card: the test metrics of the shipped weights, the
+float32 metric, what to evaluate on (`data.evaluate`, used by tests/models), the data licence
+and notes. Weights are loaded and saved as safetensors (no pickle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+SHARED = Path(os.environ.get("MATLAB_GUI_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def evaluate(folder: Path, data: Path, splits: list[Path] | None, split: str) -> dict:
+    from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
+
+    return run_evaluation(EvaluateRequest(model=folder, data=data, splits=splits, split=split,
+                                          device="cpu")).metrics
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("src")
+    ap.add_argument("dst")
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--splits")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--metric", required=True)
+    ap.add_argument("--licence", required=True)
+    ap.add_argument("--notes", default="")
+    ap.add_argument("--train-command", default="")
+    ap.add_argument("--wall", default="")
+    ap.add_argument("--float32", action="store_true")
+    a = ap.parse_args()
+
+    from matlab_gui.ml.model_folder import load_model, save_model
+
+    data = SHARED / a.dataset
+    splits = [data / a.splits] if a.splits else None
+    m32 = evaluate(Path(a.src), data, splits, a.split)
+    loaded = load_model(a.src)
+    card = loaded.card
+    with tempfile.TemporaryDirectory() as tmp:
+        half_dir = Path(tmp) / "half"
+        save_model(half_dir, loaded.module, card, half=True)
+        m16 = evaluate(half_dir, data, splits, a.split)
+    use_half = not a.float32 and m16[a.metric] >= m32[a.metric] - 0.002
+    metrics = m16 if use_half else m32
+    card.metrics = dict(card.metrics or {}, test=metrics,
+                        test_float32={a.metric: m32[a.metric]},
+                        test_float16={a.metric: m16[a.metric]})
+    card.training = dict(card.training or {}, weights_dtype="float16" if use_half else "float32",
+                         command=a.train_command, wall_time=a.wall)
+    card.data = dict(card.data or {}, licence=a.licence,
+                     evaluate={"dataset": a.dataset, "splits": a.splits, "split": a.split,
+                               "metric": a.metric})
+    if a.notes:
+        card.notes = a.notes
+    save_model(a.dst, loaded.module, card, half=use_half)
+    print(json.dumps({"float32": m32[a.metric], "float16": m16[a.metric], "shipped":
+                      "float16" if use_half else "float32", "metrics": metrics}, default=str))
+
+
+if __name__ == "__main__":
+    main()
