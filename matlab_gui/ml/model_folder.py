@@ -45,9 +45,7 @@ def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool
         value = value.detach().to("cpu")
         state[key] = (value.half() if half and value.is_floating_point() else value).contiguous().clone()
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a model folder is shared like any other
+    tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is shared like any other
     try:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "arch": card.arch})
         (tmp / CARD).write_text(card.to_json() + "\n", encoding="utf-8")
