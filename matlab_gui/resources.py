@@ -28,3 +28,13 @@ def sample_images() -> list[Path]:
     """The bundled sample micrographs, in a stable order."""
     folder = resources_dir() / "samples"
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".tif", ".tiff", ".png", ".jpg", ".bmp"})
+
+
+DEFAULT_SAMPLE = "superalloy_spot2_0d_0.tif"  # what the shipped default model (nasa-super) was made for
+
+
+def default_sample() -> Path:
+    """The micrograph `matlab-gui` opens when started with nothing."""
+    samples = sample_images()
+    preferred = [p for p in samples if p.name == DEFAULT_SAMPLE]
+    return (preferred or samples)[0]

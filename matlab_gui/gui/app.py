@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from matlab_gui.errors import UserError
-from matlab_gui.resources import resources_dir, sample_images
+from matlab_gui.resources import default_sample, resources_dir
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:
@@ -44,7 +44,7 @@ def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = 
     if wh:
         window.resize(*wh)
     window.show()
-    window.open_paths([Path(p) for p in paths] or sample_images()[:1])
+    window.open_paths([Path(p) for p in paths] or [default_sample()])
     if screenshot:
         window.wait_until_idle()
         if not window.grab().save(screenshot):

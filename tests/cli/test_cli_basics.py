@@ -99,3 +99,12 @@ def test_screenshot_of_main_window(tmp_path, samples_dir):
     shot = read_image(out_png).data
     assert shot.shape[:2] == (800, 1280)
     assert shot.std() > 5  # a real picture, not a blank window
+
+
+def test_started_with_nothing_the_app_opens_the_sample_its_default_model_was_made_for():
+    from matlab_gui.imaging import read_image
+    from matlab_gui.resources import default_sample
+
+    sample = default_sample()
+    assert sample.name == "superalloy_spot2_0d_0.tif"
+    assert read_image(sample).meta.width == 512
