@@ -142,9 +142,7 @@ def _class_from(value: Any) -> ClassInfo:
 
 
 def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy / torch scalars in metrics
-        return value.item()
-    if hasattr(value, "tolist"):
+    if hasattr(value, "tolist"):  # numpy / torch scalars and arrays in metrics
         return value.tolist()
     return str(value)
 

