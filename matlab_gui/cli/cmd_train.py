@@ -23,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patch", type=int, default=256, help="segmentation patch size (px)")
     a("--patches-per-epoch", type=int, help="default: the training images' area once")
     a("--input-size", type=int, default=224, help="classification input size (px)")
+    a("--head", choices=["linear", "sepconv"], help="classification head (sepconv: paper 000)")
+    a("--pooling", choices=["avg", "max"], help="classification global pooling (GAP or GMP)")
     a("--batch", type=int, default=8)
     a("--lr", type=float, help="learning rate (default 2e-4 segmentation, 1e-3 classification)")
     a("--optimizer", default="adam", choices=["adam", "adamw", "adamax", "sgd", "rmsprop"])
@@ -52,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     a("--seed", type=int, default=0)
     a("--name", default="")
+    a("--half", action="store_true", help="save float16 weights (half the size)")
 
 
 def _loss(text: str | None) -> dict | None:
@@ -87,7 +90,8 @@ def request_from_args(args: argparse.Namespace):
         augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,
         hist_eq=args.hist_eq, hptl=args.hptl, device=args.device, seed=args.seed,
         pretrained=not args.no_pretrained, weights_dir=args.weights_dir,
-        checkpoint_dir=args.checkpoint, name=args.name,
+        checkpoint_dir=args.checkpoint, name=args.name, half=args.half,
+        head={k: v for k, v in (("type", args.head), ("pooling", args.pooling)) if v} or None,
     )
 
 

@@ -45,6 +45,7 @@ class TrainRequest:
     patch: int = 256  # segmentation patch size
     patches_per_epoch: int | None = None  # default: the training images' area once
     input_size: int = 224  # classification input size
+    head: dict | None = None  # classification head, e.g. {"type": "sepconv", "pooling": "max"}
     in_channels: int = 3
     splits: list[Path] | None = None  # one CSV (stem, split) or stem-list files
     split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
@@ -62,6 +63,7 @@ class TrainRequest:
     checkpoint_dir: Path | None = None  # resumable state; a run continues what it finds there
     name: str = ""
     notes: str = ""
+    half: bool = False  # save float16 weights (half the file; check the cost with evaluate)
 
 
 @dataclass
@@ -147,8 +149,9 @@ class _Run:
         if not arch:
             raise DataError("choose an architecture (--arch) or a model to start from (--from)")
         size = r.patch if r.task == SEGMENTATION else r.input_size
+        head = {"head": r.head} if r.head and r.task != SEGMENTATION else {}
         card = default_card(r.task, arch, _class_infos(source, None), encoder=r.encoder,
-                            in_channels=r.in_channels, input_size=size)
+                            in_channels=r.in_channels, input_size=size, **head)
         return build_model(card, pretrained=r.pretrained, weights_dir=r.weights_dir), card
 
     # -- data ---------------------------------------------------------------------------------
@@ -259,7 +262,7 @@ class _Run:
                                    notes=r.notes or card.notes)
         self.cancel.raise_if_cancelled()
         report(self.progress, Progress("save", 0, 1, message=f"writing {r.out}"))
-        save_model(Path(r.out), model, card)
+        save_model(Path(r.out), model, card, half=r.half)
         return TrainResult(
             model_dir=Path(r.out), card=card, history=history, best_metrics=outcome.best_metrics,
             best_epoch=outcome.best_epoch, epochs_run=len(history),

@@ -56,3 +56,25 @@ def test_two_nasa_super_images_at_64_px(shared_data, tmp_path, capsys):
     result = _evaluate_json(capsys, "--model", str(out), "--data", str(root), "--splits", str(splits))
     assert result["images"] == ["spot2_0d_0"] and result["pixels"] == 512 * 512
     assert len(result["per_class_iou"]) == 3
+
+
+def test_sepconv_head_with_max_pooling_saved_as_float16(tmp_path, capsys):
+    from safetensors import safe_open
+
+    from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.synthetic import write_classification_folder
+
+    data = write_classification_folder(tmp_path / "cls")
+    out = tmp_path / "model"
+    code = main(["train", "--task", "classification", "--data", str(data), "--arch", "resnet18",
+                 "--no-pretrained", "--device", "cpu", "--epochs", "1", "--batch", "4",
+                 "--input-size", "32", "--head", "sepconv", "--pooling", "max", "--half",
+                 "--out", str(out)])
+    assert code == 0
+    card = load_model(out).card
+    assert card.head["type"] == "sepconv" and card.head["pooling"] == "max"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        dtypes = {str(f.get_tensor(k).dtype) for k in f.keys()}
+    assert "torch.float16" in dtypes and "torch.float32" not in dtypes
+    result = _evaluate_json(capsys, "--model", str(out), "--data", str(data))
+    assert 0.0 <= result["accuracy"] <= 1.0
