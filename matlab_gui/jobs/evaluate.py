@@ -49,7 +49,8 @@ def select_stems(source, card, split_files, split: str | None) -> tuple[list[str
     split = splits.normalise_split_name(split)
     known = set(source.stems)
     if split_files:
-        chosen, origin = splits.stems_in(splits.read_splits(split_files), split), "split file"
+        assignment = splits.match_to_keys(splits.read_splits(split_files), list(source.stems))
+        chosen, origin = splits.stems_in(assignment, split), "split file"
     elif getattr(source, "given_splits", None):
         chosen, origin = splits.stems_in(source.given_splits, split), "folder"
     else:

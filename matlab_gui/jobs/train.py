@@ -41,6 +41,7 @@ class TrainRequest:
     weight_decay: float = 0.0
     finetune_top: float | None = None  # percent; two-phase transfer (papers 000/004)
     head_epochs: int | None = None
+    finetune_lr_factor: float = 0.1  # phase-2 learning rate = lr x this (paper 000: 1e-5 / 1e-3)
     patience: int = 10
     patch: int = 256  # segmentation patch size
     patches_per_epoch: int | None = None  # default: the training images' area once
@@ -86,9 +87,7 @@ def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
     from matlab_gui.ml import splits
 
     if split_files:
-        assignment = splits.read_splits(split_files)
-        known = set(source.stems)
-        assignment = {s: v for s, v in assignment.items() if s in known}
+        assignment = splits.match_to_keys(splits.read_splits(split_files), list(source.stems))
     elif getattr(source, "given_splits", None):
         assignment = source.given_splits
     elif task == CLASSIFICATION:
@@ -205,7 +204,7 @@ class _Run:
         return TrainConfig(
             epochs=r.epochs, batch_size=r.batch, lr=r.lr or lr_default, optimizer=r.optimizer,
             weight_decay=r.weight_decay, schedule=r.schedule, finetune_top=r.finetune_top,
-            head_epochs=r.head_epochs, patience=r.patience,
+            head_epochs=r.head_epochs, finetune_lr_factor=r.finetune_lr_factor, patience=r.patience,
             monitor="mean_iou" if r.task == SEGMENTATION else "balanced_accuracy", seed=r.seed,
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Hashable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -22,9 +22,27 @@ _ALIASES = {"validation": "val", "validate": "val", "valid": "val"}
 
 
 def stem_of(name: str) -> str:
-    """`name` without an image extension (`a.b (1).tif` -> `a.b (1)`; `a.b` stays `a.b`)."""
-    path = Path(name.strip())
-    return path.stem if path.suffix.lower() in IMAGE_SUFFIXES else path.name
+    """`name` without an image extension (`a.b (1).tif` -> `a.b (1)`; `a.b` stays `a.b`);
+    folders are kept (`train/CRACK/7.jpg` -> `train/CRACK/7`), separators as `/`."""
+    path = PurePosixPath(name.strip().replace("\\", "/"))
+    return str(path.with_suffix("")) if path.suffix.lower() in IMAGE_SUFFIXES else str(path)
+
+
+def match_to_keys(assignment: Mapping[str, str], keys: Sequence[str]) -> dict[str, str]:
+    """Split-file entries as the data's own keys: by relative path first (classification folders
+    key images as `<split>/<CLASS>/<file>`), else by bare stem where that names one image only.
+    Entries that match nothing (or several images) are left out."""
+    by_path = {stem_of(k): k for k in keys}
+    by_name: dict[str, list[str]] = {}
+    for key in keys:
+        by_name.setdefault(PurePosixPath(stem_of(key)).name, []).append(key)
+    out: dict[str, str] = {}
+    for entry, split in assignment.items():
+        if entry in by_path:
+            out[by_path[entry]] = split
+        elif len(named := by_name.get(PurePosixPath(entry).name, [])) == 1:
+            out[named[0]] = split
+    return out
 
 
 def normalise_split_name(name: str) -> str:

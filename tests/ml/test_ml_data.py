@@ -49,6 +49,15 @@ def test_stem_lists_name_their_split(tmp_path):
         splits.split_name_from_list_file(tmp_path / "fold3.txt")
 
 
+def test_split_entries_find_class_folder_images_by_path_or_unique_name():
+    keys = ["train/CRACK/7.jpg", "train/CLEAN/7.jpg", "test/CRACK/12.jpg", "a#1 (2)"]
+    assignment = {"train/CRACK/7": "val", "7": "train", "12": "test", "a#1 (2)": "train", "zz": "test"}
+    # `7` names two images (ambiguous, left out); `12` one; paths match exactly.
+    assert splits.match_to_keys(assignment, keys) == {
+        "train/CRACK/7.jpg": "val", "test/CRACK/12.jpg": "test", "a#1 (2)": "train"}
+    assert splits.stem_of("train\\CRACK\\7.JPG") == "train/CRACK/7"
+
+
 def test_random_split_is_seeded_and_complete():
     stems = [f"s{i}" for i in range(20)]
     a = splits.random_split(stems, seed=1)
