@@ -237,6 +237,7 @@ class Trainer:
             if self._phase_at(epoch) != self.phase:
                 self._enter_phase(self._phase_at(epoch))
             epoch_loss, t_epoch = 0.0, time.perf_counter()
+            self._train_mode()
             for step, (x, y) in enumerate(self._loader(epoch)):
                 self.cancel.raise_if_cancelled()
                 loss = self._step(x, y)
@@ -285,6 +286,16 @@ class Trainer:
             epochs_run=len(self.history), stopped_early=stopped_early,
             wall_s=time.perf_counter() - t0,
         )
+
+    def _train_mode(self) -> None:
+        """Train mode (a model loaded for fine-tuning arrives in eval mode), except batch-norm
+        layers whose weights are frozen: they keep their running statistics, as Keras does for
+        frozen layers, so a head-only phase does not drift the features the head learns on."""
+        self.model.train()
+        for module in self.model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine and not any(
+                    p.requires_grad for p in module.parameters(recurse=False)):
+                module.eval()
 
     def _loader(self, epoch: int) -> DataLoader:
         if hasattr(self.data, "set_epoch"):

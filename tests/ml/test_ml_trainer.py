@@ -119,6 +119,30 @@ def test_two_phase_transfer_freezes_then_unfreezes():
     assert any(not torch.equal(a, b) for a, b in zip(body_before, trainer.model.body.parameters(), strict=True))
 
 
+def test_training_runs_in_train_mode_but_frozen_batch_norm_keeps_its_statistics():
+    """A model loaded for fine-tuning comes in eval mode: dropout must still act while training,
+    and a frozen encoder's batch-norm statistics must not drift during the head-only phase."""
+    from torch import nn
+
+    def set_fraction(model, fraction):
+        for p in model.body.parameters():
+            p.requires_grad = fraction > 0
+
+    config = TrainConfig(epochs=1, batch_size=8, lr=1e-3, finetune_top=50, head_epochs=1, patience=0)
+    trainer = _trainer(shapes_set(2), shapes_set(1), config, set_trainable_fraction=set_fraction)
+    model = trainer.model
+    model.body.append(nn.BatchNorm2d(16))
+    model.head = nn.Sequential(nn.Dropout2d(0.5), model.head)
+    model.eval()
+    modes = []
+    model.head[0].register_forward_hook(lambda m, i, o: modes.append(m.training))
+    trainer.validate = lambda m: {"mean_iou": 0.5}
+    stats_before = model.body[-1].running_mean.clone()
+    trainer.fit()
+    assert modes and all(modes), "dropout was off while training"
+    assert torch.equal(model.body[-1].running_mean, stats_before)
+
+
 @pytest.mark.parametrize("optimizer,schedule", [("sgd", "step"), ("rmsprop", "plateau"),
                                                 ("adamw", "cyclic")])
 def test_every_optimizer_and_schedule_runs(optimizer, schedule):
