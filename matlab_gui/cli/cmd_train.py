@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--finetune-top", type=float, metavar="PCT",
       help="two-phase transfer: head only, then the top PCT%% of layers at lr/10")
     a("--head-epochs", type=int, help="phase-1 epochs with --finetune-top (default half)")
+    a("--finetune-lr-factor", type=float, default=0.1,
+      help="phase-2 learning rate as a fraction of --lr (default 0.1)")
     a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
@@ -82,7 +84,8 @@ def request_from_args(args: argparse.Namespace):
         class_names=[c.strip() for c in args.classes.split(",")] if args.classes else None,
         epochs=args.epochs, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
         schedule=args.schedule, weight_decay=args.weight_decay, finetune_top=args.finetune_top,
-        head_epochs=args.head_epochs, patience=args.patience, patch=args.patch,
+        head_epochs=args.head_epochs, finetune_lr_factor=args.finetune_lr_factor,
+        patience=args.patience, patch=args.patch,
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
         split_fractions=tuple(args.split_fractions),
         pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),

@@ -58,7 +58,7 @@ def test_two_nasa_super_images_at_64_px(shared_data, tmp_path, capsys):
     assert len(result["per_class_iou"]) == 3
 
 
-def test_sepconv_head_with_max_pooling_saved_as_float16(tmp_path, capsys):
+def test_sepconv_head_two_phase_at_lr_over_100_saved_as_float16(tmp_path, capsys):
     from safetensors import safe_open
 
     from matlab_gui.ml.model_folder import load_model
@@ -67,12 +67,15 @@ def test_sepconv_head_with_max_pooling_saved_as_float16(tmp_path, capsys):
     data = write_classification_folder(tmp_path / "cls")
     out = tmp_path / "model"
     code = main(["train", "--task", "classification", "--data", str(data), "--arch", "resnet18",
-                 "--no-pretrained", "--device", "cpu", "--epochs", "1", "--batch", "4",
+                 "--no-pretrained", "--device", "cpu", "--epochs", "2", "--batch", "4",
                  "--input-size", "32", "--head", "sepconv", "--pooling", "max", "--half",
+                 "--lr", "1e-3", "--finetune-top", "50", "--head-epochs", "1",
+                 "--finetune-lr-factor", "0.01", "--patience", "0",
                  "--out", str(out)])
     assert code == 0
     card = load_model(out).card
     assert card.head["type"] == "sepconv" and card.head["pooling"] == "max"
+    assert [h["lr"] for h in card.history] == pytest.approx([1e-3, 1e-5])
     with safe_open(str(out / "model.safetensors"), "pt") as f:
         dtypes = {str(f.get_tensor(k).dtype) for k in f.keys()}
     assert "torch.float16" in dtypes and "torch.float32" not in dtypes
