@@ -11,7 +11,6 @@ file holds either the old or the new bytes, never a mix. Knows nothing about HDF
 
 from __future__ import annotations
 
-import fcntl
 import io
 import os
 import struct
@@ -20,6 +19,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from matlab_gui.project import fileio
 
 JOURNAL_SUFFIX = ".journal"
 TEMP_SUFFIX = ".journal.tmp"
@@ -42,18 +43,10 @@ def temp_journal_path(path: Path) -> Path:
     return path.with_name(path.name + TEMP_SUFFIX)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _pread_into(fd: int, view: memoryview, offset: int) -> None:
     """Fill `view` from `fd` at `offset`; bytes past the end of the file read as zeros."""
     while len(view):
-        n = os.preadv(fd, [view], offset)
+        n = fileio.read_at(fd, view, offset)
         if n == 0:
             view[:] = bytes(len(view))
             return
@@ -62,7 +55,7 @@ def _pread_into(fd: int, view: memoryview, offset: int) -> None:
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
     while len(view):
-        n = os.pwrite(fd, view, offset)
+        n = fileio.write_at(fd, view, offset)
         view, offset = view[n:], offset + n
 
 
@@ -76,10 +69,10 @@ class OverlayFile(io.RawIOBase):
     def __init__(self, target: Path):
         self._target = Path(target)
         self._temp = temp_journal_path(self._target)
-        self._base = os.open(self._target, os.O_RDONLY)
+        self._base = fileio.open_fd(self._target, os.O_RDONLY)
         self._size = os.fstat(self._base).st_size
         self._base_valid = self._size  # base bytes past this were truncated away: read as zeros
-        self._journal = os.open(self._temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._journal = fileio.open_fd(self._temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
         self._journal_size = 0
         self._crc = 0
         self._starts: list[int] = []
@@ -195,7 +188,7 @@ class OverlayFile(io.RawIOBase):
         _pwrite_all(self._journal, memoryview(index + trailer), self._journal_size)
         os.fsync(self._journal)
         os.replace(self._temp, journal_path(self._target))
-        _fsync_dir(self._target.parent)
+        fileio.fsync_dir(self._target.parent)
         self._close_fds()
         segments = list(self.segments())
         _apply(self._target, journal_path(self._target), segments, self._base_valid, self._size)
@@ -220,8 +213,8 @@ def _apply(
 ) -> None:
     """Cut `target` to `cut` (bytes truncated away during the update must come back as zeros),
     copy every journaled range into it, set its size, then drop the journal. Idempotent."""
-    src = os.open(journal, os.O_RDONLY)
-    dst = os.open(target, os.O_WRONLY)
+    src = fileio.open_fd(journal, os.O_RDONLY)
+    dst = fileio.open_fd(target, os.O_WRONLY)
     try:
         if os.fstat(dst).st_size > cut:
             os.ftruncate(dst, cut)
@@ -240,7 +233,7 @@ def _apply(
         os.close(src)
         os.close(dst)
     journal.unlink()
-    _fsync_dir(target.parent)
+    fileio.fsync_dir(target.parent)
 
 
 def _read_complete(journal: Path) -> tuple[list[tuple[int, int, int]], int, int] | None:
@@ -269,16 +262,13 @@ def _exclusive(target: Path, wait: bool) -> Iterator[bool]:
     """Advisory lock held by whoever updates or recovers `target`, so an `open` elsewhere never
     replays or deletes the journal of a save in progress. The OS drops it when its holder dies,
     so a killed saver never blocks recovery. Yields whether the lock was taken."""
-    fd = os.open(target, os.O_RDONLY)
+    fd = fileio.open_fd(target, os.O_RDONLY)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
+            taken = fileio.lock(fd, wait)
         except OSError:  # a file system without locks (some network shares): go on unlocked
-            pass
-        yield True
+            taken = True
+        yield taken
     finally:
         os.close(fd)  # releases the lock
 

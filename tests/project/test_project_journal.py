@@ -127,3 +127,24 @@ def test_recover_leaves_an_update_in_progress_alone(tmp_path):
         assert recover(target) is False  # e.g. another Project opening the file meanwhile
         assert journal.temp_journal_path(target).exists()
     assert target.read_bytes() == b"new"
+
+
+def test_seek_then_read_path_for_systems_without_pread(tmp_path, monkeypatch):
+    """Windows has no pread/pwrite: the journal's fallback must commit and replay the same bytes."""
+    from matlab_gui.project import fileio
+
+    monkeypatch.setattr(fileio, "POSITIONED", False)
+    target = tmp_path / "f.bin"
+    target.write_bytes(bytes(range(256)) * 64)
+    with journaled(target) as overlay:
+        overlay.seek(5000)
+        overlay.write(b"X" * 9000)
+        overlay.seek(100)
+        buf = bytearray(10)
+        assert overlay.readinto(buf) == 10 and bytes(buf) == bytes(range(100, 110))
+    expected = bytearray(bytes(range(256)) * 64)
+    expected[5000:14000] = b"X" * 9000
+    assert target.read_bytes() == bytes(expected)
+    _pending_update(target, monkeypatch)
+    assert recover(target) is True
+    assert target.read_bytes()[3:6] == b"NEW" and len(target.read_bytes()) == 8
