@@ -1,4 +1,5 @@
-"""`matlab-gui models [--json]`: the architectures the app can train, and which have weights here."""
+"""`matlab-gui models [--shipped] [--json]`: the architectures the app can train and which have
+ImageNet weights here, or (--shipped) the ready-trained models that `--model NAME` finds."""
 
 from __future__ import annotations
 
@@ -11,12 +12,40 @@ HELP = "List the model architectures (segmentation and classification) and their
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON list")
+    parser.add_argument("--shipped", action="store_true",
+                        help="list the trained models shipped with the app (use as --model NAME)")
+
+
+def _shipped_rows() -> list[dict]:
+    from matlab_gui.ml.model_folder import read_card
+    from matlab_gui.ml.model_lookup import resolve_model, shipped_models
+
+    rows = []
+    for name in shipped_models():
+        card = read_card(resolve_model(name))
+        test = (card.metrics or {}).get("test") or {}
+        metric = (card.data or {}).get("evaluate", {}).get("metric")
+        rows.append({"name": name, "task": card.task, "arch": card.arch,
+                     "classes": [c.name for c in card.classes], "test_metric": metric,
+                     "test_value": test.get(metric) if metric else None})
+    return rows
+
+
+def _print_shipped(rows: list[dict]) -> None:
+    print(f"{'name':<15} {'task':<15} {'test score':<18} classes")
+    for r in rows:
+        score = f"{r['test_metric']} {r['test_value']:.3f}" if r["test_value"] is not None else "-"
+        print(f"{r['name']:<15} {r['task']:<15} {score:<18} {', '.join(r['classes'])}")
 
 
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.ml.weights import available_offline
     from matlab_gui.ml.zoo import architectures, weights_name
 
+    if args.shipped:
+        rows = _shipped_rows()
+        print(json.dumps(rows, indent=2)) if args.json else _print_shipped(rows)
+        return 0
     rows = []
     for info in architectures():
         weights = weights_name(info.name, info.default_encoder)

@@ -29,3 +29,17 @@ def test_models_table(capsys):
     assert lines[0].split()[:3] == ["name", "task", "default"]
     assert any(line.startswith("micro-ktnet") and "resnext50_32x4d" in line for line in lines)
     assert len(lines) == len(architectures()) + 1
+
+
+def test_shipped_models_are_listed_with_their_test_score(capsys):
+    from matlab_gui.ml.model_lookup import shipped_models
+
+    assert main(["models", "--shipped", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows] == shipped_models()
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["nasa-super"]["classes"] == ["matrix", "secondary", "tertiary"]
+    assert by_name["nasa-super"]["test_metric"] == "mean_iou" and by_name["nasa-super"]["test_value"] > 0.8
+    assert main(["models", "--shipped"]) == 0
+    assert any(line.startswith("neu-det-cls") and "accuracy" in line
+               for line in capsys.readouterr().out.splitlines())
