@@ -3,6 +3,9 @@
     python models/ship.py SRC DST --dataset nasa_super --splits files.csv --split test \
         --metric mean_iou --licence MIT --notes "..." [--float32]
 
+`--splits` is a file in the data set's folder (`files.csv`) or in this repository
+(`models/splits/nasa_ebc_EBC1.csv`); the card records it relative to whichever holds it.
+
 Evaluates SRC (float32) and its float16 copy on the test split with the same code as
 `matlab-gui evaluate`, keeps float16 unless it loses more than 0.002 on `--metric` (or
 --float32 is given), and records in the card: the test metrics of the shipped weights, the
@@ -18,6 +21,7 @@ import os
 import tempfile
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MATLAB_GUI_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
@@ -46,7 +50,7 @@ def main() -> None:
     from matlab_gui.ml.model_folder import load_model, save_model
 
     data = SHARED / a.dataset
-    splits = [data / a.splits] if a.splits else None
+    splits = [REPO / a.splits if (REPO / a.splits).is_file() else data / a.splits] if a.splits else None
     m32 = evaluate(Path(a.src), data, splits, a.split)
     loaded = load_model(a.src)
     card = loaded.card

@@ -82,7 +82,8 @@ def test_evaluate_reproduces_the_card(folder, shared_data):
     card = read_card(folder)
     spec = card.data["evaluate"]
     data = shared_data / spec["dataset"]
-    splits = [data / spec["splits"]] if spec.get("splits") else None
+    split_file = spec.get("splits")  # in the repository (models/splits/...) or the data set
+    splits = [REPO / split_file if (REPO / split_file).is_file() else data / split_file] if split_file else None
     result = run_evaluation(EvaluateRequest(model=folder, data=data, splits=splits,
                                             split=spec["split"], device="cpu"))
     key = spec["metric"]
