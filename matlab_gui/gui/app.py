@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 from matlab_gui.errors import UserError
 from matlab_gui.resources import default_sample, resources_dir
@@ -26,6 +26,10 @@ def application() -> QtWidgets.QApplication:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setOrganizationName("matlab_gui")
     app.setApplicationName("matlab_gui")
+    app.setDesktopFileName("matlab-gui")  # matches installer/matlab-gui.desktop (Wayland icon)
+    icon = resources_dir() / "icons" / "matlab-gui.png"
+    if icon.is_file():
+        app.setWindowIcon(QtGui.QIcon(str(icon)))
     # Jobs run Python in threads beside the GUI; the default 5 ms GIL hand-over made repaints wait
     # (event-loop p95 81 ms with a Python-heavy job, 26 ms at 1 ms).
     sys.setswitchinterval(0.001)

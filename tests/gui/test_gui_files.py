@@ -135,3 +135,12 @@ def test_closing_after_only_panning_saves_the_view_without_asking(
 
     with Project.open(tmp_path / "view.mgp") as p:
         assert p.settings["views"][p.image_ids[0]][0] == pytest.approx(10.0, abs=15)
+
+
+def test_window_carries_the_app_icon(window):
+    """The taskbar / window-switcher icon (also the .desktop entry's) is the bundled one."""
+    from PySide6 import QtWidgets
+
+    icon = QtWidgets.QApplication.instance().windowIcon()
+    assert not icon.isNull() and not window.windowIcon().isNull()
+    assert QtWidgets.QApplication.instance().desktopFileName() == "matlab-gui"
