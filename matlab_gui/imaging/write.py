@@ -19,8 +19,12 @@ from matlab_gui.errors import ImageWriteError
 _PNG_DTYPES = (np.uint8, np.uint16)
 
 
+FILE_MODE = 0o644  # what a plain `open(..., "w")` gives under the usual umask; mkstemp gives 0600
+
+
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(tmp_path)` to produce the file, then move it onto `path` in one step."""
+    """Call `write(tmp_path)` to produce the file, then move it onto `path` in one step, readable
+    by others like any file the user saves (masks and models are shared on lab servers)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -31,6 +35,7 @@ def atomic_write_bytes(path: Path, write) -> None:
         write(Path(tmp))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from matlab_gui.errors import ModelError, UserError
+from matlab_gui.imaging.write import FILE_MODE
 from matlab_gui.ml.card import ModelCard
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
@@ -48,6 +49,7 @@ def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool
     tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is shared like any other
     try:
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "arch": card.arch})
+        (tmp / WEIGHTS).chmod(FILE_MODE)  # safetensors writes 0600
         (tmp / CARD).write_text(card.to_json() + "\n", encoding="utf-8")
         _fsync_tree(tmp)
         if folder.exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -62,3 +63,11 @@ def test_auto_levels_stretch_a_12_bit_image_to_the_full_display_range():
 def test_gamma_brightens_mid_tones():
     data = np.array([[0, 128, 255]], np.uint8)
     assert window(data, 0, 255, gamma=2.0)[0, 1] > window(data, 0, 255)[0, 1]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "getuid"), reason="POSIX permissions")
+def test_written_masks_are_readable_by_others(tmp_path):
+    """Written through a private temporary file, the result still gets normal file permissions."""
+    path = tmp_path / "mask.png"
+    write_mask(path, np.zeros((4, 4), np.uint8))
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -43,6 +43,15 @@ def test_half_precision_folder_is_smaller_and_close(saved, tmp_path):
         np.testing.assert_allclose(load_model(tmp_path / "half").module(x), model(x), atol=5e-2)
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "getuid"), reason="POSIX permissions")
+def test_a_saved_model_is_readable_by_the_lab(saved):
+    """Models live on shared servers: the folder and both files are world-readable."""
+    folder = saved[0]
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert {p.name: p.stat().st_mode & 0o777 for p in folder.iterdir()} == {
+        "model.safetensors": 0o644, "card.json": 0o644}
+
+
 def test_saving_over_a_folder_replaces_it_whole(saved):
     folder, model, card = saved
     card.name = "second"
