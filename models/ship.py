@@ -65,7 +65,7 @@ def main() -> None:
                         test_float16={a.metric: m16[a.metric]})
     card.training = dict(card.training or {}, weights_dtype="float16" if use_half else "float32",
                          command=a.train_command, wall_time=a.wall)
-    card.data = dict(card.data or {}, licence=a.licence,
+    card.data = dict(card.data or {}, path=a.dataset, licence=a.licence,  # not the trainer's disk
                      evaluate={"dataset": a.dataset, "splits": a.splits, "split": a.split,
                                "metric": a.metric})
     if a.notes:
