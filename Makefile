@@ -33,6 +33,7 @@ PAPERS := p000_sepconv_head p001_classifiers p002_micro_ktnet p003_hptl p004_eff
 
 papers: $(STAMP)
 	@for p in $(PAPERS); do echo "== $$p"; $(BIN)/python benchmarks/papers/$$p.py || exit 1; done
+	$(BIN)/python benchmarks/papers/collect_results.py
 
 # Release: a one-folder PyInstaller bundle in dist/matlab-gui/ (with .desktop entry and icon) plus
 # a wheel and sdist in dist/; installer-test runs them as a user would (see installer/).
