@@ -74,6 +74,7 @@ def _p001(d: dict) -> tuple[str, str]:
 
 def _p002(d: dict) -> tuple[str, str]:
     arch = [r for r in d["runs"] if r["shots"] is None and r["loss"] == "ce+dice" and r["pretrained"]
+            and r["seed"] == d["seed"]
             and r["data"] == "nasa_super"]
     best = max(arch, key=lambda r: r["mean_iou"])
     ktnet = next(r for r in arch if r["arch"] == "micro-ktnet")
