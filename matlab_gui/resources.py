@@ -30,7 +30,8 @@ def sample_images() -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in {".tif", ".tiff", ".png", ".jpg", ".bmp"})
 
 
-DEFAULT_SAMPLE = "superalloy_spot2_0d_0.tif"  # what the shipped default model (nasa-super) was made for
+DEFAULT_SAMPLE = "superalloy_spot2_0d_0.tif"  # what the shipped default model was made for
+DEFAULT_MODEL = "nasa-super"  # the shipped model the window starts with
 
 
 def default_sample() -> Path:

@@ -168,6 +168,7 @@ class ModelFeatures(QtCore.QObject):
 
     def refresh_models(self) -> None:
         from matlab_gui.ml.model_lookup import shipped_models
+        from matlab_gui.resources import DEFAULT_MODEL
 
         project = self._project = self.project
         entries = [(SHIPPED + n, f"{n} (shipped)") for n in shipped_models()]
@@ -176,8 +177,10 @@ class ModelFeatures(QtCore.QObject):
             if project.current_model:
                 self.current_key = PROJECT + project.current_model
         keys = [k for k, _ in entries]
-        if self.current_key not in keys:
-            self.current_key = keys[0] if keys else None
+        if self.current_key not in keys:  # the project's newest model, else the default sample's
+            default = SHIPPED + DEFAULT_MODEL
+            self.current_key = keys[0] if project and project.model_names() else (
+                default if default in keys else keys[0] if keys else None)
         self.entries = entries
         self.model_panel.set_models(entries, self.current_key)
         self.model_panel.set_card(self.card())

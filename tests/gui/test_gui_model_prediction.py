@@ -134,3 +134,15 @@ def test_classifier_bars_and_grad_cam(features, qtbot, monkeypatch):
     assert features.window.images.item(0).text().endswith("predicted: pearlite (70%)")
     layer.mode.setCurrentIndex(layer.mode.findText("Grad-CAM"))
     assert layer.item.image[50, 80] == 1 and layer.colour_bar.isVisibleTo(layer)
+
+
+def test_a_new_window_starts_with_the_default_samples_model(window, grain_image):
+    """`make run` opens the superalloy sample: the picker must show nasa-super, not the
+    alphabetically first shipped model."""
+    from matlab_gui.resources import DEFAULT_MODEL
+
+    window.add_images([grain_image[0]])
+    features = window.model_features
+    features.refresh_models()
+    assert features.current_key == f"shipped:{DEFAULT_MODEL}"
+    assert features.model_panel.picker.currentText() == f"{DEFAULT_MODEL} (shipped)"
