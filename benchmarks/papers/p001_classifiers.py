@@ -14,8 +14,8 @@ starts from random initialisation (recorded per run as `weight_source`).
 Modes (seed --seed, default 0):
   --smoke   efficientnet_lite0 and resnet18, each +/- hist_eq (4 runs); input 64, 1 epoch,
             batch 16. Checks the script in about a minute or two.
-  default   all 6 archs +/- hist_eq (12 runs); input 96, 3 epochs, batch 16, no early stopping.
-            About 5 minutes on an idle 2-core CPU, about 12 with another training running (then
+  default   all 6 archs +/- hist_eq (12 runs); input 96, 10 epochs, batch 16, no early stopping.
+            About 12 minutes on an idle 2-core CPU (with another training running,
             OMP_NUM_THREADS=1 avoids thread thrashing); vgg16 is about half of it. Far fewer
             epochs than the paper, so the randomly initialised networks are heavily under-trained.
   --full    the paper's protocol, for a GPU: input 224, batch 64, up to 100 epochs with early
@@ -62,7 +62,7 @@ PUBLISHED = {"resnet50": 0.997, "resnet18": 0.994, "efficientnet_b0": 0.989, "vg
 MODES = {
     "smoke": {"archs": ["efficientnet_lite0", "resnet18"], "input_size": 64, "epochs": 1,
               "batch": 16, "patience": 0},
-    "default": {"archs": ARCHS, "input_size": 96, "epochs": 3, "batch": 16, "patience": 0},
+    "default": {"archs": ARCHS, "input_size": 96, "epochs": 10, "batch": 16, "patience": 0},
     "full": {"archs": ARCHS, "input_size": 224, "epochs": 100, "batch": 64, "patience": 10},
 }
 KEYS = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "auc", "kappa"]
