@@ -27,7 +27,7 @@ BENCHMARKS := io gui_paint train_overhead tiled_inference batch_classify
 bench: $(STAMP)
 	@for b in $(BENCHMARKS); do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/$$b.py || exit 1; done
 
-# The five paper reproductions in their CPU-sized default mode (each < 15 min on 2 cores; needs
+# The five paper reproductions in their CPU-sized default mode (each < 20 min on 2 cores; needs
 # ../shared/data); results, figures and summaries in benchmarks/papers/out/, see benchmarks/RESULTS.md.
 PAPERS := p000_sepconv_head p001_classifiers p002_micro_ktnet p003_hptl p004_effnetv2_transfer
 
