@@ -16,13 +16,13 @@ Modes (settings in MODES below; all use Adam, no schedule, and the paper's augme
 the 4 val images each epoch and keeps the best epoch (the app's trainer does this).
   --smoke    ~1 min on the idle 2-core CPU (~3 min under load): micro-ktnet and unet, 1 step of 4 64-px
              patches, dice loss only, few-shot 1 image x 1 seed; only checks that the script works.
-  (default)  sized for the 2-core CPU: 26 runs, ~12-13 min when the CPU is idle (steps measured
+  (default)  sized for the 2-core CPU: 35 runs, ~16 min when the CPU is idle (steps measured
              at 0.07 s (pspnet) to 0.53 s (deeplabv3) for 4 128-px patches, 0.27 s micro-ktnet;
              several times longer while another training shares the CPU).
              tu-tf_efficientnet_lite0 encoder with ImageNet weights (the only encoder with
              weights offline), 128-px patches, batch 4, 4 epochs of 80 patches (80 steps),
              lr 1e-3 instead of the paper's 2e-4 because the budget is so short,
-             nasa_super only, few-shot 2 seeds. Absolute IoU is far below a converged model's
+             part (a) on nasa_super and uhcs, the rest on nasa_super, few-shot 2 seeds. Absolute IoU is far below a converged model's
              (the shipped U-Net/Lite0 reaches 0.892); read the comparisons, not the levels.
   --full     the paper's protocol, for a GPU: resnext50_32x4d encoder as in the paper (no
              ImageNet/MicroNet weights offline, so it starts random unless weights are installed;
@@ -57,7 +57,7 @@ MODES = {
                   archs=["micro-ktnet", "unet"], arch_data=["nasa_super"], losses=["dice"],
                   shots=[1], seeds=1),
     "default": dict(encoder=LITE, patch=128, batch=4, epochs=4, patches=80, lr=1e-3, patience=0,
-                    archs=ARCHS, arch_data=["nasa_super"], losses=list(LOSSES),
+                    archs=ARCHS, arch_data=["nasa_super", "uhcs"], losses=list(LOSSES),
                     shots=[1, 2, 5, None], seeds=2),
     "full": dict(encoder="resnext50_32x4d", patch=256, batch=14, epochs=60, patches=280, lr=2e-4,
                  patience=15, archs=ARCHS, arch_data=["nasa_super", "uhcs"], losses=list(LOSSES),
@@ -273,7 +273,7 @@ def summary(payload: dict) -> str:
         "- Data: the paper segments agglomerates in fibre-masterbatch SEM images (SEM-DHU-150, "
         "~90 train / 40 test 512-px patches, binary). Here: nasa_super Ni-superalloy SEM "
         "(10 train / 4 val / 4 test 512-px images, 3 classes: matrix, secondary and tertiary "
-        "γ′), and uhcs steel in --full. Metrics are class means (matrix included), not the "
+        "γ′), and uhcs steel for part (a). Metrics are class means (matrix included), not the "
         "paper's foreground-only binary scores, so the levels are not comparable.",
         "- Encoder: the paper uses ResNeXt50_32x4d (SE) pre-trained on ImageNet then MicroNet. "
         "No ResNeXt50 or MicroNet weights exist offline, so the default run uses "
