@@ -44,7 +44,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.shipped:
         rows = _shipped_rows()
-        print(json.dumps(rows, indent=2)) if args.json else _print_shipped(rows)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+        else:
+            _print_shipped(rows)
         return 0
     rows = []
     for info in architectures():

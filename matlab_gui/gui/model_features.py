@@ -179,8 +179,9 @@ class ModelFeatures(QtCore.QObject):
         keys = [k for k, _ in entries]
         if self.current_key not in keys:  # the project's newest model, else the default sample's
             default = SHIPPED + DEFAULT_MODEL
-            self.current_key = keys[0] if project and project.model_names() else (
-                default if default in keys else keys[0] if keys else None)
+            first = keys[0] if keys else None
+            use_default = default in keys and not (first or "").startswith(PROJECT)
+            self.current_key = default if use_default else first
         self.entries = entries
         self.model_panel.set_models(entries, self.current_key)
         self.model_panel.set_card(self.card())
