@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("folder", type=Path, metavar="FOLDER")
     a("--recursive", action="store_true", help="include subfolders")
     a("--out", type=Path, default=Path("results.csv"),
-      help="CSV to write (default results.csv); files it already lists unchanged are skipped")
+      help="CSV to write (default results.csv); files it already lists unchanged are skipped, "
+           "rows of files not in FOLDER are kept")
     a("--batch", type=int, default=32)
     a("--workers", type=int, default=2, help="background image decoders")
     a("--device", default="auto")

@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("--model", required=True, help="model folder, or the name of a shipped model")
     a("paths", nargs="+", type=Path, metavar="PATH", help="image files and/or folders")
-    a("--out", type=Path, default=Path("segmented"), help="output folder (default ./segmented)")
+    a("--out", type=Path, default=Path("segmented"),
+      help="output folder (default ./segmented); images keep their folders below the inputs' "
+           "common folder, x.png and x.tif of one folder write x.png_mask.png, x.tif_mask.png")
     a("--format", choices=("png", "tiff", "mat"), default="png",
       help="masks as PNG or TIFF; `mat` puts mask and maps in one MATLAB v7.3 file per image")
     a("--overlay", action="store_true", help="also write class colours over the image (PNG)")

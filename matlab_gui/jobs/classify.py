@@ -3,15 +3,17 @@
 Images are decoded and normalised in DataLoader workers so the model never waits. A file that
 cannot be read gets its error in its row and the run goes on. The CSV is rewritten atomically
 every few seconds, so an interrupted run leaves a valid file, and a second run with the same
-CSV skips files already classified (same path, size and modification time).
+CSV skips files already classified (same path, size and modification time). Rows are keyed by
+absolute path: those of files not in this run (another folder) stay in the CSV.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from matlab_gui.errors import ImageReadError, UserError
@@ -76,8 +78,13 @@ def write_csv(path: Path, rows: list[Row], class_names: list[str]) -> None:
     atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
 
 
-def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
-    """Rows of an earlier run with the same classes, classified without error, by absolute path."""
+def _key(path: str | Path) -> str:
+    """One file however its path was written (relative, through a link)."""
+    return str(Path(path).resolve())
+
+
+def read_rows(path: Path | None, class_names: list[str]) -> dict[str, Row]:
+    """Every row of an earlier run with the same classes, by resolved path."""
     if path is None or not path.is_file():
         return {}
     with path.open(newline="", encoding="utf-8") as fh:
@@ -86,7 +93,7 @@ def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
         if header != _header(class_names):
             raise UserError("exists but is not a classify CSV of this model's classes; "
                             "choose another --out", path)
-        done = {}
+        rows = {}
         for rec in reader:
             try:
                 row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
@@ -94,9 +101,8 @@ def read_done(path: Path | None, class_names: list[str]) -> dict[str, Row]:
             except (ValueError, IndexError):
                 raise UserError(f"line {reader.line_num} is damaged; fix or delete the file",
                                 path) from None
-            if not row.error:
-                done[str(Path(row.path).resolve())] = row
-        return done
+            rows[_key(row.path)] = row
+        return rows
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -162,7 +168,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
     model_dir = resolve_model(request.model)
-    paths = list_images(request.folder, request.recursive)
+    paths = list_images(Path(os.path.abspath(request.folder)), request.recursive)
     if not paths:
         kinds = ", ".join(sorted(IMAGE_SUFFIXES))
         raise ImageReadError(f"no images ({kinds}) in this folder"
@@ -174,17 +180,19 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
         raise UserError(f"the model is a {card.task} model; classify needs a classifier",
                         request.model)
     names = [c.name for c in card.classes]
-    done = read_done(request.out, names)
+    earlier = read_rows(request.out, names)
     rows: list[Row] = []
     todo: list[tuple[int, Path]] = []
     for path in paths:
         size, mtime = _stat(path)
-        previous = done.get(str(path.resolve()))
-        if previous is not None and (previous.size, previous.mtime_ns) == (size, mtime):
-            rows.append(previous)
+        previous = earlier.pop(_key(path), None)
+        unchanged = previous is not None and (previous.size, previous.mtime_ns) == (size, mtime)
+        if unchanged and not previous.error:
+            rows.append(replace(previous, path=str(path)))
         else:
             rows.append(Row(str(path), size, mtime))
             todo.append((len(rows) - 1, path))
+    others = list(earlier.values())  # files of other folders: kept in the CSV as they are
     skipped = len(rows) - len(todo)
     classified = failed = 0
     report(progress, Progress("classify", 0, len(todo), message=f"{skipped} already done"))
@@ -214,10 +222,10 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
             report(progress, Progress("classify", classified + failed, len(todo),
                                       {"failed": failed}))
             if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:
-                write_csv(request.out, [r for r in rows if r.predicted or r.error], names)
+                write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
                 last_save = time.perf_counter()
     finally:
         if request.out is not None:
-            write_csv(request.out, [r for r in rows if r.predicted or r.error], names)
+            write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
     return ClassifyResult(names, rows, classified, skipped, failed, request.out,
                           time.perf_counter() - t0)

@@ -3,6 +3,8 @@
 Per image: a class-index mask (`<stem>_mask.png|.tif`, or inside `<stem>.mat`), optionally a
 colour overlay and the probability / uncertainty maps (float32 TIFF, or the same .mat), and one
 row of phase fractions in `phase_fractions.csv`; .mat files are MATLAB v7.3 (`imaging.matfile`).
+Outputs keep the image's folder below the inputs' common folder, so no image's files overwrite
+another's; the CSV keeps the rows earlier runs wrote for other images.
 Every file is written atomically; an unreadable image gets its error in the CSV and the run goes on.
 """
 
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,10 +84,11 @@ def write_float_tiff(path: Path, planes: np.ndarray) -> None:
     atomic_write_bytes(path, write)
 
 
-def write_outputs(request: SegmentRequest, path: Path, image: np.ndarray, prediction,
+def write_outputs(request: SegmentRequest, base: Path, image: np.ndarray, prediction,
                   colours: list, pixel_size_m: float | None) -> list[Path]:
-    """Every file asked for one image; returns their paths."""
-    stem, out, files = path.stem, request.out, []
+    """Every file asked for one image, named `base` + what it holds; returns their paths."""
+    folder, name, files = request.out / base.parent, base.name, []
+    folder.mkdir(parents=True, exist_ok=True)
     mask = prediction.labels
     maps = {"uncertainty": prediction.uncertainty}
     if prediction.probabilities is not None:
@@ -92,24 +97,54 @@ def write_outputs(request: SegmentRequest, path: Path, image: np.ndarray, predic
         maps["confidence"] = prediction.confidence
     if request.format == "mat":
         arrays = {"mask": mask, **(maps if request.maps else {})}
-        files.append(out / f"{stem}.mat")
+        files.append(folder / f"{name}.mat")
         write_mat(files[-1], arrays)
     else:
-        files.append(out / f"{stem}_mask.{'png' if request.format == 'png' else 'tif'}")
+        files.append(folder / f"{name}_mask.{'png' if request.format == 'png' else 'tif'}")
         write_mask(files[-1], mask)
-        for name, data in maps.items() if request.maps else ():
-            files.append(out / f"{stem}_{name}.tif")
+        for kind, data in maps.items() if request.maps else ():
+            files.append(folder / f"{name}_{kind}.tif")
             write_float_tiff(files[-1], data)
     if request.overlay:
-        files.append(out / f"{stem}_overlay.png")
+        files.append(folder / f"{name}_overlay.png")
         write_image(files[-1], blend(image, class_colours(mask, colours), 0.4), pixel_size_m)
     return files
 
 
-def write_fractions(path: Path, images: list[ImageOutcome], class_names: list[str]) -> None:
+def _header(class_names: list[str]) -> list[str]:
+    return ["path", *class_names, "error"]
+
+
+def _key(path: str | Path) -> str:
+    """One image however its path was written (relative, through a link)."""
+    return str(Path(path).resolve())
+
+
+def read_other_rows(path: Path, class_names: list[str], images: list[Path]) -> list[list[str]]:
+    """Rows an earlier run wrote for images not in this run, kept as they are."""
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        header = _header(class_names)
+        if next(reader, None) != header:
+            raise UserError("exists but is not a phase-fraction CSV of this model's classes; "
+                            "choose another --out", path)
+        mine, rows = {_key(p) for p in images}, []
+        for rec in reader:
+            if len(rec) != len(header):
+                raise UserError(f"line {reader.line_num} is damaged; fix or delete the file", path)
+            if _key(rec[0]) not in mine:
+                rows.append(rec)
+        return rows
+
+
+def write_fractions(path: Path, others: list[list[str]], images: list[ImageOutcome],
+                    class_names: list[str]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["path", *class_names, "error"])
+    writer.writerow(_header(class_names))
+    writer.writerows(others)
     for item in images:
         values = [f"{f:.6f}" for f in item.fractions] or [""] * len(class_names)
         writer.writerow([str(item.path), *values, item.error])
@@ -120,15 +155,47 @@ def write_fractions(path: Path, images: list[ImageOutcome], class_names: list[st
 # -- the job --------------------------------------------------------------------------------
 
 
+def _absolute(path: Path) -> Path:
+    """Absolute and without `..`, so one file given twice, or from another folder, is one path."""
+    return Path(os.path.abspath(path))
+
+
 def collect_images(inputs: list[Path], recursive: bool) -> list[Path]:
-    """Image files given directly plus those in given folders; UserError when there are none."""
+    """Image files given directly plus those in given folders, each once, as absolute paths;
+    UserError when there are none."""
     found: list[Path] = []
-    for item in map(Path, inputs):
+    for item in map(_absolute, inputs):
         found += list_images(item, recursive) if item.is_dir() else [item]
     if not found:
         kinds = ", ".join(sorted(IMAGE_SUFFIXES))
         raise ImageReadError(f"no images ({kinds}) found", ", ".join(map(str, inputs)))
-    return found
+    return list(dict.fromkeys(found))
+
+
+def common_folder(inputs: list[Path]) -> Path:
+    """The deepest folder holding every input (a file counts as the folder it is in)."""
+    folders = [p if p.is_dir() else p.parent for p in map(_absolute, inputs)]
+    try:
+        return Path(os.path.commonpath(folders))
+    except ValueError:  # Windows: no folder holds two drives
+        raise UserError("the inputs are on different drives; segment each drive on its own",
+                        ", ".join(map(str, inputs))) from None
+
+
+def output_bases(root: Path, images: list[Path]) -> list[Path]:
+    """Per image, its outputs' path below the output folder, without what each file holds.
+
+    The image's folder below `root` and its stem, or its whole name where images of that folder
+    share a stem (x.png, x.tif). Compared ignoring case, as Windows and macOS disks do."""
+    names = [p.relative_to(root) for p in images]
+    bases = [n.parent / n.stem for n in names]
+    while True:
+        count = Counter(str(b).casefold() for b in bases)
+        clash = [i for i, b in enumerate(bases) if count[str(b).casefold()] > 1 and b != names[i]]
+        if not clash:
+            return bases
+        for i in clash:  # a whole name is unique in its folder, so this ends
+            bases[i] = names[i]
 
 
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
@@ -144,6 +211,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
         raise UserError(f"unknown output format {request.format!r} (use {', '.join(FORMATS)})")
     model_dir = resolve_model(request.model)
     paths = collect_images(request.inputs, request.recursive)
+    bases = output_bases(common_folder(request.inputs), paths)
     if not request.out.is_dir():
         request.out.mkdir(parents=True, exist_ok=True)
     device = pick_device(request.device)
@@ -159,7 +227,8 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
                                batch=request.batch, tta=request.tta, output=request.output)
     outcomes: list[ImageOutcome] = []
     fractions_csv = request.out / "phase_fractions.csv"
-    for n, path in enumerate(paths):
+    others = read_other_rows(fractions_csv, names, paths)
+    for n, (path, base) in enumerate(zip(paths, bases, strict=True)):
         cancel.raise_if_cancelled()
         report(progress, Progress("image", n, len(paths), message=path.name))
         outcome = ImageOutcome(path)
@@ -168,10 +237,10 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
             micrograph = read_image(path)
             prediction = segment_image(segmenter, card, micrograph.data, path, progress, cancel)
             outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
-            outcome.files = write_outputs(request, path, micrograph.data, prediction, colours,
+            outcome.files = write_outputs(request, base, micrograph.data, prediction, colours,
                                           micrograph.meta.pixel_size_m)
         except UserError as exc:
             outcome.error = exc.problem
-        write_fractions(fractions_csv, outcomes, names)
+        write_fractions(fractions_csv, others, outcomes, names)
     report(progress, Progress("image", len(paths), len(paths)))
     return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0)

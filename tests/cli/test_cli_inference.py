@@ -99,6 +99,34 @@ def test_segment_png_masks_then_measure(models, folder, tmp_path, capsys):
     assert sum(c["area_fraction"] for c in result["classes"]) == pytest.approx(1.0)
 
 
+def test_segment_recursive_writes_one_mask_per_image(models, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    root = tmp_path / "in"
+    for rel in ("a/x.png", "a/x.tif", "b/x.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_image(root / rel, rng.integers(0, 255, (36, 44), dtype=np.uint8))
+    out = tmp_path / "seg"
+    assert main(["segment", "--model", models["segmentation"], str(root), "--recursive",
+                 "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*_mask.png")) == [
+        "a/x.png_mask.png", "a/x.tif_mask.png", "b/x_mask.png"]
+    assert "segmented 3 of 3" in capsys.readouterr().out
+
+
+def test_classify_two_folders_into_one_csv(models, folder, tmp_path, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(2):
+        write_image(other / f"sem_{i}.tif", np.full((48, 40), 1000 * i, np.uint16))
+    out = tmp_path / "r.csv"
+    for images in (folder, other, folder):
+        assert main(["classify", "--model", models["classification"], str(images), "--out",
+                     str(out), "--workers", "0", "--quiet"]) == 0
+    with out.open() as fh:
+        assert len(list(csv.DictReader(fh))) == 5
+    assert capsys.readouterr().out.splitlines()[-1].startswith("classified 0, skipped 3")
+
+
 def test_measure_units_from_flag_and_from_image(tmp_path, capsys):
     mask = np.zeros((40, 40), np.uint8)
     mask[10:20, 10:30] = 1
