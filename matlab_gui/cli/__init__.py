@@ -10,13 +10,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 
 from matlab_gui import __version__
 from matlab_gui.errors import UserError
+from matlab_gui.jobs.base import Cancelled, CancelToken
 
 EXIT_USER_ERROR = 2
+EXIT_CANCELLED = 130  # 128 + SIGINT, what shells report for Ctrl+C
 
 
 def _command_modules() -> list[ModuleType]:
@@ -49,22 +54,60 @@ def _gui_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _ctrl_c_cancels() -> Iterator[CancelToken]:
+    """A token that Ctrl+C sets, besides raising KeyboardInterrupt as usual.
+
+    The token stays set where the exception does not get through: optional C extensions turn
+    any exception raised while they import their dependencies (pybind11's module init, numpy's
+    import_array, PyCapsule_Import) into ImportError, which their importers take for "not
+    installed". A job passed the token stops at its next check instead of finishing and saving.
+    """
+    token = CancelToken()
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield token  # started with Ctrl+C ignored (e.g. `nohup`): keep it so
+        return
+
+    def on_ctrl_c(signum, frame):
+        token.cancel()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
+    """Run a subcommand; whatever error follows a Ctrl+C is reported as the Ctrl+C it came from
+    (a C extension's ImportError, say, or a job's half-read data)."""
+    with _ctrl_c_cancels() as cancel:
+        args = parser.parse_args(argv)
+        args.cancel = cancel
+        try:
+            return int(args._run(args) or 0)
+        except Exception:
+            if cancel.cancelled:
+                raise Cancelled() from None
+            raise
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
-    wants_gui = not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
     try:
+        parser = build_parser()
+        commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+        wants_gui = not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
         if wants_gui:
             gui_args = _gui_parser().parse_args(argv)
             from matlab_gui.gui.app import run_gui
 
             return run_gui(gui_args.paths, screenshot=gui_args.screenshot, size=gui_args.size)
-        args = parser.parse_args(argv)
-        return int(args._run(args) or 0)
+        return _run_command(parser, argv)
     except UserError as exc:
         print(f"matlab-gui: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("matlab-gui: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Cancelled):
+        print("matlab-gui: cancelled", file=sys.stderr)
+        return EXIT_CANCELLED

@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     progress = TqdmProgress()
     try:
-        result = run_training(request, progress=progress)
+        result = run_training(request, progress=progress, cancel=args.cancel)
     finally:
         progress.close()
     best = {k: v for k, v in result.best_metrics.items()

@@ -1,13 +1,19 @@
 """Model folders: `model.safetensors` + `card.json`, written atomically, loaded without pickle.
 
-Saving writes a complete new folder beside the target and swaps it in by renames, so an
-interrupted save never leaves a folder with new weights and an old card (or half a file).
+Saving writes a complete new folder beside the target, fsync'd, and swaps it in: on Linux in one
+step (renameat2 RENAME_EXCHANGE), so the path always holds a whole model, the old or the new one.
+Where the system cannot exchange, the old folder is renamed to `.<name>.old` before the new one
+takes its place; a kill between the two renames leaves only `.<name>.old`, and the next read or
+save of `<name>` renames it back. No interruption leaves new weights with an old card.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +37,86 @@ class LoadedModel:
     folder: Path | None = None
 
 
-def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
-        with open(path, "rb") as fh:
-            os.fsync(fh.fileno())
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to the disk before a rename relies on them."""
+    if path.is_dir() and os.name != "posix":
+        return  # Windows opens no folders; NTFS journals its renames itself
+    fd = os.open(path, os.O_RDONLY if path.is_dir() else os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _libc_renameat2():
+    """glibc's renameat2, or None where the C library has none (other systems, old glibc)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    return renameat2
+
+
+_RENAMEAT2 = _libc_renameat2()
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+# The kernel or file system cannot exchange (EPERM: a sandbox refusing the unknown call).
+_NO_EXCHANGE = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM}
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap the entries `a` and `b` in one step; False where the system cannot."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), str(a), None, str(b))
+
+
+def _old(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.old")
+
+
+def restore_interrupted_save(folder: Path) -> None:
+    """Put back the old model a two-rename swap had moved away when it was cut off.
+
+    Saving and `read_card` call it; code that checks a model path itself should call it first.
+    """
+    if not os.path.lexists(folder) and _old(folder).is_dir():
+        try:
+            os.rename(_old(folder), folder)
+        except OSError as exc:
+            raise ModelError(f"cannot restore the model from {_old(folder).name}: {exc}", folder) from None
+
+
+def _swap_in(tmp: Path, folder: Path) -> None:
+    """Make the complete folder `tmp` the model at `folder`, in one step where the system allows."""
+    if not os.path.lexists(folder):
+        os.rename(tmp, folder)
+        fsync_path(folder.parent)
+        return
+    if _exchange(tmp, folder):
+        previous = tmp
+    else:
+        previous = _old(folder)
+        shutil.rmtree(previous, ignore_errors=True)  # left by a swap that completed
+        os.rename(folder, previous)
+        os.rename(tmp, folder)  # a kill just before this: restore_interrupted_save undoes it
+    fsync_path(folder.parent)
+    shutil.rmtree(previous, ignore_errors=True)
 
 
 def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool = False) -> Path:
     """Write `model` and `card` as a model folder; `half` stores float weights as float16."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    restore_interrupted_save(folder)
     state = {}
     for key, value in model.state_dict().items():
         value = value.detach().to("cpu")
@@ -51,17 +127,12 @@ def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool
         save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt", "arch": card.arch})
         (tmp / WEIGHTS).chmod(FILE_MODE)  # safetensors writes 0600
         (tmp / CARD).write_text(card.to_json() + "\n", encoding="utf-8")
-        _fsync_tree(tmp)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(folder)
+        for path in (tmp / WEIGHTS, tmp / CARD, tmp):
+            fsync_path(path)
+        _swap_in(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        restore_interrupted_save(folder)
         raise
     return folder
 
@@ -69,6 +140,7 @@ def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool
 def read_card(folder: str | Path) -> ModelCard:
     """The card of a model folder, validated."""
     folder = Path(folder)
+    restore_interrupted_save(folder)
     if not folder.exists():
         raise ModelError("no such model folder", folder)
     if not folder.is_dir():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -102,3 +103,102 @@ def test_loading_never_unpickles(saved, monkeypatch):
     x = torch.randn(1, 1, 64, 64)
     with torch.no_grad():
         assert torch.equal(load_model(folder).module(x), model(x))
+
+
+# -- replacing a model: one step where the system allows, recoverable everywhere ----------------
+def _unsupported(*args):
+    """renameat2 on a file system without RENAME_EXCHANGE."""
+    import ctypes
+    import errno
+
+    ctypes.set_errno(errno.EINVAL)
+    return -1
+
+
+SWAPS = {"exchange": None, "no renameat2": lambda: None, "file system without exchange": lambda: _unsupported}
+
+
+def _force(monkeypatch, swap: str) -> None:
+    from matlab_gui.ml import model_folder
+
+    if SWAPS[swap] is not None:
+        monkeypatch.setattr(model_folder, "_RENAMEAT2", SWAPS[swap](), raising=False)
+
+
+def _tiny(tag: int):
+    """A card and weights that name each other: card `v{tag}` goes with weights all `tag`."""
+    card = default_card("segmentation", "unet", [ClassInfo("a", (0, 0, 0)), ClassInfo("b", (255, 0, 0))],
+                        encoder="tu-resnet10t", in_channels=1, input_size=32)
+    card.name = f"v{tag}"
+    model = torch.nn.Linear(64, 64)
+    torch.nn.init.constant_(model.weight, tag)
+    torch.nn.init.constant_(model.bias, tag)
+    return model, card
+
+
+def _which(folder) -> int:
+    """The tag of the model in `folder`; fails unless its card and weights belong together."""
+    from matlab_gui.ml.model_folder import read_card
+
+    tag = int(read_card(folder).name[1:])
+    weights = load_file(str(folder / "model.safetensors"))
+    assert all(bool((w == tag).all()) for w in weights.values()), "weights of another save than the card"
+    return tag
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="kills a forked saver")
+@pytest.mark.parametrize("swap", list(SWAPS))
+def test_a_save_killed_between_its_renames_still_leaves_a_model(tmp_path, monkeypatch, swap, in_child):
+    """A kill where a two-rename swap has moved the old folder away but not the new one in."""
+    folder = tmp_path / "m"
+    save_model(folder, *_tiny(1))
+    _force(monkeypatch, swap)
+
+    def save_and_die_at_the_second_rename():
+        renames = []
+        real_rename, real_replace = os.rename, os.replace
+
+        def dying(real):
+            def rename(src, dst, *args, **kwargs):
+                renames.append(dst)
+                if len(renames) == 2:
+                    os._exit(9)
+                return real(src, dst, *args, **kwargs)
+            return rename
+
+        os.rename, os.replace = dying(real_rename), dying(real_replace)
+        save_model(folder, *_tiny(2))
+
+    killed = in_child(save_and_die_at_the_second_rename) == 9
+    assert killed == (swap != "exchange")  # the exchange is one step: nothing to kill between
+    assert _which(folder) == (1 if killed else 2)
+    save_model(folder, *_tiny(3))
+    assert _which(folder) == 3
+    assert not (tmp_path / ".m.old").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="kills a forked saver")
+@pytest.mark.parametrize("swap", ["exchange", "file system without exchange"])
+def test_saves_killed_at_random_moments_leave_the_old_or_the_new_model(tmp_path, monkeypatch, swap):
+    import random
+    import signal
+    import time
+
+    folder = tmp_path / "m"
+    save_model(folder, *_tiny(0))
+    _force(monkeypatch, swap)
+    rng = random.Random(7)
+    seen = set()
+    for _ in range(12):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                for tag in range(1, 10_000):
+                    save_model(folder, *_tiny(tag))
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0.02, 0.15))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        seen.add(_which(folder))
+    assert len(seen) > 3  # the kills landed in different saves
