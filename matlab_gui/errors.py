@@ -36,6 +36,14 @@ class ProjectError(UserError):
     """A project file that cannot be opened or saved."""
 
 
+class ProjectLockedError(ProjectError):
+    """The project is open for editing in another window."""
+
+
+class ProjectConflictError(ProjectError):
+    """Another process saved changes to the same things as this one's unsaved changes."""
+
+
 class SchemaTooNewError(ProjectError):
     """A project written by a newer version of the app."""
 

@@ -62,6 +62,7 @@ def project_info(path: Path) -> dict:
             "labelled_images": sum(r.has_mask for r in records),
             "image_labels": sum(r.label is not None for r in records),
             "models": project.model_names(),
+            "notes": list(project.notices),
         }
 
 

@@ -40,6 +40,7 @@ def application() -> QtWidgets.QApplication:
 
 
 def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = None) -> int:
+    from matlab_gui.gui import dialogs
     from matlab_gui.gui.main_window import MainWindow
 
     wh = _parse_size(size)
@@ -48,11 +49,17 @@ def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = 
     if wh:
         window.resize(*wh)
     window.show()
-    window.open_paths([Path(p) for p in paths] or [default_sample()])
-    if screenshot:
+    if not screenshot:
+        window.open_paths([Path(p) for p in paths] or [default_sample()])
+        return app.exec()
+    dialogs.set_unattended(True)  # nobody is there to click a message away
+    try:
+        window.open_paths([Path(p) for p in paths] or [default_sample()])
         window.wait_until_idle()
         if not window.grab().save(screenshot):
             raise UserError("cannot write the screenshot there", screenshot)
-        window.session and window.session.close()
+        if window.session is not None:
+            window.session.close()
         return 0
-    return app.exec()
+    finally:
+        dialogs.set_unattended(False)

@@ -1,8 +1,11 @@
 """Small modal dialogs: messages, questions, names, colours, pixel size, file paths.
-Functions, so tests can monkeypatch QMessageBox/QInputDialog underneath."""
+Functions, so tests can monkeypatch QMessageBox/QInputDialog underneath. Unattended runs
+(`--screenshot`) print messages to stderr and take the safe answer instead of waiting for a
+click nobody will make."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from PySide6 import QtGui, QtWidgets
@@ -30,12 +33,34 @@ def next_colour(index: int) -> tuple[int, int, int]:
     return COLOURS[(index - 1) % len(COLOURS)]
 
 
+_unattended = False
+
+
+def set_unattended(on: bool) -> None:
+    global _unattended
+    _unattended = on
+
+
 def error(parent, title: str, message: str) -> None:
+    if _unattended:
+        print(f"{title}: {message}", file=sys.stderr)
+        return
     MB.critical(parent, title, message)
 
 
 def warning(parent, title: str, message: str) -> None:
+    if _unattended:
+        print(f"{title}: {message}", file=sys.stderr)
+        return
     MB.warning(parent, title, message)
+
+
+def ask_yes(parent, title: str, message: str) -> bool:
+    """A yes/no question; unattended runs answer no."""
+    if _unattended:
+        print(f"{title}: {message}", file=sys.stderr)
+        return False
+    return MB.question(parent, title, message, MB.Yes | MB.No, MB.Yes) == MB.Yes
 
 
 def ask_save(parent, name: str) -> str:

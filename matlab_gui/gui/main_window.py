@@ -10,7 +10,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui import __version__
 from matlab_gui.annotate.render import palette
-from matlab_gui.errors import UserError
+from matlab_gui.errors import ProjectConflictError, ProjectLockedError, UserError
 from matlab_gui.gui import dialogs, menus
 from matlab_gui.gui.canvas import Canvas
 from matlab_gui.gui.class_palette import ClassPalette
@@ -119,10 +119,18 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.close_session():
             return
         try:
-            self._set_session(Session.open(path))
+            try:
+                session = Session.open(path)
+            except ProjectLockedError as exc:
+                if not dialogs.ask_yes(self, "Project in use", f"{exc}\n\nOpen it read-only?"):
+                    return
+                session = Session.open(path, readonly=True)
         except UserError as exc:
             dialogs.error(self, "Cannot open the project", str(exc))
             return
+        self._set_session(session)
+        if session.project.notices:
+            dialogs.warning(self, "Opened with a note", "\n\n".join(session.project.notices))
         menus.remember_recent(self, path)
 
     def new_project(self, path: Path) -> None:
@@ -132,7 +140,8 @@ class MainWindow(QtWidgets.QMainWindow):
         from matlab_gui.project import Project
 
         try:
-            self._set_session(Session(Project.create(path, DEFAULT_CLASSES, overwrite=True)))
+            project = Project.create(path, DEFAULT_CLASSES, overwrite=True, exclusive=True)
+            self._set_session(Session(project))
         except UserError as exc:
             dialogs.error(self, "Cannot create the project", str(exc))
 
@@ -210,8 +219,8 @@ class MainWindow(QtWidgets.QMainWindow):
             answer = dialogs.ask_save(self, self._project_name())
             if answer == "cancel" or answer == "save" and not self.save():
                 return False
-        elif s.dirty and not s.untitled and not self.save():
-            return False
+        elif s.dirty and not s.untitled and not s.project.readonly and not self.save():
+            return False  # a read-only project's view state is simply not kept
         self.workers.cancel()
         s.close()
         self.session = None
@@ -467,6 +476,10 @@ class MainWindow(QtWidgets.QMainWindow):
         try:
             self.session.save()
         except UserError as exc:
+            if isinstance(exc, ProjectConflictError) or self.session.project.readonly:
+                if dialogs.ask_yes(self, "Cannot save here", f"{exc}\n\nSave As a new project now?"):
+                    return self.save_as()
+                return False
             dialogs.error(self, "Cannot save", str(exc))
             return False
         self.statusBar().showMessage(f"Saved {self.session.project.path}", 3000)
@@ -506,6 +519,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _update_title(self) -> None:
         name = self._project_name()
         dirty = "*" if self.session is not None and self.session.dirty else ""
+        if self.session is not None and self.session.project.readonly:
+            dirty += " (read-only)"
         self.setWindowTitle(
             f"{name}{dirty} — matlab_gui {__version__}" if name else f"matlab_gui {__version__}"
         )

@@ -3,8 +3,6 @@ write the files. Matching and the .mat format live in annotate.transfer."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from matlab_gui.annotate.render import palette
@@ -12,6 +10,7 @@ from matlab_gui.annotate.transfer import match_masks
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
 from matlab_gui.imaging.matfile import write_mat
+from matlab_gui.project.names import unique_output_stems
 
 FORMATS = ["Class-index PNG", "Class-index TIFF", "MATLAB .mat (v7.3)", "Colour overlay PNG"]
 
@@ -61,14 +60,13 @@ def export_masks(w) -> None:
     s.flush()
     s.wait()
     ids = [i for i in s.project.image_ids if s.project.record(i).has_mask]
+    stems = unique_output_stems({i: s.project.record(i).name for i in ids})
     lut = palette({c.index: c.color for c in s.project.classes})
     try:
         if fmt == FORMATS[2]:
-            write_mat(
-                folder / "masks.mat", {s.project.record(i).name: s.project.get_mask(i) for i in ids}
-            )
+            write_mat(folder / "masks.mat", {stems[i]: s.project.get_mask(i) for i in ids})
         for image_id in ids if fmt != FORMATS[2] else []:
-            stem = Path(s.project.record(image_id).name).stem
+            stem = stems[image_id]
             mask = s.project.get_mask(image_id)
             if fmt == FORMATS[3]:
                 image = s.project.read_image(image_id)

@@ -29,6 +29,7 @@ from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
 from matlab_gui.jobs.base import Progress
+from matlab_gui.project import names
 
 Qt = QtCore.Qt
 SHIPPED, PROJECT = "shipped:", "project:"
@@ -199,7 +200,7 @@ class ModelFeatures(QtCore.QObject):
         if not key.startswith(PROJECT):
             return Path(key)  # a model folder given by its path
         name = key[len(PROJECT):]
-        folder = self._temp / f"project-{id(self.project)}" / name
+        folder = names.inside(self._temp / f"project-{id(self.project)}", name, "model name")
         if not (folder / "card.json").is_file() and self.project is not None:
             self.project.export_model(name, folder)
         return folder
@@ -222,7 +223,11 @@ class ModelFeatures(QtCore.QObject):
             dialogs.error(self.window, "Not a model folder", f"{folder}: no readable card.json")
             return
         self.window.session.wait()
-        self.project.store_model(folder.name, folder)
+        try:
+            self.project.store_model(folder.name, folder)
+        except ValueError as exc:
+            dialogs.error(self.window, "Cannot import the model", str(exc))
+            return
         self.project.current_model = folder.name
         self.refresh_models()
 

@@ -46,11 +46,13 @@ class Session(QtCore.QObject):
         """Images opened without a project go into a temporary project (autosaved, so a crash
         loses little); Save then asks where to keep it."""
         folder = Path(tempfile.mkdtemp(prefix="matlab_gui-"))
-        return cls(Project.create(folder / f"untitled{PROJECT_SUFFIX}", DEFAULT_CLASSES), True)
+        project = Project.create(folder / f"untitled{PROJECT_SUFFIX}", DEFAULT_CLASSES, exclusive=True)
+        return cls(project, True)
 
     @classmethod
-    def open(cls, path: str | Path) -> Session:
-        return cls(Project.open(path))
+    def open(cls, path: str | Path, readonly: bool = False) -> Session:
+        """The window's project; the edit lock keeps a second window from editing it too."""
+        return cls(Project.open(path, readonly=readonly, exclusive=not readonly))
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -112,7 +114,7 @@ class Session(QtCore.QObject):
         """Save in the background; the GUI keeps painting meanwhile (edits go to the Editor's
         mask, not the project, until the next flush)."""
         self.flush()
-        if self.saving or not self.project.dirty:
+        if self.saving or not self.project.dirty or self.project.readonly:
             return
         self._saving = self._pool.submit(self.project.save)
         self._saving.add_done_callback(self._saved)

@@ -125,22 +125,16 @@ class ProjectSegmentation:
         self.class_names = [c.name for c in classes]
         self.class_colors = [tuple(c.color) for c in classes]
         self.label_rule = LabelRule.sparse([c.index for c in classes])
-        self._ids = {project.record(i).name: i for i in project.image_ids if project.record(i).has_mask}
-        self._ids = {_unique_name(self._ids, n, i): i for n, i in self._ids.items()}
-        if not self._ids:
+        # keyed by image id: two images may share a file name (same name, other folders)
+        self.stems = sorted(i for i in project.image_ids if project.record(i).has_mask)
+        if not self.stems:
             raise DataError("no image in the project has a painted mask", project.path)
-        self.stems = sorted(self._ids)
 
-    def load(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
-        image_id = self._ids[stem]
+    def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         return self.project.read_image(image_id), self.project.get_mask(image_id)
 
     def describe(self) -> dict:
         return {"source": "project", "path": str(self.project.path), **self.label_rule.to_json()}
-
-
-def _unique_name(taken: dict, name: str, image_id: str) -> str:
-    return name if taken.get(name) == image_id else f"{name} [{image_id}]"
 
 
 # -- prepared images and patches --------------------------------------------------------------

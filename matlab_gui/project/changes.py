@@ -12,17 +12,29 @@ import h5py
 import numpy as np
 
 from matlab_gui.project import schema
+from matlab_gui.project.names import check_name
 
 
-def write_array(group: h5py.Group, name: str, data: np.ndarray, compress: bool) -> None:
+def write_array(
+    group: h5py.Group, name: str, data: np.ndarray, compress: bool, generation: int
+) -> None:
     """(Re)write one dataset; compressed ones are chunked 2-D tiles (fast, partial reads)."""
+    check_name(name, "dataset name")
     if name in group:
         del group[name]
     if not compress or data.ndim < 2:
-        group.create_dataset(name, data=data)
-        return
-    chunks = (1,) * (data.ndim - 2) + tuple(min(schema.MASK_CHUNK, s) for s in data.shape[-2:])
-    group.create_dataset(name, data=data, chunks=chunks, compression="gzip", compression_opts=1)
+        dataset = group.create_dataset(name, data=data)
+    else:
+        chunks = (1,) * (data.ndim - 2) + tuple(min(schema.MASK_CHUNK, s) for s in data.shape[-2:])
+        dataset = group.create_dataset(
+            name, data=data, chunks=chunks, compression="gzip", compression_opts=1
+        )
+    dataset.attrs["generation"] = generation
+
+
+def written_since(group: h5py.Group, name: str, generation: int) -> bool:
+    """Whether `group[name]` was written by a save after `generation` (another process's)."""
+    return name in group and int(group[name].attrs.get("generation", 0)) > generation
 
 
 @dataclass
@@ -56,30 +68,57 @@ class Changes:
         self.removed.add(image_id)
         self.meta = True
 
-    def write(self, f: h5py.File, meta: schema.Meta) -> None:
-        """Write these changes and the metadata into the project file `f`."""
+    def overwrites(self, f: h5py.File, generation: int, names: dict[str, str]) -> list[str]:
+        """What these changes would write over that another process saved after `generation`
+        (`names`: image id -> name, for the message)."""
+        found = []
+        for image_id in set(self.masks) | self.removed:
+            if written_since(f[schema.MASKS], image_id, generation):
+                found.append(f"image {names.get(image_id, image_id)!r}: mask")
+        for image_id in set(self.predictions) | self.removed:
+            if written_since(f[schema.PREDICTIONS], image_id, generation):
+                found.append(f"image {names.get(image_id, image_id)!r}: prediction")
+        found += [f"model {n!r}" for n in self.models if written_since(f[schema.MODELS], n, generation)]
+        return found
+
+    def write(self, f: h5py.File, meta: schema.Meta, check=lambda: None) -> None:
+        """Write these changes and the metadata into the project file `f`; every dataset gets
+        the metadata's generation. `check()` runs between datasets and may raise to stop early
+        (a failed write underneath)."""
+        gen = meta.generation
         for image_id in self.removed:
+            check_name(image_id, "image id")
             for group in (schema.IMAGES, schema.MASKS, schema.PREDICTIONS):
                 if image_id in f[group]:
                     del f[group][image_id]
         for image_id, data in self.images.items():
-            write_array(f[schema.IMAGES], image_id, data, compress=False)
+            check()
+            write_array(f[schema.IMAGES], image_id, data, compress=False, generation=gen)
         for image_id, mask in self.masks.items():
-            write_array(f[schema.MASKS], image_id, mask, compress=True)
+            check()
+            write_array(f[schema.MASKS], image_id, mask, compress=True, generation=gen)
         for image_id, (labels, confidence, model_name) in self.predictions.items():
+            check()
+            check_name(image_id, "image id")
             if image_id in f[schema.PREDICTIONS]:
                 del f[schema.PREDICTIONS][image_id]
             group = f[schema.PREDICTIONS].create_group(image_id)
-            write_array(group, "labels", labels, compress=True)
+            write_array(group, "labels", labels, compress=True, generation=gen)
             if confidence is not None:
-                write_array(group, "confidence", confidence, compress=True)
+                write_array(group, "confidence", confidence, compress=True, generation=gen)
             group.attrs["model"] = model_name or ""
+            group.attrs["generation"] = gen
         for name, files in self.models.items():
+            check()
+            check_name(name, "model name")
             if name in f[schema.MODELS]:
                 del f[schema.MODELS][name]
             group = f[schema.MODELS].create_group(name)
+            group.attrs["generation"] = gen
             for file_name, data in files.items():
+                check_name(file_name, "model file name")
                 group.create_dataset(file_name, data=np.frombuffer(data, dtype=np.uint8))
+        check()
         if self.history:
             history = f[schema.HISTORY]
             start = history.shape[0]

@@ -52,12 +52,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def lock(fd: int, wait: bool) -> bool:
-    """Take the advisory exclusive lock on `fd` (released when it closes); False if another
-    process holds it and `wait` is off. Raises OSError where the file system has no locks."""
+def lock(fd: int, wait: bool, shared: bool = False) -> bool:
+    """Take the advisory lock on `fd` (released when it closes): exclusive for a writer, shared
+    for a reader; False if another holder excludes it and `wait` is off. Raises OSError where
+    the file system has no locks. Windows has no shared lock: readers go unlocked there."""
     try:
         if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            kind = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            fcntl.flock(fd, kind | (0 if wait else fcntl.LOCK_NB))
+        elif shared:
+            return True
         else:
             msvcrt.locking(fd, msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK, 1)
     except BlockingIOError:

@@ -2,19 +2,24 @@
 
 Layout (schema 1):
   attrs   format, schema_version, classes (json), images (json: per-image metadata in order),
-          models (json: name -> file names), current_model, settings (json)
+          models (json: name -> file names), current_model, settings (json), generation (int:
+          the number of saves, so a save notices another process's save since it last read)
   /images/<id>            embedded pixel data (native dtype)
   /masks/<id>             label mask, chunked + compressed, 0 = unlabelled
   /predictions/<id>/labels, /predictions/<id>/confidence
   /models/<name>/<file>   bytes of a trained model folder's files
   /history                append-only JSON lines (time, action, details)
-All metadata sits in root attributes so opening reads no dataset at all.
+All metadata sits in root attributes so opening reads no dataset at all. Every dataset a save
+writes carries that save's `generation` attribute. Names read from the file (image ids, model
+names and file names) are checked to be plain names before anything uses them.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+
+from matlab_gui.project.names import check_image_name, check_name
 
 PROJECT_SUFFIX = ".mgp"
 SCHEMA_VERSION = 1
@@ -88,17 +93,46 @@ class Meta:
     models: dict[str, list[str]] = field(default_factory=dict)  # name -> its file names
     current_model: str | None = None
     settings: dict = field(default_factory=dict)
+    generation: int = 0
 
     @classmethod
     def read(cls, attrs) -> Meta:
-        """From an h5py attribute mapping; KeyError/ValueError/TypeError when malformed."""
-        records = (ImageRecord.from_json(r) for r in json.loads(attrs["images"]))
+        """From an h5py attribute mapping; KeyError/ValueError/TypeError when malformed or when
+        a name in it is not a plain name."""
+        records = [ImageRecord.from_json(r) for r in json.loads(attrs["images"])]
+        for r in records:
+            check_name(r.id, "image id")
+            check_image_name(r.name)
+        models = json.loads(attrs["models"])
+        if not isinstance(models, dict):
+            raise TypeError("models must be a mapping")
+        for name, files in models.items():
+            check_name(name, "model name")
+            if not isinstance(files, list) or not files:
+                raise TypeError(f"model {name!r} lists no files")
+            for file_name in files:
+                check_name(file_name, "model file name")
+        current = attrs.get("current_model") or None
+        if current is not None and current not in models:
+            raise ValueError(f"current model {current!r} is not in the project")
         return cls(
             classes=[ClassDef.from_json(c) for c in json.loads(attrs["classes"])],
             records={r.id: r for r in records},
-            models=json.loads(attrs["models"]),
-            current_model=attrs.get("current_model") or None,
+            models=models,
+            current_model=current,
             settings=json.loads(attrs["settings"]),
+            generation=int(attrs.get("generation", 0)),
+        )
+
+    def copy(self) -> Meta:
+        """An independent copy (records and classes are immutable, the containers are not)."""
+        return Meta(
+            classes=list(self.classes),
+            records=dict(self.records),
+            models={name: list(files) for name, files in self.models.items()},
+            current_model=self.current_model,
+            settings=json.loads(json.dumps(self.settings)),
+            generation=self.generation,
         )
 
     def write(self, attrs) -> None:
@@ -107,3 +141,4 @@ class Meta:
         attrs["models"] = json.dumps(self.models)
         attrs["current_model"] = self.current_model or ""
         attrs["settings"] = json.dumps(self.settings)
+        attrs["generation"] = self.generation

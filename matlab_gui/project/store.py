@@ -3,15 +3,22 @@
 Reads go through a plain read-only h5py handle and touch a dataset only when asked for it, so a
 project of hundreds of 4k images opens at once. Changes wait in memory until `save()`, which
 writes only what changed, through the crash-safe journal (see `journal.py`).
+
+Several processes may have one project open. A read holds the journal's shared lock, so it never
+sees a save half-applied, and retries after a writer that ignores locks. A save that finds the
+file saved by someone else since it was read merges the metadata per image and per field
+(`merge.py`) and refuses, keeping the unsaved work, where both changed the same thing.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,9 +30,11 @@ import h5py
 import numpy as np
 
 from matlab_gui.errors import ProjectError, SchemaTooNewError
-from matlab_gui.project import schema
+from matlab_gui.project import names, schema
 from matlab_gui.project.changes import Changes
-from matlab_gui.project.journal import forget, journaled, recover
+from matlab_gui.project.edit_lock import EditLock
+from matlab_gui.project.journal import forget, journaled, pending, recover, shared
+from matlab_gui.project.merge import MergeConflict, merge
 from matlab_gui.project.schema import ClassDef, ImageRecord, Meta
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -63,34 +72,99 @@ def _locked(method: Callable) -> Callable:
     return run
 
 
+_READ_TRIES = 3
+
+
+def _reads(method: Callable) -> Callable:
+    """Read datasets under the readers' lock (no save is applied meanwhile), from a handle that
+    is fresh; a read torn by a writer that ignores locks is retried from a reopened handle."""
+
+    @wraps(method)
+    def run(self, *args, **kwargs):
+        with self._lock:
+            for attempt in range(1, _READ_TRIES + 1):
+                try:
+                    self._finish_pending_save()
+                    with shared(self.path):
+                        self._refresh()
+                        return method(self, *args, **kwargs)
+                except OSError as exc:
+                    if self._closed or attempt == _READ_TRIES:
+                        raise ProjectError(f"cannot read the project: {exc}", self.path) from exc
+                    self._close_handle()
+                    time.sleep(0.05 * attempt)
+
+    return run
+
+
+def _writable(path: Path) -> bool:
+    """Whether `path` can be saved: the file opens for writing and its folder takes new files
+    (the journal). False on read-only media, without permission, and for a locked-down folder."""
+    try:
+        os.close(os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0)))
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return False
+        raise
+    return os.access(path.parent, os.W_OK)
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _save_failed(exc: BaseException) -> str:
+    if _disk_full(exc):
+        return "disk full: your work is kept in memory; free space and save again"
+    reason = getattr(exc, "strerror", None) or exc
+    return f"cannot save ({reason}); your work is kept in memory: save again, or use Save As"
+
+
 class Project:
     """An open project. Create with `Project.create`, open with `Project.open`.
 
     One thread edits and saves (the GUI); other threads (a training job) may read meanwhile.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, readonly: bool = False):
         """Use `Project.open` / `Project.create`."""
         self.path = Path(path)
+        self.readonly = readonly  # edits stay in memory; only Save As keeps them
+        self.notices: list[str] = []  # things the user should hear about, found while opening
         self._h5: h5py.File | None = None
         self._raw = None
         self._stamp: tuple[int, int, int] | None = None
+        self._closed = False
         self._meta = Meta()
+        self._base = Meta()  # the metadata as last read from or written to the file
+        self._attempted: Meta | None = None  # what a failed save meant to write (may yet land)
+        self._attempted_history = 0  # how many history entries it carried
         self._changes = Changes()
         self._verified: set[str] = set()  # referenced images whose sha256 was checked
+        self._edit_lock: EditLock | None = None
         self._lock = threading.RLock()
 
     # -- create / open / close ----------------------------------------------------------
     @classmethod
     def create(
-        cls, path: str | Path, classes: list[ClassDef] = (), overwrite: bool = False
+        cls,
+        path: str | Path,
+        classes: list[ClassDef] = (),
+        overwrite: bool = False,
+        exclusive: bool = False,
     ) -> Project:
-        """A new, empty project written to disk at once (atomically, via a temp file)."""
+        """A new, empty project written to disk at once (atomically, via a temp file);
+        `exclusive` as for `open`."""
         path = Path(path)
         if path.is_dir():
             raise ProjectError("is a folder, not a project file", path)
         if path.exists() and not overwrite:
             raise ProjectError("already exists", path)
+        lock = EditLock.take(path) if exclusive else None  # never overwrite one open elsewhere
         temp = path.with_name(path.name + ".new")
         try:
             with h5py.File(temp, "w", locking=False, **schema.FILE_OPTIONS) as f:
@@ -113,12 +187,24 @@ class Project:
             os.replace(temp, path)
         except OSError as exc:
             temp.unlink(missing_ok=True)
+            if lock is not None:
+                lock.release()
             raise ProjectError(f"cannot create project: {exc.strerror or exc}", path) from exc
-        return cls.open(path)
+        try:
+            project = cls.open(path)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        project._edit_lock = lock
+        return project
 
     @classmethod
-    def open(cls, path: str | Path) -> Project:
-        """Open an existing project; finishes a save that a killed process left half-done."""
+    def open(cls, path: str | Path, readonly: bool = False, exclusive: bool = False) -> Project:
+        """Open an existing project; finishes a save that a killed process left half-done.
+
+        Read-only media open read-only. `exclusive` (the window) takes the edit lock, so a
+        second window is refused with a message naming who has the project open."""
         path = Path(path)
         if not path.exists():
             raise ProjectError("no such file", path)
@@ -131,16 +217,51 @@ class Project:
             raise ProjectError(f"cannot read: {exc.strerror or exc}", path) from exc
         if signature != _HDF5_SIGNATURE:
             raise ProjectError("not a matlab_gui project (not an HDF5 file)", path)
-        project = cls(path)
         try:
-            recover(path)
-            project._open_handle()
+            writable = not readonly and _writable(path)
         except OSError as exc:
-            raise ProjectError(f"corrupt or unreadable project file: {exc}", path) from exc
+            raise ProjectError(f"cannot open: {exc.strerror or exc}", path) from exc
+        project = cls(path, readonly=not writable)
+        try:
+            if writable:
+                if exclusive:
+                    project._edit_lock = EditLock.take(path)
+                notice = recover(path).notice()
+                if notice:
+                    project.notices.append(notice)
+            elif pending(path):
+                raise ProjectError(
+                    "a save that was interrupted waits in its .journal file, but the folder is "
+                    "read-only: copy the project with its .journal to a writable folder and open "
+                    "it there",
+                    path,
+                )
+            elif not readonly:
+                project.notices.append("the file or its folder is read-only: opened read-only "
+                                       "(Save As keeps your changes in a new file)")
+            with shared(path):
+                project._open_handle()
+        except BaseException as exc:
+            project._release_edit_lock()
+            if isinstance(exc, OSError):
+                if _disk_full(exc):
+                    raise ProjectError(
+                        "disk full: a save that was interrupted cannot be finished; free space "
+                        "and open it again (nothing is lost)",
+                        path,
+                    ) from exc
+                raise ProjectError(f"corrupt or unreadable project file: {exc}", path) from exc
+            raise
         return project
 
-    def _open_handle(self) -> None:
-        """Open the read handle and load the metadata (root attributes only, no dataset).
+    def _release_edit_lock(self) -> None:
+        if self._edit_lock is not None:
+            self._edit_lock.release()
+            self._edit_lock = None
+
+    def _open_handle(self, keep_state: bool = False) -> None:
+        """Open the read handle and load the metadata (root attributes only, no dataset);
+        `keep_state` keeps the in-memory (unsaved) metadata and the base it was edited from.
 
         The handle reads through a plain Python file object, not HDF5's own driver: HDF5 shares
         one cached view per file among all its handles, which would go stale when this or another
@@ -154,14 +275,16 @@ class Project:
             raw.close()
             raise
         try:
-            self._read_meta(f)
+            meta = self._read_meta(f)
         except BaseException:
             f.close()
             raw.close()
             raise
         self._h5, self._raw, self._stamp = f, raw, stamp
+        if not keep_state:
+            self._meta, self._base = meta, meta.copy()
 
-    def _read_meta(self, f: h5py.File) -> None:
+    def _read_meta(self, f: h5py.File) -> Meta:
         if f.attrs.get("format") != schema.FORMAT_NAME:
             raise ProjectError("not a matlab_gui project (HDF5 without project data)", self.path)
         version = int(f.attrs.get("schema_version", 0))
@@ -172,15 +295,9 @@ class Project:
                 self.path,
             )
         try:
-            self._meta = Meta.read(f.attrs)
+            return Meta.read(f.attrs)
         except (KeyError, ValueError, TypeError) as exc:
             raise ProjectError(f"corrupt project metadata: {exc}", self.path) from exc
-
-    def _open_handle_keeping_state(self) -> None:
-        """Reopen at the current path while keeping the in-memory (unsaved) state."""
-        meta = self._meta
-        self._open_handle()
-        self._meta = meta
 
     def _close_handle(self) -> None:
         if self._h5 is not None:
@@ -191,7 +308,9 @@ class Project:
     @_locked
     def close(self) -> None:
         """Close the file; unsaved changes are dropped (ask the user before)."""
+        self._closed = True
         self._close_handle()
+        self._release_edit_lock()
 
     def __enter__(self) -> Project:
         return self
@@ -201,27 +320,54 @@ class Project:
 
     @_locked
     def _refresh(self) -> None:
-        """Reopen when another `Project` or process saved the file since we read it."""
-        if self._h5 is None:
+        """Reopen when another `Project` or process saved the file since we read it, or when a
+        failed read or save left no handle; unsaved metadata is kept."""
+        if self._closed:
             return
         try:
             changed = _stamp(os.stat(self.path)) != self._stamp
         except OSError as exc:
             raise ProjectError(f"project file is gone: {exc.strerror}", self.path) from exc
-        if changed:
+        if changed or self._h5 is None:
             self._close_handle()
-            if self.dirty:
-                self._open_handle_keeping_state()
-            else:
-                self._open_handle()
+            self._finish_pending_save()
+            try:
+                with shared(self.path):
+                    self._open_handle(keep_state=self.dirty)
+            except OSError as exc:
+                if self.dirty:  # the unsaved state stays readable; only the file waits
+                    return
+                raise ProjectError(f"cannot read the project: {exc}", self.path) from exc
+
+    def _finish_pending_save(self) -> None:
+        """Apply a save whose journal is committed but not yet applied (its apply failed: disk
+        full), so reads see it; harmless while that still fails or another process saves."""
+        if pending(self.path):
+            try:
+                notice = recover(self.path).notice()
+            except OSError:
+                return
+            if notice:
+                self.notices.append(notice)
 
     @property
     def _file(self) -> h5py.File:
-        """The read handle, fresh."""
-        if self._h5 is None:
+        """The read handle, fresh (call under the readers' lock, see `_reads`)."""
+        if self._closed:
             raise ProjectError("project is closed", self.path)
         self._refresh()
+        if self._h5 is None:
+            raise ProjectError("the project file cannot be read now (a save is waiting for disk "
+                               "space?); your unsaved work is kept", self.path)
         return self._h5
+
+    def _dataset(self, group: str, name: str):
+        """`/group/name`, for a name that is one plain component (never a path elsewhere)."""
+        names.check_name(name, "dataset name")
+        try:
+            return self._file[group][name]
+        except KeyError as exc:  # the metadata names it, so the file must have it
+            raise OSError(f"{group}/{name} is missing") from exc
 
     # -- classes, settings, models ------------------------------------------------------
     @property
@@ -266,31 +412,45 @@ class Project:
     def store_model(self, name: str, folder: str | Path) -> None:
         """Keep a trained model folder (its files' bytes) inside the project."""
         folder = Path(folder)
-        if "/" in name or not name or name in (".", ".."):
-            raise ValueError(f"invalid model name {name!r}")
+        names.check_name(name, "model name")
         if not folder.is_dir():
             raise ProjectError("model folder not found", folder)
-        files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+        files = {
+            names.check_name(p.name, "model file name"): p.read_bytes()
+            for p in sorted(folder.iterdir()) if p.is_file()
+        }
         if not files:
             raise ProjectError("model folder has no files", folder)
         self._changes.models[name] = files
         self._meta.models[name] = list(files)
         self._changes.meta = True
 
-    @_locked
-    def export_model(self, name: str, dest_folder: str | Path) -> Path:
-        """Write a stored model's files into `dest_folder` (created) and return that folder."""
-        dest = Path(dest_folder)
+    @_reads
+    def model_files(self, name: str) -> dict[str, bytes]:
+        """A stored model's files: name -> bytes."""
         if name in self._changes.models:
-            files = self._changes.models[name]
-        elif name in self._meta.models:
-            group = self._file[schema.MODELS][name]
-            files = {f: group[f][()].tobytes() for f in self._meta.models[name]}
-        else:
+            return dict(self._changes.models[name])
+        if name not in self._meta.models:
             raise ProjectError(f"no model named {name!r} in the project", self.path)
+        group = self._dataset(schema.MODELS, name)
+        files = {}
+        for file_name in self._meta.models[name]:
+            names.check_name(file_name, "model file name")
+            if file_name not in group:
+                raise OSError(f"model {name!r} has no file {file_name!r}")
+            files[file_name] = group[file_name][()].tobytes()
+        return files
+
+    def export_model(self, name: str, dest_folder: str | Path) -> Path:
+        """Write a stored model's files into `dest_folder` (created) and return that folder;
+        every file lands inside it, whatever names the project holds."""
+        dest = Path(dest_folder)
+        files = self.model_files(name)
         dest.mkdir(parents=True, exist_ok=True)
-        for file_name, data in files.items():
-            (dest / file_name).write_bytes(data)
+        targets = {names.inside(dest, file_name, "model file name"): data
+                   for file_name, data in files.items()}
+        for target, data in targets.items():
+            target.write_bytes(data)
         return dest
 
     # -- images ---------------------------------------------------------------------------
@@ -356,14 +516,14 @@ class Project:
         self._changes.forget_image(image_id)
         self.log("remove image", id=image_id, name=record.name)
 
-    @_locked
+    @_reads
     def read_image(self, image_id: str) -> np.ndarray:
         """The pixels in their native dtype; embedded ones come from the project file."""
         record = self.record(image_id)
         if image_id in self._changes.images:
             return self._changes.images[image_id]
         if record.embedded:
-            return self._file[schema.IMAGES][image_id][()]
+            return self._dataset(schema.IMAGES, image_id)[()]
         source = Path(record.source_path)
         if not source.is_file():
             raise ProjectError(f"referenced image {record.name!r} is missing", source)
@@ -387,14 +547,14 @@ class Project:
     def set_label(self, image_id: str, class_index: int | None) -> None:
         self._update(image_id, label=None if class_index is None else int(class_index))
 
-    @_locked
+    @_reads
     def get_mask(self, image_id: str) -> np.ndarray:
         """The label mask (0 = unlabelled); zeros when the image has none yet."""
         record = self.record(image_id)
         if image_id in self._changes.masks:
             return self._changes.masks[image_id].copy()
         if record.has_mask:
-            return self._file[schema.MASKS][image_id][()]
+            return self._dataset(schema.MASKS, image_id)[()]
         return np.zeros(record.shape[:2], dtype=_mask_dtype(self._meta.classes))
 
     def set_mask(self, image_id: str, mask: np.ndarray) -> None:
@@ -426,14 +586,16 @@ class Project:
         self._changes.predictions[image_id] = (np.asarray(labels).copy(), conf, model_name)
         self._update(image_id, has_prediction=True)
 
-    @_locked
+    @_reads
     def get_prediction(self, image_id: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         if image_id in self._changes.predictions:
             labels, conf, _ = self._changes.predictions[image_id]
             return labels, conf
         if not self.record(image_id).has_prediction:
             return None
-        group = self._file[schema.PREDICTIONS][image_id]
+        group = self._dataset(schema.PREDICTIONS, image_id)
+        if "labels" not in group:
+            raise OSError(f"prediction of {image_id} has no labels")
         conf = group["confidence"][()] if "confidence" in group else None
         return group["labels"][()], conf
 
@@ -444,7 +606,7 @@ class Project:
         self._changes.history.append(json.loads(json.dumps(entry, default=str)))
 
     @property
-    @_locked
+    @_reads
     def history(self) -> list[dict]:
         stored = [json.loads(s) for s in self._file[schema.HISTORY].asstr()[()]]
         return stored + [dict(e) for e in self._changes.history]
@@ -455,22 +617,74 @@ class Project:
         return bool(self._changes)
 
     @_locked
-    def save(self) -> None:
-        """Write what changed; a crash at any moment leaves the old or the new project."""
+    def save(self, prefer_ours: bool = False) -> None:
+        """Write what changed; a crash at any moment leaves the old or the new project, and a
+        failure (disk full, I/O error, a conflicting save elsewhere) keeps the unsaved work."""
         if not self.dirty:
             return
+        if self.readonly:
+            raise ProjectError("opened read-only: use Save As to keep your changes", self.path)
         self._close_handle()
+        overlay = meta = None
         try:
-            with journaled(self.path) as overlay, h5py.File(overlay, "r+") as f:
-                self._changes.write(f, self._meta)
+            with journaled(self.path) as overlay:
+                f = h5py.File(overlay, "r+")
+                try:
+                    meta = self._merged_meta(f, prefer_ours)
+                    self._changes.write(f, meta, overlay.check)
+                finally:
+                    f.close()  # h5py may only print an error raised here: the overlay keeps it
         except BaseException as exc:
-            recover(self.path)  # finish a commit that failed while applying, else no-op
-            self._open_handle_keeping_state()  # keep the unsaved work for another try
-            if isinstance(exc, OSError):
-                raise ProjectError(f"cannot save: {exc}", self.path) from exc
+            self._close_handle()  # the next read reopens, keeping the unsaved work
+            # its journal may be finished later (by recovery): then that is not a conflict
+            self._attempted, self._attempted_history = meta, len(self._changes.history)
+            if meta is not None and self._finished_after_failure():
+                self._meta, self._base, self._attempted = meta, meta.copy(), None
+                self._changes = Changes()
+                return
+            cause = getattr(overlay, "failure", None) or exc
+            if isinstance(exc, OSError) or isinstance(cause, OSError):
+                raise ProjectError(_save_failed(cause), self.path) from exc
             raise
-        self._open_handle()
+        self._meta, self._base, self._attempted = meta, meta.copy(), None
         self._changes = Changes()
+        self._close_handle()  # reopened by the next read, from the file as saved
+
+    def _finished_after_failure(self) -> bool:
+        """After a failed save: whether its journal was committed and can be applied now (the
+        failure hit the apply, and a second try got through), i.e. the save did succeed."""
+        try:
+            return recover(self.path).replayed
+        except OSError:
+            return False  # still failing (disk full): the next save or open finishes it
+
+    def _merged_meta(self, f: h5py.File, prefer_ours: bool = False) -> Meta:
+        """The metadata to write: ours, merged onto another process's save since we read the
+        file (MergeConflict where both changed the same thing, unless `prefer_ours`), with the
+        next generation."""
+        theirs = self._read_meta(f)
+        landed = self._attempted is not None and theirs == self._attempted
+        if landed:  # a save that failed got applied after all: its history entries are in
+            del self._changes.history[: self._attempted_history]
+        if theirs == self._base or landed:
+            meta = self._meta.copy()
+        else:
+            meta = merge(self._base, self._meta, theirs, self.path, prefer_ours)
+            changed = (*self._changes.images, *self._changes.masks, *self._changes.predictions)
+            clashes = [f"image {i}: removed by the other program"
+                       for i in changed if i not in meta.records]
+            if theirs.generation > self._base.generation:
+                record_names = {i: r.name for i, r in self._meta.records.items()}
+                clashes += self._changes.overwrites(f, self._base.generation, record_names)
+            if prefer_ours:  # keep what can be kept: not an image whose pixels are gone
+                for image_id, record in list(meta.records.items()):
+                    gone = record.embedded and image_id not in f[schema.IMAGES]
+                    if gone and image_id not in self._changes.images:
+                        del meta.records[image_id]
+            elif clashes:
+                raise MergeConflict(clashes, self.path)
+        meta.generation = max(theirs.generation, self._base.generation) + 1
+        return meta
 
     @_locked
     def save_as(self, new_path: str | Path) -> None:
@@ -490,7 +704,11 @@ class Project:
             temp.unlink(missing_ok=True)
             raise ProjectError(f"cannot save as: {exc.strerror or exc}", new_path) from exc
         self._close_handle()
+        exclusive = self._edit_lock is not None
+        self._release_edit_lock()
         self.path = new_path
-        self._open_handle_keeping_state()
+        if exclusive:  # the window keeps the project it now edits to itself
+            self._edit_lock = EditLock.take(new_path)
+        self.readonly = False  # the copy is the old file; the changes are saved onto it
         self._changes.meta = True
-        self.save()
+        self.save(prefer_ours=True)

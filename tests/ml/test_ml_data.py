@@ -161,3 +161,20 @@ def test_histogram_equalisation_keeps_dtype_and_spreads_values():
 def test_mean_intensity_is_bit_depth_independent():
     assert mean_intensity(np.full((4, 4), 255, np.uint8)) == 1.0
     assert mean_intensity(np.full((4, 4), 32768, np.uint16)) == pytest.approx(0.5, abs=1e-4)
+
+
+def test_project_images_with_the_same_file_name_train_as_two(tmp_path):
+    """Two painted `uhcs0006.tif` from different folders are two training images, not one."""
+    from matlab_gui.ml.data import ProjectSegmentation
+    from matlab_gui.project import ClassDef, Project
+
+    with Project.create(tmp_path / "p.mgp", [ClassDef(1, "a", (1, 1, 1)), ClassDef(2, "b", (2, 2, 2))]) as p:
+        ids = []
+        for k, folder in enumerate(("a", "b")):
+            image_id = p.add_image(f"{folder}/uhcs0006.tif", data=np.full((16, 16), k, np.uint8))
+            p.set_mask(image_id, np.full((16, 16), k + 1, np.uint8))
+            ids.append(image_id)
+        source = ProjectSegmentation(p)
+        assert sorted(source.stems) == sorted(ids)
+        loaded = {int(source.load(key)[1][0, 0]) for key in source.stems}
+        assert loaded == {1, 2}

@@ -20,13 +20,15 @@ def change(project: Project, model_folder: Path) -> None:
     rng = np.random.default_rng(7)
     ids = project.image_ids
     for image_id in ids[:3]:
-        blocks = rng.integers(0, 4, (32, 32), dtype=np.uint8)
-        project.set_mask(image_id, np.kron(blocks, np.ones((32, 32), np.uint8)))
+        h, w = project.record(image_id).shape[:2]
+        blocks = rng.integers(0, 4, (max(1, h // 32), max(1, w // 32)), dtype=np.uint8)
+        project.set_mask(image_id, np.kron(blocks, np.ones((32, 32), np.uint8))[:h, :w])
     for k in range(2):
         project.add_image(f"new{k}.tif", data=rng.integers(0, 65535, (1024, 1024), np.uint16))
     project.remove_image(ids[-1])
     project.set_label(ids[0], 2)
-    project.set_prediction(ids[1], np.ones((1024, 1024), np.uint8), rng.random((1024, 1024)), "m")
+    shape = project.record(ids[1]).shape[:2]
+    project.set_prediction(ids[1], np.ones(shape, np.uint8), rng.random(shape), "m")
     project.set_classes([*project.classes, ClassDef(3, "pore", (0, 0, 255))])
     project.store_model("m", model_folder)
     project.current_model = "m"

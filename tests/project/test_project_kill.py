@@ -3,7 +3,6 @@ and holds exactly the old or the new state, and no journal is left behind."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import shutil
@@ -11,63 +10,28 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from matlab_gui.project import ClassDef, Project
 from matlab_gui.project.journal import journal_path
 
 CHILD = Path(__file__).with_name("kill_saver.py")
 REPO = Path(__file__).resolve().parents[2]
-TRIALS = 24
 
 
-def _digest(array: np.ndarray | None) -> str | None:
-    if array is None:
-        return None
-    return f"{array.dtype}{array.shape}" + hashlib.sha256(array.tobytes()).hexdigest()
-
-
-def snapshot(path: Path) -> dict:
-    """Everything the project holds, with random image ids and timestamps left out."""
-    with Project.open(path) as project:
-        images = []
-        for image_id in project.image_ids:
-            record = {k: v for k, v in asdict(project.record(image_id)).items() if k != "id"}
-            prediction = project.get_prediction(image_id)
-            images.append(
-                {
-                    **record,
-                    "pixels": _digest(project.read_image(image_id)),
-                    "mask": _digest(project.get_mask(image_id)),
-                    "prediction": prediction and [_digest(a) for a in prediction],
-                }
-            )
-        return {
-            "classes": project.classes,
-            "images": images,
-            "history": [
-                (h["action"], {k: v for k, v in h["details"].items() if k != "id"})
-                for h in project.history
-            ],
-            "settings": project.settings,
-            "models": project.model_names(),
-            "current_model": project.current_model,
-        }
-
-
-def _base_project(folder: Path) -> Path:
+def _base_project(folder: Path, images: int, size: int) -> Path:
     path = folder / "base.mgp"
     rng = np.random.default_rng(3)
     classes = [ClassDef(1, "matrix", (255, 0, 0)), ClassDef(2, "grain", (0, 255, 0))]
     with Project.create(path, classes=classes) as project:
-        for k in range(5):
+        for k in range(images):
             image_id = project.add_image(
-                f"img{k}.tif", data=rng.integers(0, 255, (1024, 1024), np.uint8)
+                f"img{k}.tif", data=rng.integers(0, 255, (size, size), np.uint8)
             )
-            project.set_mask(image_id, (rng.random((1024, 1024)) < 0.1).astype(np.uint8))
+            project.set_mask(image_id, (rng.random((size, size)) < 0.1).astype(np.uint8))
         project.save()
     return path
 
@@ -92,12 +56,18 @@ def _run_child(path: Path, model: Path, kill_after: float | None) -> str:
     return ""
 
 
-def test_killed_saves_leave_the_old_or_the_new_project(tmp_path):
+@pytest.mark.parametrize(
+    ("images", "size", "trials"), [(5, 1024, 24), (2000, 32, 8)], ids=["5 large", "2k small"]
+)
+def test_killed_saves_leave_the_old_or_the_new_project(
+    tmp_path, project_snapshot, images, size, trials
+):
+    snapshot = project_snapshot
     model = tmp_path / "model"
     model.mkdir()
     (model / "card.json").write_text("{}")
     (model / "model.safetensors").write_bytes(bytes(range(256)) * 64)
-    base = _base_project(tmp_path)
+    base = _base_project(tmp_path, images, size)
     old = snapshot(base)
 
     done = tmp_path / "done.mgp"
@@ -108,7 +78,7 @@ def test_killed_saves_leave_the_old_or_the_new_project(tmp_path):
 
     rng = random.Random(20261125)
     outcomes = {"old": 0, "new": 0, "killed mid-save": 0}
-    for trial in range(TRIALS):
+    for trial in range(trials):
         path = tmp_path / f"trial{trial}.mgp"
         shutil.copyfile(base, path)
         _run_child(path, model, rng.uniform(0, 1.3 * save_seconds))
@@ -120,5 +90,5 @@ def test_killed_saves_leave_the_old_or_the_new_project(tmp_path):
         outcomes["old" if state == old else "new"] += 1
         assert sorted(p.name for p in tmp_path.glob(f"trial{trial}.*")) == [path.name]
         path.unlink()
-    print(f"save took {save_seconds:.3f} s; outcomes after {TRIALS} kills: {outcomes}")
+    print(f"save took {save_seconds:.3f} s; outcomes after {trials} kills: {outcomes}")
     assert outcomes["killed mid-save"], f"no kill landed inside a save: {outcomes}"

@@ -90,9 +90,9 @@ def test_saving_one_mask_writes_about_that_mask_only(tmp_path, monkeypatch):
     applied = []
     real_apply = journal._apply
 
-    def spy(target, journal_file, segments, cut, size):
-        applied.extend(segments)
-        real_apply(target, journal_file, segments, cut, size)
+    def spy(target, journal_file, plan):
+        applied.extend(plan.segments)
+        real_apply(target, journal_file, plan)
 
     monkeypatch.setattr(journal, "_apply", spy)
     new_mask = rng.integers(0, 2, shape, np.uint8)
