@@ -63,13 +63,19 @@ def setup(tmp_path_factory):
     return data, out, _hashes(out)
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """A shell starts background jobs with Ctrl+C ignored, and children inherit that (a CI
+    runner may start the tests so): give the child the terminal's default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(data: Path, out: Path, epochs: int, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "matlab_gui", "train", "--task", "segmentation", "--data", str(data),
          "--arch", "unet", "--encoder", "tu-resnet10t", "--no-pretrained", "--device", "cpu",
          "--epochs", str(epochs), "--patch", "32", "--patches-per-epoch", "4", "--batch", "2",
          "--patience", "0", "--classes", ",".join(CLASSES), "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_ctrl_c_as_in_a_terminal,
     )
 
 
