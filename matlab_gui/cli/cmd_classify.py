@@ -11,7 +11,8 @@ HELP = "Classify every image in a folder; one CSV row per file (resumes an exist
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--model", required=True, help="model folder, or the name of a shipped model")
+    a("--model", required=True,
+      help="model folder, the name of a shipped model, or PROJECT.mgp:NAME (a project's model)")
     a("folder", type=Path, metavar="FOLDER")
     a("--recursive", action="store_true", help="include subfolders")
     a("--out", type=Path, default=Path("results.csv"),
@@ -26,15 +27,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.cli.cmd_segment import StageBars
     from matlab_gui.jobs.classify import ClassifyRequest, run_classify
+    from matlab_gui.ml.model_lookup import model_folder
 
-    request = ClassifyRequest(model=args.model, folder=args.folder, recursive=args.recursive,
-                              out=args.out, device=args.device, batch=args.batch,
-                              workers=args.workers)
     bars = StageBars(args.quiet)
-    try:
-        result = run_classify(request, progress=bars)
-    finally:
-        bars.close()
+    with model_folder(args.model) as model:
+        request = ClassifyRequest(model=model, folder=args.folder, recursive=args.recursive,
+                                  out=args.out, device=args.device, batch=args.batch,
+                                  workers=args.workers)
+        try:
+            result = run_classify(request, progress=bars)
+        finally:
+            bars.close()
     print(f"classified {result.classified}, skipped {result.skipped} already done, "
           f"{result.failed} unreadable -> {args.out} ({result.wall_s:.1f} s)")
     return 0 if result.any_classified else 1

@@ -12,7 +12,9 @@ HELP = "Score a trained model on labelled images (segmentation on whole images).
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--model", required=True, type=Path, help="model folder (card.json + model.safetensors)")
+    a("--model", required=True,
+      help="model folder (card.json + model.safetensors), the name of a shipped model, "
+           "or PROJECT.mgp:NAME (a project's model)")
     a("--data", required=True, type=Path, help="folder or project file with labels")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
@@ -67,13 +69,17 @@ def _print_table(out: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
+    from matlab_gui.ml.model_lookup import model_folder, split_project_model
 
-    request = EvaluateRequest(
-        model=args.model, data=args.data, splits=args.splits,
-        split=None if args.split == "all" else args.split, sparse_masks=args.sparse_masks,
-        device=args.device, batch=args.batch, curves=args.curves,
-    )
-    out = summary(run_evaluation(request))
+    with model_folder(args.model) as model:
+        request = EvaluateRequest(
+            model=model, data=args.data, splits=args.splits,
+            split=None if args.split == "all" else args.split, sparse_masks=args.sparse_masks,
+            device=args.device, batch=args.batch, curves=args.curves,
+        )
+        out = summary(run_evaluation(request))
+    if split_project_model(args.model):
+        out["model"] = args.model  # the temporary copy it ran from is gone
     if args.json:
         print(json.dumps(out))
     else:

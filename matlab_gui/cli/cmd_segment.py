@@ -38,7 +38,8 @@ class StageBars:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--model", required=True, help="model folder, or the name of a shipped model")
+    a("--model", required=True,
+      help="model folder, the name of a shipped model, or PROJECT.mgp:NAME (a project's model)")
     a("paths", nargs="+", type=Path, metavar="PATH", help="image files and/or folders")
     a("--out", type=Path, default=Path("segmented"),
       help="output folder (default ./segmented); images keep their folders below the inputs' "
@@ -62,18 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.jobs.segment import SegmentRequest, run_segment
+    from matlab_gui.ml.model_lookup import model_folder
 
-    request = SegmentRequest(
-        model=args.model, inputs=args.paths, out=args.out, format=args.format,
-        overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,
-        tile=args.tile, overlap=args.overlap, batch=args.batch, tta=args.tta,
-        output="labels" if args.labels_only else "auto",
-    )
     bars = StageBars(args.quiet)
-    try:
-        result = run_segment(request, progress=bars)
-    finally:
-        bars.close()
+    with model_folder(args.model) as model:
+        request = SegmentRequest(
+            model=model, inputs=args.paths, out=args.out, format=args.format,
+            overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,
+            tile=args.tile, overlap=args.overlap, batch=args.batch, tta=args.tta,
+            output="labels" if args.labels_only else "auto",
+        )
+        try:
+            result = run_segment(request, progress=bars)
+        finally:
+            bars.close()
     for item in result.images:
         if item.error:
             print(f"{item.path}: error: {item.error}")

@@ -1,4 +1,4 @@
-"""Issue 7 on the window: model picker, one-click fine-tuning, predictions, batch runs.
+"""The window's model features: model picker, one-click fine-tuning, predictions, batch runs.
 
 `attach(window)` adds the docks, menu entries and toolbar buttons using only the window's
 public parts (`session`, `canvas`, `images`, `router`, the menu bar). Training reads the open
@@ -10,6 +10,7 @@ finished model folder is stored in the project here, in the GUI thread, the one 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
 from matlab_gui.gui.batch_results import BatchResults, classify_table, segment_table
@@ -71,6 +73,16 @@ def read_card(folder: Path | None) -> dict:
         return json.loads((Path(folder) / "card.json").read_text(encoding="utf-8"))
     except (OSError, TypeError, ValueError):
         return {}
+
+
+def content_key(files: dict[str, bytes]) -> str:
+    """A short digest of a model's file names and bytes: it changes whenever the model stored
+    under a name does."""
+    digest = hashlib.sha256()
+    for file_name in sorted(files):
+        digest.update(f"{file_name}\0{len(files[file_name])}\0".encode())
+        digest.update(files[file_name])
+    return digest.hexdigest()[:16]
 
 
 def labelled_task(project) -> str | None:
@@ -188,8 +200,9 @@ class ModelFeatures(QtCore.QObject):
         self.model_panel.set_card(self.card())
 
     def model_dir(self, key: str | None = None) -> Path | None:
-        """The folder of a key (shipped:NAME, project:NAME or a path); a project's model is
-        exported once to a temporary folder."""
+        """The folder of a key (shipped:NAME, project:NAME or a path). A project's model is
+        exported to a temporary folder named after its files' content, so a model stored again
+        under the same name is exported afresh instead of its old copy being used."""
         from matlab_gui.resources import models_dir
 
         key = key or self.current_key
@@ -199,11 +212,22 @@ class ModelFeatures(QtCore.QObject):
             return models_dir() / key[len(SHIPPED):]
         if not key.startswith(PROJECT):
             return Path(key)  # a model folder given by its path
+        if self.project is None:
+            return None
         name = key[len(PROJECT):]
-        folder = names.inside(self._temp / f"project-{id(self.project)}", name, "model name")
-        if not (folder / "card.json").is_file() and self.project is not None:
-            self.project.export_model(name, folder)
+        digest = content_key(self.project.model_files(name))
+        folder = names.inside(self._temp / digest, name, "model name")
+        if not folder.is_dir():
+            self._export_complete(name, folder)
         return folder
+
+    def _export_complete(self, name: str, folder: Path) -> None:
+        """Export into a staging folder renamed into place, so an export cut short (disk
+        full) never passes for a finished one."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".staging-"))
+        self.project.export_model(name, staging)
+        staging.rename(folder)
 
     def card(self, key: str | None = None) -> dict:
         return read_card(self.model_dir(key))
@@ -230,6 +254,38 @@ class ModelFeatures(QtCore.QObject):
             return
         self.project.current_model = folder.name
         self.refresh_models()
+
+    def export_model(self) -> None:
+        """Model > Export: the current model's folder copied into a new subfolder, named after
+        the model, of a folder the user picks; never written into a folder holding files."""
+        key = self.current_key
+        if key is None or (key.startswith(PROJECT) and self.project is None):
+            dialogs.error(self.window, "No model", "There is no current model to export.")
+            return
+        name = key.split(":", 1)[1] if key.startswith((SHIPPED, PROJECT)) else Path(key).name
+        dest = dialogs.folder(self.window, f"Export model {name} into a folder")
+        if dest is None:
+            return
+        try:
+            target = names.inside(dest, name, "model name")
+            if target.exists() and not (target.is_dir() and not any(target.iterdir())):
+                dialogs.error(self.window, "Cannot export the model",
+                              f"{target} already exists and is not an empty folder: choose "
+                              "another folder, or move that one away first.")
+                return
+            self._write_model(key, name, target)
+        except (OSError, ValueError, UserError) as exc:
+            dialogs.error(self.window, "Cannot export the model", str(exc))
+            return
+        self.window.statusBar().showMessage(f"Exported model {name} to {target}", 5000)
+
+    def _write_model(self, key: str, name: str, target: Path) -> None:
+        """A project's model straight from the project, any other one by copying its folder."""
+        if key.startswith(PROJECT):
+            self.window.session.wait()
+            self.project.export_model(name, target)
+        else:
+            shutil.copytree(self.model_dir(key), target, dirs_exist_ok=True)
 
     # -- training ---------------------------------------------------------------------
     def advanced(self) -> None:
@@ -345,6 +401,9 @@ def _add_menus(window, features: ModelFeatures) -> None:
     model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
     model.addAction(QtGui.QAction("&Import model folder…", window,
                                   triggered=features.import_model))
+    export = QtGui.QAction("&Export model folder…", window, triggered=features.export_model)
+    export.setStatusTip("Write the current model into a new folder named after it")
+    model.addAction(export)
     for text, kind in [("&Classify folder…", CLASSIFY), ("&Segment folder…", "segment")]:
         batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
     model.addSeparator()

@@ -1,7 +1,11 @@
-"""`--model` may be a model folder or the name of a model shipped with the app."""
+"""`--model` may be a model folder, the name of a model shipped with the app, or
+`PROJECT.mgp:NAME`, a model stored in a project."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from matlab_gui.errors import ModelError
@@ -32,3 +36,42 @@ def resolve_model(name_or_path: str | Path) -> Path:
     known = ", ".join(names) if names else "none shipped"
     raise ModelError(f"no model folder or shipped model called {str(name_or_path)!r} "
                      f"(shipped models: {known})")
+
+
+def split_project_model(spec: str | Path) -> tuple[Path, str] | None:
+    """(project file, model name) for `PROJECT.mgp:NAME`, else None. Only a part before the
+    last ':' that ends in .mgp and is an existing file splits, so a Windows drive (`C:\\x`) or
+    a folder with a colon in its name stays a path."""
+    from matlab_gui.project import PROJECT_SUFFIX
+
+    head, colon, name = str(spec).rpartition(":")
+    if not colon or not head.lower().endswith(PROJECT_SUFFIX) or not Path(head).is_file():
+        return None
+    return Path(head), name
+
+
+def export_project_model(project_path: Path, name: str, dest: Path) -> Path:
+    """Write model `name` of a project (opened read-only) into `dest/name`; ModelError naming
+    the project's models when it has none by that name."""
+    from matlab_gui.project import Project
+    from matlab_gui.project.names import inside
+
+    with Project.open(project_path, readonly=True) as project:
+        stored = project.model_names()
+        if name not in stored:
+            known = ", ".join(sorted(stored)) or "none"
+            raise ModelError(f"no model {name!r} in the project (its models: {known})",
+                             project_path)
+        return project.export_model(name, inside(dest, name, "model name"))
+
+
+@contextmanager
+def model_folder(spec: str | Path) -> Iterator[Path]:
+    """`resolve_model`, where `PROJECT.mgp:NAME` is exported to a temporary folder that lasts
+    as long as the `with` block (the jobs read a model from a folder)."""
+    found = split_project_model(spec)
+    if found is None:
+        yield resolve_model(spec)
+        return
+    with tempfile.TemporaryDirectory(prefix="matlab_gui-model-") as temp:
+        yield export_project_model(*found, Path(temp))
