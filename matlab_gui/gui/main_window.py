@@ -371,7 +371,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.overlay.set_lut(palette({c.index: c.color for c in classes}))
 
     # -- classes -----------------------------------------------------------------------
-    def _set_classes(self, classes, mapping: dict[int, int] | None = None, label_map=None) -> None:
+    def apply_classes(self, classes, mapping: dict[int, int] | None = None, label_map=None) -> None:
         """Apply a new class list; `mapping` re-numbers painted pixels in every mask."""
         s = self.session
         s.flush()
@@ -403,7 +403,7 @@ class MainWindow(QtWidgets.QMainWindow):
         index = max((c.index for c in classes), default=0) + 1
         name = dialogs.text(self, "Add class", "Name of the new class:", f"Phase {index}")
         if name:
-            self._set_classes([*classes, ClassDef(index, name, dialogs.next_colour(index))])
+            self.apply_classes([*classes, ClassDef(index, name, dialogs.next_colour(index))])
             self.palette.select(index)
 
     def rename_class(self, index: int) -> None:
@@ -413,7 +413,7 @@ class MainWindow(QtWidgets.QMainWindow):
         old = next((c for c in classes if c.index == index), None)
         name = old and dialogs.text(self, "Rename class", "New name:", old.name)
         if name:
-            self._set_classes([replace(c, name=name) if c.index == index else c for c in classes])
+            self.apply_classes([replace(c, name=name) if c.index == index else c for c in classes])
 
     def recolour_class(self, index: int) -> None:
         from dataclasses import replace
@@ -422,7 +422,7 @@ class MainWindow(QtWidgets.QMainWindow):
         old = next((c for c in classes if c.index == index), None)
         colour = old and dialogs.colour(self, old.color)
         if colour:
-            self._set_classes(
+            self.apply_classes(
                 [replace(c, color=colour) if c.index == index else c for c in classes]
             )
 
@@ -437,7 +437,7 @@ class MainWindow(QtWidgets.QMainWindow):
             replace(c, index=other if c.index == index else index if c.index == other else c.index)
             for c in classes
         ]
-        self._set_classes(sorted(swapped, key=lambda c: c.index), {index: other, other: index})
+        self.apply_classes(sorted(swapped, key=lambda c: c.index), {index: other, other: index})
         self.palette.select(other)
 
     def delete_class(self, index: int) -> None:
@@ -452,7 +452,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ):
             return
         kept = [replace(c, index=c.index - (c.index > index)) for c in classes if c.index != index]
-        self._set_classes(kept, deletion_mapping(index, len(classes)))
+        self.apply_classes(kept, deletion_mapping(index, len(classes)))
 
     # -- image-level labels ------------------------------------------------------------
     def label_selected(self, index: int | None) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from matlab_gui.annotate.class_match import classes_from_model, match_classes
 from matlab_gui.annotate.rect import full
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.job_worker import JobWorker
@@ -68,6 +69,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.window, self.features = window, features
         self.worker = JobWorker(self)
         self.result: PredictResult | None = None  # the last run's class names and maps
+        self.class_note = ""  # how the last run's classes landed in the project, if not by name
         self.item = pg.ImageItem(levels=None, autoDownsample=True)
         self.item.setZValue(Z_PREDICTION)
         window.canvas.view.addItem(self.item)
@@ -147,20 +149,18 @@ class PredictionLayer(QtWidgets.QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(int(done))
 
-    def _project_classes(self, names: list[str]):
-        """Project classes by model output position, when the model fits the project."""
-        classes = sorted(self.window.session.project.classes, key=lambda c: c.index)
-        return classes if len(classes) == len(names) else None
-
     def _predicted(self, result: PredictResult) -> None:
         self._idle(done=True)
         self.result = result
         s = self.window.session
-        classes = None if s is None else self._project_classes(result.class_names)
+        match = None if s is None else match_classes(result.class_names, s.project.classes)
+        self.class_note = "" if match is None else match.note
+        if self.class_note:  # said before Accept can write anything
+            self.window.statusBar().showMessage(self.class_note, 15000)
         failed = [o for o in result.outcomes if o.error]
-        if s is not None and classes is not None and result.task == "segmentation":
+        if s is not None and match.fits and result.task == "segmentation":
             s.wait()
-            to_index = np.array([c.index for c in classes], dtype=np.uint16)
+            to_index = np.array(match.indices, dtype=np.uint16)
             for o in result.outcomes:
                 if o.labels is not None and o.image_id in s.project.image_ids:
                     o.labels, o.project_indices = to_index[o.labels], True
@@ -293,6 +293,28 @@ class PredictionLayer(QtWidgets.QWidget):
         self.item.setImage(np.asarray(values, np.float32), levels=(0, 1), lut=lut,
                            autoLevels=False)
 
+    # -- classes --------------------------------------------------------------------------
+    def use_model_classes(self) -> None:
+        """Make the current model's classes the project's; every painted pixel and image label
+        keeps its meaning (see `classes_from_model`)."""
+        s, card = self.window.session, self.features.card()
+        if s is None or not card.get("classes"):
+            return
+        s.flush()
+        s.wait()
+        names = [c["name"] for c in card["classes"]]
+        colors = [tuple(c.get("color") or dialogs.next_colour(k + 1))
+                  for k, c in enumerate(card["classes"])]
+        used = _used_indices(s.project, s.editor)
+        classes, mapping = classes_from_model(names, colors, s.project.classes, used)
+        if used and not dialogs.ask_yes(
+            self.window, "Use the model's classes",
+            f"The project's classes become {', '.join(c.name for c in classes)}. Painted pixels "
+            "and image labels keep their meaning (classes the model lacks are kept).",
+        ):
+            return
+        self.window.apply_classes(classes, mapping)
+
     # -- accepting ----------------------------------------------------------------------
     def accept(self, only_unpainted: bool) -> None:
         """Copy the predicted classes into the annotation as one undoable step."""
@@ -300,8 +322,8 @@ class PredictionLayer(QtWidgets.QWidget):
         if s is None or o is None or o.labels is None or s.editor is None:
             return
         if not o.project_indices:
-            dialogs.error(self.window, "Cannot accept",
-                          "The model's classes differ from the project's.")
+            dialogs.error(self.window, "Cannot accept", self.class_note
+                          or "The model's classes do not fit the project's.")
             return
         labels, editor = o.labels, s.editor
         region = labels > 0
@@ -316,6 +338,17 @@ class PredictionLayer(QtWidgets.QWidget):
         if changed is not None:
             self.window.canvas.overlay.refresh(changed)
             self.window.router.edited.emit(changed)
+
+
+def _used_indices(project, editor) -> set[int]:
+    """Class indices something is painted or labelled with (the edited mask as it is now)."""
+    used = {project.record(i).label for i in project.image_ids} - {None}
+    for image_id in project.image_ids:
+        if project.record(image_id).has_mask:
+            used |= {int(v) for v in np.unique(project.get_mask(image_id))}
+    if editor is not None:
+        used |= {int(v) for v in np.unique(editor.mask)}
+    return used - {0}
 
 
 def add_actions(window, layer: PredictionLayer, menu: QtWidgets.QMenu) -> dict[str, QtGui.QAction]:
@@ -335,6 +368,7 @@ def add_actions(window, layer: PredictionLayer, menu: QtWidgets.QMenu) -> dict[s
         "predict_all": act("Predict &all images", layer.predict_everything),
         "accept": act("Accept prediction as annotation", lambda: layer.accept(False)),
         "accept_unpainted": act("Accept prediction where unpainted", lambda: layer.accept(True)),
+        "use_model_classes": act("Use the model's classes", layer.use_model_classes),
         "show_prediction": act("Show prediction", layer.visible.toggle, "Shift+P"),
         "show_image": act("Show image", lambda: image.setVisible(not image.isVisible()),
                           "Shift+I"),

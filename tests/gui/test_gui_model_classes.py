@@ -1,0 +1,81 @@
+"""A model's classes land on the project's by name: swapped class order is mapped right, a
+model that does not fit says so and Accept writes nothing, and "Use the model's classes" makes
+the project's classes the model's without changing what painted pixels mean."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from matlab_gui.gui import prediction_layer
+from matlab_gui.gui.prediction_layer import Outcome, PredictResult
+from matlab_gui.project import ClassDef
+
+
+def _predict_as(names):
+    """A fake model with these class names: the bright grain is its output 1, the rest 0."""
+    def run(request, progress=None, cancel=None):
+        out = PredictResult("segmentation", list(names))
+        for image_id in request.image_ids:
+            p1 = (request.project.read_image(image_id) > 100).astype(np.float32) * 0.8 + 0.1
+            probabilities = np.stack([1 - p1, p1]).astype(np.float16)
+            out.outcomes.append(Outcome(image_id, (p1 > 0.5).astype(np.uint8), probabilities.max(0),
+                                        np.abs(p1 - 0.5).astype(np.float16), probabilities))
+        return out
+    return run
+
+
+@pytest.fixture
+def features(window, grain_image, tmp_path):
+    window.add_images([grain_image[0]])
+    window.apply_classes([ClassDef(1, "grain", (255, 0, 0)), ClassDef(2, "matrix", (0, 255, 0))])
+    f = window.model_features
+    model = tmp_path / "model"
+    model.mkdir()
+    card = {"task": "segmentation", "arch": "unet",
+            "classes": [{"name": "matrix", "color": [0, 0, 255]}, {"name": "grain", "color": [9, 9, 9]}]}
+    (model / "card.json").write_text(json.dumps(card))
+    window.session.project.store_model("tiny", model)
+    window.session.project.current_model = "tiny"
+    f.refresh_models()
+    yield f
+    f.close()
+
+
+def _predict(features, qtbot, monkeypatch, names):
+    monkeypatch.setattr(prediction_layer, "run_predict", _predict_as(names))
+    with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
+        features.actions["predict"].trigger()
+
+
+def test_classes_in_another_order_are_matched_by_name(features, qtbot, monkeypatch):
+    _predict(features, qtbot, monkeypatch, ["matrix", "grain"])
+    s = features.window.session
+    labels, _ = s.project.get_prediction(s.image_id)
+    assert labels[50, 80] == 1 and labels[0, 0] == 2  # the grain is project class 1 "grain"
+    features.actions["accept"].trigger()
+    assert s.editor.mask[50, 80] == 1 and s.editor.mask[0, 0] == 2
+
+
+def test_a_model_that_does_not_fit_says_so_and_accept_writes_nothing(
+    features, qtbot, monkeypatch, messages
+):
+    _predict(features, qtbot, monkeypatch, ["matrix", "pore"])
+    window, s = features.window, features.window.session
+    assert "do not fit" in window.statusBar().currentMessage()
+    before = s.editor.mask.copy()
+    features.actions["accept"].trigger()
+    assert (s.editor.mask == before).all()
+    assert messages[-1][1] == "Cannot accept" and "Use the model's classes" in messages[-1][2]
+
+
+def test_use_the_model_classes_keeps_painted_meaning(features, qtbot, monkeypatch, messages):
+    window, s = features.window, features.window.session
+    s.editor.mask[0:5, 0:5] = 1  # painted "grain"
+    features.actions["use_model_classes"].trigger()
+    assert [(c.index, c.name) for c in s.project.classes] == [(1, "matrix"), (2, "grain")]
+    assert s.editor.mask[0, 0] == 2  # still grain
+    rows = [window.palette.list.item(r).text() for r in range(window.palette.list.count())]
+    assert rows == ["1  matrix", "2  grain"]  # the palette the user paints with shows them
