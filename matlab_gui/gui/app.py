@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6 import QtGui, QtWidgets
 
 from matlab_gui.errors import UserError
-from matlab_gui.resources import default_sample, resources_dir
+from matlab_gui.resources import resources_dir
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:
@@ -39,6 +39,13 @@ def application() -> QtWidgets.QApplication:
     return app
 
 
+def _open(window, paths: list[str]) -> None:
+    if paths:
+        window.open_paths([Path(p) for p in paths])
+    else:
+        window.open_sample()
+
+
 def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = None) -> int:
     from matlab_gui.gui import dialogs
     from matlab_gui.gui.main_window import MainWindow
@@ -50,11 +57,11 @@ def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = 
         window.resize(*wh)
     window.show()
     if not screenshot:
-        window.open_paths([Path(p) for p in paths] or [default_sample()])
+        _open(window, paths)
         return app.exec()
     dialogs.set_unattended(True)  # nobody is there to click a message away
     try:
-        window.open_paths([Path(p) for p in paths] or [default_sample()])
+        _open(window, paths)
         window.wait_until_idle()
         if not window.grab().save(screenshot):
             raise UserError("cannot write the screenshot there", screenshot)

@@ -115,6 +115,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if images:
             self.add_images(images)
 
+    def open_sample(self) -> None:
+        """The bundled sample micrograph, with the preselected model's classes, so the first
+        Predict and Accept a new user tries fit the project."""
+        from matlab_gui.resources import default_sample
+
+        self.open_paths([default_sample()])
+        if self.session is not None and self.session.untitled:
+            self.model_features.prediction.use_model_classes()
+
     def open_project(self, path: Path) -> None:
         if not self.close_session():
             return

@@ -79,3 +79,11 @@ def test_use_the_model_classes_keeps_painted_meaning(features, qtbot, monkeypatc
     assert s.editor.mask[0, 0] == 2  # still grain
     rows = [window.palette.list.item(r).text() for r in range(window.palette.list.count())]
     assert rows == ["1  matrix", "2  grain"]  # the palette the user paints with shows them
+
+
+def test_the_sample_starts_with_the_preselected_models_classes(window):
+    window.open_sample()
+    features = window.model_features
+    card = json.loads((features.model_dir() / "card.json").read_text())
+    names = [c["name"] for c in card["classes"]]
+    assert [c.name for c in window.session.project.classes] == names and len(names) > 2
