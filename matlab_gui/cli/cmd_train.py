@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
-    a("--split-fractions", type=float, nargs=3, default=(0.7, 0.15, 0.15),
-      metavar=("TRAIN", "VAL", "TEST"), help="seeded random split when no split is given")
+    a("--split-fractions", type=float, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
+      help="seeded random split when no split is given (default 0.7 0.15 0.15 for a folder; a "
+           "project's painted images get no test split: 1 in 6 validates, all train below 3)")
     a("--classes", help="comma-separated class names of a folder's mask values 0, 1, ...")
     a("--sparse-masks", action="store_true",
       help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")
@@ -87,7 +88,7 @@ def request_from_args(args: argparse.Namespace):
         head_epochs=args.head_epochs, finetune_lr_factor=args.finetune_lr_factor,
         patience=args.patience, patch=args.patch,
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
-        split_fractions=tuple(args.split_fractions),
+        split_fractions=None if args.split_fractions is None else tuple(args.split_fractions),
         pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),
         sparse_masks=args.sparse_masks, loss=loss, class_weights=args.class_weights,
         augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,

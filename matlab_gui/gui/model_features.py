@@ -325,6 +325,8 @@ class ModelFeatures(QtCore.QObject):
     def _train_progress(self, event: Progress) -> None:
         if event.stage == "device":
             self.training_panel.device.setText(f"Device: {event.message}")
+        elif event.stage == "start":
+            self.training_panel.show_start(event.message)
         else:
             self.training_panel.show_progress(event)
 

@@ -21,9 +21,12 @@ def card_html(card: dict) -> str:
     shown = [f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)][:4]
     data = card.get("data") or {}
     training = card.get("training") or {}
+    rule = str(training.get("validation", ""))
+    scored_on = "Training" if rule.startswith("training loss") else "Validation"
     rows = [
         ("Task", card.get("task", "?")), ("Architecture", arch), ("Classes", classes),
-        ("Validation", ", ".join(shown) or "none"),
+        (scored_on, ", ".join(shown) or "none"), ("Validation rule", rule),
+        ("Started from", card.get("weight_source", "")),
         ("Trained on", data.get("source", "") + (f" {data['path']}" if data.get("path") else "")),
         ("Epochs", str(training.get("epochs_run", ""))), ("Device", training.get("device", "")),
         ("Date", str(card.get("created", card.get("date", "")))[:19]),

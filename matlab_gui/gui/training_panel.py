@@ -33,6 +33,8 @@ class TrainingPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.status = QtWidgets.QLabel("No training yet.", wordWrap=True)
         self.device = QtWidgets.QLabel()
+        self.start_from = QtWidgets.QLabel(wordWrap=True)  # the weights the run starts from
+        self.start_from.hide()
         self.bar = QtWidgets.QProgressBar(textVisible=True)
         self.cancel = QtWidgets.QPushButton("Cancel", enabled=False)
         self.loss_plot = _plot("Loss")
@@ -46,7 +48,7 @@ class TrainingPanel(QtWidgets.QWidget):
         row.addWidget(self.bar, 1)
         row.addWidget(self.cancel)
         layout = QtWidgets.QVBoxLayout(self)
-        for w in (self.status, self.device):
+        for w in (self.status, self.device, self.start_from):
             layout.addWidget(w)
         layout.addLayout(row)
         layout.addWidget(self.loss_plot, 1)
@@ -67,6 +69,14 @@ class TrainingPanel(QtWidgets.QWidget):
         self.device.setText(f"Device: {device}")
         self.bar.setRange(0, 0)
         self.cancel.setEnabled(True)
+
+    def show_start(self, weight_source: str) -> None:
+        """What the model starts from; a random start is a visible warning (it needs many more
+        labels and epochs), not a line on stderr."""
+        random = weight_source.startswith("random")
+        self.start_from.setText(("⚠ Starts from " if random else "Starts from ") + weight_source)
+        self.start_from.setStyleSheet("color: #b35900; font-weight: bold" if random else "")
+        self.start_from.show()
 
     def show_progress(self, event) -> None:
         m = event.metrics

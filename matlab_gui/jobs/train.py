@@ -49,7 +49,9 @@ class TrainRequest:
     head: dict | None = None  # classification head, e.g. {"type": "sepconv", "pooling": "max"}
     in_channels: int = 3
     splits: list[Path] | None = None  # one CSV (stem, split) or stem-list files
-    split_fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    # None: 70/15/15 for a folder; for a project's few painted images no test split (see
+    # ml.splits.labelled_set_split)
+    split_fractions: tuple[float, float, float] | None = None
     sparse_masks: bool = False  # folder masks with 0 = unlabelled (projects always are)
     loss: dict | None = None  # see ml.losses.build_loss
     augment: dict | None = None  # see ml.augment.DEFAULT_AUGMENT
@@ -82,22 +84,30 @@ class TrainResult:
 
 
 def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
-                   fractions: Sequence[float], seed: int) -> dict[str, list[str]]:
-    """train/val/test stems: from files, else the folder's own split, else a seeded draw."""
+                   fractions: Sequence[float] | None, seed: int) -> tuple[dict[str, list[str]], str]:
+    """train/val/test stems and the validation rule in words: from files, else the folder's own
+    split, else (a project's few labelled images) no test split, else a seeded draw."""
     from matlab_gui.ml import splits
 
+    rule = ""
     if split_files:
         assignment = splits.match_to_keys(splits.read_splits(split_files), list(source.stems))
     elif getattr(source, "given_splits", None):
         assignment = source.given_splits
+    elif fractions is None and source.describe().get("source") == "project":
+        assignment, rule = splits.labelled_set_split(source.stems, seed)
     elif task == CLASSIFICATION:
-        assignment = splits.stratified_split({k: source.label(k) for k in source.stems}, fractions, seed)
+        labels = {k: source.label(k) for k in source.stems}
+        assignment = splits.stratified_split(labels, fractions or splits.DEFAULT_FRACTIONS, seed)
     else:
-        assignment = splits.random_split(source.stems, fractions, seed)
+        assignment = splits.random_split(source.stems, fractions or splits.DEFAULT_FRACTIONS, seed)
     out = {name: splits.stems_in(assignment, name) for name in splits.SPLITS}
     if not out["train"]:
         raise DataError("no training images after splitting (check --splits)")
-    return out
+    if not rule:
+        rule = (f"validation split ({len(out['val'])} images)" if out["val"]
+                else "training loss (no validation images)")
+    return out, rule
 
 
 def _class_infos(source, start_card):
@@ -141,8 +151,11 @@ class _Run:
                     f"the model has {len(card.classes)} classes but the data has "
                     f"{len(source.class_names)}; fine-tune needs the same class list"
                 )
-            classes = _class_infos(source, card)
-            card = dataclasses.replace(card, classes=classes)
+            parent = card.name or Path(r.from_model).name
+            card = dataclasses.replace(  # its own date and notes, and where it came from
+                card, classes=_class_infos(source, card), created="", notes="",
+                weight_source=f"fine-tuned from {parent} (created {card.created[:10]})",
+            )
             return loaded.module, card
         arch = arch or r.arch
         if not arch:
@@ -231,9 +244,11 @@ class _Run:
         self.device = pick_device(r.device)
         report(self.progress, Progress("prepare", 0, 1, message="reading data"))
         with open_source(r.task, r.data, r.sparse_masks, r.class_names) as source:
-            split = resolve_splits(source, r.splits, r.task, r.split_fractions, r.seed)
+            split, validation_rule = resolve_splits(source, r.splits, r.task, r.split_fractions,
+                                                    r.seed)
             stages = HPTL_CHAIN if r.hptl else (None,)
             model, card = self.start_model(source, stages[0])
+            report(self.progress, Progress("start", 0, 1, message=card.weight_source))
             dataset, validate, counts, summary = self.datasets(source, card, split)
         default_terms = DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS
         loss_spec = {"terms": default_terms, "class_weights": r.class_weights, **(r.loss or {})}
@@ -254,6 +269,7 @@ class _Run:
             "hptl_chain": list(HPTL_CHAIN) if r.hptl else None, "best_epoch": outcome.best_epoch,
             "epochs_run": len(history), "stopped_early": outcome.stopped_early,
             "device": describe_device(self.device), "wall_s": round(time.perf_counter() - t0, 1),
+            "validation": validation_rule,
         }
         metrics = {k: v for k, v in outcome.best_metrics.items() if k not in ("phase", "lr", "time_s")}
         card = dataclasses.replace(card, training=training, data=summary, metrics=metrics,

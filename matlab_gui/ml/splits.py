@@ -122,6 +122,25 @@ def random_split(
     return assignment
 
 
+FEW_FOR_VALIDATION = 3  # fewer labelled images than this: train on all, watch the training loss
+
+
+def labelled_set_split(stems: Sequence[str], seed: int = 0) -> tuple[dict[str, str], str]:
+    """The split for a project's painted images, and the validation rule it implies, in words.
+
+    A project holds the few images a user labelled: none is spent on a test split that nothing
+    scores. From 3 images on, about a sixth (at least one) is held out to pick the best epoch;
+    with fewer, every image trains and the training loss decides."""
+    order = np.random.default_rng(seed).permutation(sorted(stems)).tolist()
+    n = len(order)
+    if n < FEW_FOR_VALIDATION:
+        return dict.fromkeys(order, "train"), (
+            f"training loss (only {n} labelled image{'s' if n != 1 else ''}: all train)")
+    held = max(1, round(n / 6))
+    assignment = {s: "val" if k < held else "train" for k, s in enumerate(order)}
+    return assignment, f"{held} held-out image{'s' if held > 1 else ''} of {n} (mean score)"
+
+
 def stratified_split(
     labels: Mapping[str, Hashable], fractions: Sequence[float] = DEFAULT_FRACTIONS, seed: int = 0
 ) -> dict[str, str]:

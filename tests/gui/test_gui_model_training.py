@@ -201,6 +201,11 @@ def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     probe.report("real training (U-Net tu-resnet10t, 2 epochs of 8 patches of 32 px)")
     assert features.training_panel.epochs
     assert features.window.session.project.current_model
+    start = features.training_panel.start_from  # a random start is said in the window
+    assert start.isVisibleTo(features.training_panel) and start.text().startswith("⚠ Starts from random")
+    shown = features.model_panel.card.text()  # one painted image: no validation split to claim
+    assert "<b>Training</b>" in shown and "<b>Validation</b>" not in shown
+    assert "training loss" in shown and "random initialisation" in shown
     layer = features.prediction  # the new model predicts the image it was trained on
     with qtbot.waitSignal(layer.worker.finished, timeout=30000):
         layer.predict_current()

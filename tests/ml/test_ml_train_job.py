@@ -89,9 +89,20 @@ def test_fine_tune_from_a_model_keeps_its_architecture(trained, seg_folder, tmp_
     request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "ft",
                            from_model=result.model_dir, epochs=1, batch=4, patch=32,
                            patches_per_epoch=4)
+    import dataclasses
+
+    from matlab_gui.ml.model_folder import load_model, read_card, save_model
+
+    parent = dataclasses.replace(read_card(result.model_dir), created="2020-01-02T03:04:05+00:00",
+                                 notes="the parent's own notes", name="parent-model")
+    save_model(tmp_path / "parent", load_model(result.model_dir).module, parent)
+    request.from_model = tmp_path / "parent"
     tuned = run_training(request)
     assert tuned.card.arch == "unet" and tuned.card.encoder == "tu-resnet10t"
-    assert tuned.card.training["from_model"] == str(result.model_dir)
+    assert tuned.card.training["from_model"] == str(tmp_path / "parent")
+    # its own date and notes; its start says where it came from
+    assert not tuned.card.created.startswith("2020") and tuned.card.notes == ""
+    assert tuned.card.weight_source == "fine-tuned from parent-model (created 2020-01-02)"
     with pytest.raises(DataError, match="classification"):
         run_training(TrainRequest(task="classification", data=seg_folder, out=tmp_path / "x",
                                   from_model=result.model_dir))
@@ -132,6 +143,35 @@ def test_project_scribbles_train_with_zero_as_unlabelled(tmp_path):
     assert result.card.data["ignore_value"] == 0 and result.card.data["mask_values"] == [1, 2, 3]
     ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=path, split=None))
     assert ev.metrics["pixels"] == 3 * 10 * 10  # only the scribbled pixels are scored
+
+
+def _painted_project(tmp_path, n: int):
+    from matlab_gui.project import ClassDef, Project
+
+    classes = [ClassDef(1, "matrix", (0, 0, 255)), ClassDef(2, "disc", (255, 0, 0)),
+               ClassDef(3, "square", (0, 255, 0))]
+    path = tmp_path / f"p{n}.mgp"
+    rng = np.random.default_rng(n)
+    with Project.create(path, classes) as project:
+        for i in range(n):
+            image, mask = shapes_image(rng, 40)
+            image_id = project.add_image(tmp_path / f"im{i}.png",
+                                         data=(np.clip(image, 0, 1) * 255).astype(np.uint8))
+            project.set_mask(image_id, (mask + 1).astype(np.uint8))
+        project.save()
+    return path
+
+
+@pytest.mark.parametrize(("n", "val", "rule"), [(1, 0, "training loss"), (2, 0, "training loss"),
+                                                (4, 1, "1 held-out image of 4")])
+def test_few_painted_images_are_not_wasted_on_a_test_split(tmp_path, n, val, rule):
+    """4 painted images train on 3 and validate on 1 (70/15/15 trained on 2 and spent one on a
+    test split nothing scores); with fewer than 3 all train and the training loss decides."""
+    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, n),
+                           out=tmp_path / "m", epochs=1, batch=2, patch=32, patches_per_epoch=2, **SEG)
+    result = run_training(request)
+    assert (len(result.splits["train"]), len(result.splits["val"]), result.splits["test"]) == (n - val, val, [])
+    assert rule in result.card.training["validation"]
 
 
 def test_classification_folder_trains_and_evaluates(tmp_path):
