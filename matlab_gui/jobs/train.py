@@ -120,6 +120,27 @@ def _class_infos(source, start_card):
             for i, (n, c) in enumerate(zip(source.class_names, colors, strict=True))]
 
 
+def _same_classes(card, source) -> bool:
+    """Whether a model's output layer already means the data's classes: the same names in the
+    same order, or folder masks that name no classes (values 0..N-1) and as many of them."""
+    if source.class_colors is None:
+        return len(card.classes) == len(source.class_names)
+    return [c.name for c in card.classes] == list(source.class_names)
+
+
+def with_new_head(module, card):
+    """`module`'s network for the classes of `card`: every layer keeps its trained weights where
+    name and shape agree, so only the class output (whose shape changed) starts afresh."""
+    from matlab_gui.ml.zoo import build_model
+
+    fresh = build_model(card, pretrained=False)
+    target = fresh.state_dict()
+    kept = {k: v for k, v in module.state_dict().items()
+            if k in target and target[k].shape == v.shape}
+    fresh.load_state_dict({**target, **kept})
+    return fresh
+
+
 def _palette(i: int) -> tuple[int, int, int]:
     """Distinct default colours for classes that come without one (folder data)."""
     base = [(0, 0, 0), (0, 114, 178), (213, 94, 0), (0, 158, 115), (240, 228, 66),
@@ -146,17 +167,16 @@ class _Run:
             card = loaded.card
             if card.task != r.task:
                 raise DataError(f"the model in {r.from_model} is a {card.task} model, not {r.task}")
-            if len(card.classes) != len(source.class_names):
-                raise DataError(
-                    f"the model has {len(card.classes)} classes but the data has "
-                    f"{len(source.class_names)}; fine-tune needs the same class list"
-                )
-            parent = card.name or Path(r.from_model).name
+            parent = f"{card.name or Path(r.from_model).name} (created {card.created[:10]})"
+            if _same_classes(card, source):
+                module, classes, start = loaded.module, _class_infos(source, card), "fine-tuned from"
+            else:
+                classes = _class_infos(source, None)
+                module = with_new_head(loaded.module, dataclasses.replace(card, classes=classes))
+                start = f"a new output layer for {len(classes)} classes on"
             card = dataclasses.replace(  # its own date and notes, and where it came from
-                card, classes=_class_infos(source, card), created="", notes="",
-                weight_source=f"fine-tuned from {parent} (created {card.created[:10]})",
-            )
-            return loaded.module, card
+                card, classes=classes, created="", notes="", weight_source=f"{start} {parent}")
+            return module.to(self.device), card
         arch = arch or r.arch
         if not arch:
             raise DataError("choose an architecture (--arch) or a model to start from (--from)")

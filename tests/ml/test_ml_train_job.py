@@ -108,6 +108,38 @@ def test_fine_tune_from_a_model_keeps_its_architecture(trained, seg_folder, tmp_
                                   from_model=result.model_dir))
 
 
+def test_fine_tune_onto_other_classes_keeps_the_body_and_grows_a_new_head(trained, tmp_path):
+    """A new material rarely has the shipped model's classes: start from its trained layers
+    with a fresh output layer instead of refusing (or from random weights)."""
+    import torch
+
+    from matlab_gui.jobs.train import with_new_head
+    from matlab_gui.ml.model_folder import load_model
+
+    result, _ = trained
+    parent = load_model(result.model_dir)
+    path = _painted_project(tmp_path, 3)
+    from matlab_gui.project import ClassDef, Project
+
+    with Project.open(path) as project:  # two classes, other names
+        project.set_classes([ClassDef(1, "ferrite", (1, 1, 1)), ClassDef(2, "pearlite", (2, 2, 2))])
+        for image_id in project.image_ids:
+            project.set_mask(image_id, np.minimum(project.get_mask(image_id), 2))
+        project.save()
+    request = TrainRequest(task="segmentation", data=path, out=tmp_path / "ft",
+                           from_model=result.model_dir, epochs=1, batch=2, patch=32,
+                           patches_per_epoch=2)
+    tuned = run_training(request)
+    assert [c.name for c in tuned.card.classes] == ["ferrite", "pearlite"]
+    assert tuned.card.weight_source.startswith("a new output layer for 2 classes on")
+    grown = with_new_head(parent.module, tuned.card)
+    before, after = parent.module.state_dict(), grown.state_dict()
+    changed = [k for k in after if k not in before or before[k].shape != after[k].shape]
+    kept = [k for k in after if k not in changed]
+    assert changed and len(kept) > 0.9 * len(after)  # only the class output is new
+    assert all(torch.equal(before[k], after[k]) for k in kept)
+
+
 def test_splits_file_decides_train_val_test(seg_folder, tmp_path):
     csv = tmp_path / "files.csv"
     csv.write_text("stem,split\n" + "\n".join(f'"{s}",{sp}' for s, sp in zip(
