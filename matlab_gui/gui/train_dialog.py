@@ -1,17 +1,32 @@
-"""Model > Advanced…: the training settings behind the one-click Fine-tune button."""
+"""Model > Advanced…: the training settings behind the one-click Fine-tune button.
+
+The architecture lists are the model registry's (`ml.archs`, torch-free, so the dialog opens at
+once). Whether each has ImageNet weights on this machine is looked up in a background thread:
+that imports torch and reads the weight files, seconds the first time.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-SEG_ARCHS = ("micro-ktnet", "unet", "unet++", "fpn", "linknet", "manet", "pspnet", "deeplabv3",
-             "deeplabv3+", "fcn8s", "fcn16s", "fcn32s")
-CLS_ARCHS = ("resnet18", "resnet34", "resnet50", "vgg16", "efficientnet_b0", "efficientnetv2_s",
-             "fnn")
+from matlab_gui.ml.archs import (
+    CLASSIFICATION,
+    REGISTRY,
+    SEGMENTATION,
+    architectures,
+    imagenet_offline,
+)
+
+SEG_ARCHS = tuple(a.name for a in architectures(SEGMENTATION))
+CLS_ARCHS = tuple(a.name for a in architectures(CLASSIFICATION))
 DEVICES = ("auto", "cpu", "cuda", "mps")
+WITH_WEIGHTS, WITHOUT_WEIGHTS = "ImageNet weights", "random start"
+POLL_MS = 50
 
 
 @dataclass
@@ -35,11 +50,38 @@ class TrainSettings:
         return self.seg_arch if task == "segmentation" else self.cls_arch
 
 
-def _combo(items, current: str, editable: bool = False) -> QtWidgets.QComboBox:
-    box = QtWidgets.QComboBox(editable=editable)
+def _combo(items, current: str) -> QtWidgets.QComboBox:
+    box = QtWidgets.QComboBox()
     box.addItems(list(items))
     box.setCurrentText(current)
     return box
+
+
+def _arch_combo(names, current: str, default: str) -> QtWidgets.QComboBox:
+    """Items carry the name as data (their text gains the weights note); a setting naming an
+    architecture the registry no longer has selects the default."""
+    box = QtWidgets.QComboBox(sizeAdjustPolicy=QtWidgets.QComboBox.AdjustToContents)
+    for name in names:
+        box.addItem(name, name)
+        box.setItemData(box.count() - 1, REGISTRY[name].description, QtCore.Qt.ToolTipRole)
+    index = box.findData(current)
+    box.setCurrentIndex(index if index >= 0 else box.findData(default))
+    return box
+
+
+def _in_background(fn, *args) -> Future:
+    """`fn(*args)` in a daemon thread. The dialog polls the future: the thread touches no Qt
+    object, so closing the dialog before it ends is harmless."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(fn(*args))
+        except Exception as exc:  # shown in the dialog, e.g. torch missing or broken
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="imagenet-lookup", daemon=True).start()
+    return future
 
 
 class TrainDialog(QtWidgets.QDialog):
@@ -50,8 +92,15 @@ class TrainDialog(QtWidgets.QDialog):
         self.setWindowTitle("Training settings")
         self._base = settings
         s = settings
-        self.seg_arch = _combo(SEG_ARCHS, s.seg_arch)
-        self.cls_arch = _combo(CLS_ARCHS, s.cls_arch)
+        default = TrainSettings()
+        self.seg_arch = _arch_combo(SEG_ARCHS, s.seg_arch, default.seg_arch)
+        self.cls_arch = _arch_combo(CLS_ARCHS, s.cls_arch, default.cls_arch)
+        self.weights_note = QtWidgets.QLabel("Looking for ImageNet weights on this machine…",
+                                             wordWrap=True)
+        self._lookup = _in_background(imagenet_offline,
+                                      [REGISTRY[n] for n in SEG_ARCHS + CLS_ARCHS])
+        self._poll = QtCore.QTimer(self, interval=POLL_MS, timeout=self._show_weights)
+        self._poll.start()
         self.encoder = QtWidgets.QLineEdit(s.encoder or "", placeholderText="architecture default")
         self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=s.epochs)
         self.lr = QtWidgets.QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, singleStep=1e-4,
@@ -67,9 +116,10 @@ class TrainDialog(QtWidgets.QDialog):
         form = QtWidgets.QFormLayout(self)
         for label, widget in [
             ("Segmentation architecture", self.seg_arch), ("Classifier architecture", self.cls_arch),
-            ("Encoder", self.encoder), ("Epochs", self.epochs), ("Learning rate", self.lr),
-            ("Batch", self.batch), ("Patch size", self.patch), ("Augmentation", self.augment),
-            ("Fine-tune top", self.top), ("Device", self.device), ("Start", self.pretrained),
+            ("", self.weights_note), ("Encoder", self.encoder), ("Epochs", self.epochs),
+            ("Learning rate", self.lr), ("Batch", self.batch), ("Patch size", self.patch),
+            ("Augmentation", self.augment), ("Fine-tune top", self.top), ("Device", self.device),
+            ("Start", self.pretrained),
         ]:
             form.addRow(label, widget)
         buttons = QtWidgets.QDialogButtonBox(
@@ -78,9 +128,28 @@ class TrainDialog(QtWidgets.QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def _show_weights(self) -> None:
+        """Polled until the look-up ends: then each entry's note, or why there is none."""
+        if not self._lookup.done():
+            return
+        self._poll.stop()
+        try:
+            here = self._lookup.result()
+        except Exception as exc:
+            self.weights_note.setText(f"Could not look for ImageNet weights ({exc}).")
+            return
+        for box in (self.seg_arch, self.cls_arch):
+            for i in range(box.count()):
+                name = box.itemData(i)
+                note = WITH_WEIGHTS if here[name] else WITHOUT_WEIGHTS
+                box.setItemText(i, f"{name} — {note}")
+        self.weights_note.setText(
+            f"{WITH_WEIGHTS}: a new model starts from them (default encoder) and needs fewer "
+            f"labels. {WITHOUT_WEIGHTS.capitalize()}: none on this machine.")
+
     def settings(self) -> TrainSettings:
         return dataclasses.replace(
-            self._base, seg_arch=self.seg_arch.currentText(), cls_arch=self.cls_arch.currentText(),
+            self._base, seg_arch=self.seg_arch.currentData(), cls_arch=self.cls_arch.currentData(),
             encoder=self.encoder.text().strip() or None, epochs=self.epochs.value(),
             lr=self.lr.value() or None, batch=self.batch.value(), patch=self.patch.value(),
             augment=self.augment.isChecked(), finetune_top=self.top.value() or None,

