@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PySide6 import QtCore, QtWidgets
 
 from matlab_gui.ml.archs import (
+    AUTO,
     CLASSIFICATION,
     REGISTRY,
     SEGMENTATION,
@@ -26,6 +27,7 @@ SEG_ARCHS = tuple(a.name for a in architectures(SEGMENTATION))
 CLS_ARCHS = tuple(a.name for a in architectures(CLASSIFICATION))
 DEVICES = ("auto", "cpu", "cuda", "mps")
 WITH_WEIGHTS, WITHOUT_WEIGHTS = "ImageNet weights", "random start"
+AUTOMATIC_TEXT = "automatic — the best pretrained one here"
 POLL_MS = 50
 
 
@@ -33,8 +35,8 @@ POLL_MS = 50
 class TrainSettings:
     """What Fine-tune asks the train job for. `None` = the job's (or the starting card's) default."""
 
-    seg_arch: str = "micro-ktnet"
-    cls_arch: str = "resnet18"
+    seg_arch: str = AUTO  # the best pretrained one here (`ml.archs.automatic_arch`)
+    cls_arch: str = AUTO
     encoder: str | None = None
     epochs: int = 10
     lr: float | None = None
@@ -61,6 +63,10 @@ def _arch_combo(names, current: str, default: str) -> QtWidgets.QComboBox:
     """Items carry the name as data (their text gains the weights note); a setting naming an
     architecture the registry no longer has selects the default."""
     box = QtWidgets.QComboBox(sizeAdjustPolicy=QtWidgets.QComboBox.AdjustToContents)
+    box.addItem(AUTOMATIC_TEXT, AUTO)
+    box.setItemData(0, "Micro-KTNet when its ResNeXt50 ImageNet weights are on this machine, "
+                       "else a U-Net with the ImageNet EfficientNet-Lite0 encoder "
+                       "(classifiers: EfficientNet-Lite0)", QtCore.Qt.ToolTipRole)
     for name in names:
         box.addItem(name, name)
         box.setItemData(box.count() - 1, REGISTRY[name].description, QtCore.Qt.ToolTipRole)
@@ -139,7 +145,7 @@ class TrainDialog(QtWidgets.QDialog):
             self.weights_note.setText(f"Could not look for ImageNet weights ({exc}).")
             return
         for box in (self.seg_arch, self.cls_arch):
-            for i in range(box.count()):
+            for i in range(1, box.count()):  # item 0 is the automatic choice
                 name = box.itemData(i)
                 note = WITH_WEIGHTS if here[name] else WITHOUT_WEIGHTS
                 box.setItemText(i, f"{name} — {note}")

@@ -157,6 +157,7 @@ class _Run:
     # -- model --------------------------------------------------------------------------------
     def start_model(self, source, arch: str | None):
         """The model and card to train: a fresh zoo model or a copy of `from_model`."""
+        from matlab_gui.ml.archs import AUTO, automatic_arch
         from matlab_gui.ml.model_folder import load_model
         from matlab_gui.ml.model_lookup import resolve_model
         from matlab_gui.ml.zoo import build_model, default_card
@@ -180,6 +181,8 @@ class _Run:
         arch = arch or r.arch
         if not arch:
             raise DataError("choose an architecture (--arch) or a model to start from (--from)")
+        if arch == AUTO:
+            arch = automatic_arch(r.task)
         size = r.patch if r.task == SEGMENTATION else r.input_size
         head = {"head": r.head} if r.head and r.task != SEGMENTATION else {}
         card = default_card(r.task, arch, _class_infos(source, None), encoder=r.encoder,

