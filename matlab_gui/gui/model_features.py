@@ -294,10 +294,10 @@ class ModelFeatures(QtCore.QObject):
             self.settings = dialog.settings()
 
     def _starting_model(self, task: str) -> Path | None:
-        """The current model when it fits the project (same task and class count)."""
-        card = self.card()
-        fits = card.get("task") == task and len(card.get("classes", [])) == len(self.project.classes)
-        return self.model_dir() if fits else None
+        """The current model when it does the same task: its trained layers are a far better
+        start than ImageNet alone, and where its classes differ from the project's the train
+        job grows a new output layer on them."""
+        return self.model_dir() if self.card().get("task") == task else None
 
     def fine_tune(self) -> None:
         s = self.window.session
@@ -316,7 +316,9 @@ class ModelFeatures(QtCore.QObject):
                           self._starting_model(task), self.settings)
         self._job = job
         self.trainer.start(run_fine_tune, job)
-        start = f"fine-tuning {job.start.name}" if job.start else f"a new {self.settings.arch_for(task)}"
+        arch = self.settings.arch_for(task)
+        start = (f"fine-tuning {job.start.name}" if job.start
+                 else "a new model" if arch == "auto" else f"a new {arch}")
         self.training_panel.start(f"Training {name}: {start}", "…")
         self.model_panel.set_training(True)
         self.docks["Training"].show()

@@ -210,3 +210,20 @@ def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     with qtbot.waitSignal(layer.worker.finished, timeout=30000):
         layer.predict_current()
     assert layer.item.image.shape == (120, 160, 4)
+
+
+def test_fine_tune_starts_from_the_current_model_even_with_other_classes(features, qtbot, monkeypatch):
+    """The window starts with a shipped model (3 classes); a new 2-class project fine-tunes from
+    its trained layers (the job grows a new output layer), not from scratch."""
+    started = []
+    monkeypatch.setattr(model_features, "run_fine_tune",
+                        lambda job, progress, cancel: started.append(job) or fake_fine_tune(
+                            job, progress, cancel, epochs=1, steps=1))
+    shipped = [k for k, _ in features.entries if k.startswith(model_features.SHIPPED)]
+    seg = next(k for k in shipped if model_features.read_card(features.model_dir(k)).get("task")
+               == "segmentation")
+    features.choose_model(seg)
+    assert len(features.card()["classes"]) != len(features.window.session.project.classes)
+    with qtbot.waitSignal(features.trainer.finished, timeout=10000):
+        features.fine_tune()
+    assert started[0].start == features.model_dir(seg)
