@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matlab_gui.jobs.base import Progress, report
+from matlab_gui.jobs.base import CancelToken, Progress, report
 
 
 @dataclass
@@ -46,10 +46,11 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
     """Load the model once and predict each image; a failed image gets its error, the rest go on."""
     import torch
 
-    from matlab_gui.errors import UserError
+    from matlab_gui.errors import ModelError, UserError
     from matlab_gui.ml.device import pick_device
     from matlab_gui.ml.explain import explain_image
     from matlab_gui.ml.inference import (
+        check_channels,
         classification_input,
         classify_batch,
         predict_image,
@@ -57,6 +58,7 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
     )
     from matlab_gui.ml.model_folder import load_model
 
+    cancel = cancel or CancelToken()
     device = pick_device(request.device)
     loaded = load_model(request.model_dir, device)
     model, card = loaded.module, loaded.card
@@ -69,10 +71,14 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
         try:
             image = request.project.read_image(image_id)
             if card.task == "classification":
+                check_channels(image, card)  # as segmentation does: an error for this image only
                 x = torch.from_numpy(classification_input(image, card)[None])
                 out.probabilities = classify_batch(model, x, device)[0]
                 if image_id == request.maps_for:
-                    out.cam = explain_image(model, card, image)[0]
+                    try:
+                        out.cam = explain_image(model, card, image)[0]
+                    except ModelError:  # nothing to explain (no convolution): no heat map,
+                        pass  # the class probabilities still count
             else:
                 keep = image_id == request.maps_for
                 options = tile_options(card, output="probabilities" if keep else "labels")
