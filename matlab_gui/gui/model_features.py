@@ -63,6 +63,7 @@ def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
         patch=s.patch, patches_per_epoch=s.patches_per_epoch, finetune_top=s.finetune_top,
         augment=None if s.augment else dict.fromkeys(DEFAULT_AUGMENT, 0.0),
         device=s.device, pretrained=s.pretrained, name=job.out.name,
+        time_budget_s=s.time_budget_s,
     )
     return run_training(request, progress=progress, cancel=cancel)
 

@@ -47,6 +47,7 @@ class TrainSettings:
     device: str = "auto"
     pretrained: bool = True
     patches_per_epoch: int | None = None
+    time_budget_s: float | None = None  # seconds of training at most (benchmarks, scripts)
 
     def arch_for(self, task: str) -> str:
         return self.seg_arch if task == "segmentation" else self.cls_arch

@@ -43,6 +43,7 @@ class TrainRequest:
     head_epochs: int | None = None
     finetune_lr_factor: float = 0.1  # phase-2 learning rate = lr x this (paper 000: 1e-5 / 1e-3)
     patience: int = 10
+    time_budget_s: float | None = None  # stop after the epoch that passes this (best kept)
     patch: int = 256  # segmentation patch size
     patches_per_epoch: int | None = None  # default: the training images' area once
     input_size: int = 224  # classification input size
@@ -241,6 +242,7 @@ class _Run:
             epochs=r.epochs, batch_size=r.batch, lr=r.lr or lr_default, optimizer=r.optimizer,
             weight_decay=r.weight_decay, schedule=r.schedule, finetune_top=r.finetune_top,
             head_epochs=r.head_epochs, finetune_lr_factor=r.finetune_lr_factor, patience=r.patience,
+            time_budget_s=r.time_budget_s,
             monitor="mean_iou" if r.task == SEGMENTATION else "balanced_accuracy", seed=r.seed,
         )
 

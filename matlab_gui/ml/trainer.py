@@ -47,6 +47,7 @@ class TrainConfig:
     head_epochs: int | None = None  # phase 1 (head only) length; default half the epochs
     finetune_lr_factor: float = 0.1  # phase 2 learning rate = lr x this
     patience: int = 10  # epochs without improvement before stopping; 0 = never
+    time_budget_s: float | None = None  # no new epoch starts after this long (best one kept)
     monitor: str = "mean_iou"  # validation score to maximise (or "-loss")
     amp: bool = True  # mixed precision, used only on CUDA
     grad_clip: float | None = None
@@ -275,6 +276,9 @@ class Trainer:
             if self.checkpoint_dir is not None:
                 checkpoint.save_state(self.checkpoint_dir, self._state(epoch + 1))
             if c.patience and epoch + 1 - self.best_epoch >= c.patience:
+                stopped_early = True
+                break
+            if c.time_budget_s is not None and time.perf_counter() - run_t0 >= c.time_budget_s:
                 stopped_early = True
                 break
         if self.best_state is not None:

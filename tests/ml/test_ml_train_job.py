@@ -262,3 +262,12 @@ def test_automatic_architecture_starts_from_imagenet_weights(tmp_path):
     card = run_training(request).card
     assert card.arch in ("unet", "micro-ktnet")
     assert not card.weight_source.startswith("random") and "ImageNet" in card.weight_source
+
+
+def test_a_time_budget_stops_at_the_end_of_the_epoch_that_passes_it(tmp_path):
+    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, 3), epochs=500,
+                           out=tmp_path / "m", batch=2, patch=32, patches_per_epoch=2,
+                           time_budget_s=1.0, patience=0, **SEG)
+    result = run_training(request)
+    assert 1 <= result.epochs_run < 500 and result.stopped_early
+    assert (tmp_path / "m" / "card.json").is_file()
