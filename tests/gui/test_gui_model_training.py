@@ -195,6 +195,7 @@ def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     features.settings = model_features.TrainSettings(
         seg_arch="unet", encoder="tu-resnet10t", epochs=2, batch=2, patch=32,
         patches_per_epoch=8, pretrained=False, device="cpu")
+    features.current_key = None  # no model to start from (else the shipped one would be)
     with LatencyProbe(features.trainer) as probe, qtbot.waitSignal(features.trainer.finished,
                                                                     timeout=60000):
         features.fine_tune()
