@@ -37,6 +37,29 @@ def messages(monkeypatch):
     return shown
 
 
+def grain_predictor(names=("Phase 1", "Phase 2")):
+    """A stand-in for the window's predict job, a model with these two class names: the
+    bright grain is its output 1, the rest output 0."""
+    from matlab_gui.gui.prediction_layer import Outcome, PredictResult
+
+    def run(request, progress=None, cancel=None):
+        out = PredictResult("segmentation", list(names))
+        for image_id in request.image_ids:
+            p1 = (request.project.read_image(image_id) > 100).astype(np.float32) * 0.8 + 0.1
+            probabilities = np.stack([1 - p1, p1]).astype(np.float16)
+            out.outcomes.append(Outcome(image_id, (p1 > 0.5).astype(np.uint8), probabilities.max(0),
+                                        np.abs(p1 - 0.5).astype(np.float16), probabilities))
+        return out
+
+    return run
+
+
+@pytest.fixture
+def predictor():
+    """`predictor(names)`: a stand-in predict job (see `grain_predictor`)."""
+    return grain_predictor
+
+
 @pytest.fixture
 def window(qtbot, messages):
     from matlab_gui.gui.app import application

@@ -13,25 +13,13 @@ import numpy as np
 import pytest
 
 from matlab_gui.gui import prediction_layer
-from matlab_gui.gui.prediction_layer import Outcome, PredictResult
-
-
-def grain_predictor(request, progress=None, cancel=None):
-    """Two classes: the bright grain is model class 1, the rest model class 0."""
-    out = PredictResult("segmentation", ["Phase 1", "Phase 2"])
-    for image_id in request.image_ids:
-        p1 = (request.project.read_image(image_id) > 100).astype(np.float32) * 0.8 + 0.1
-        probabilities = np.stack([1 - p1, p1]).astype(np.float16)
-        out.outcomes.append(Outcome(image_id, (p1 > 0.5).astype(np.uint8), probabilities.max(0),
-                                    np.abs(p1 - 0.5).astype(np.float16), probabilities))
-    return out
 
 
 @pytest.fixture
-def painted(window, grain_image, tmp_path, mouse, qtbot, monkeypatch):
+def painted(window, grain_image, tmp_path, mouse, qtbot, monkeypatch, predictor):
     """The grain image with two brush strokes that disagree with the prediction (class 2 on the
     background, class 1 across the grain), predicted; returns the masks after each stroke."""
-    monkeypatch.setattr(prediction_layer, "run_predict", grain_predictor)
+    monkeypatch.setattr(prediction_layer, "run_predict", predictor())
     window.open_paths([grain_image[0]])
     window.canvas.fit()
     s, features = window.session, window.model_features

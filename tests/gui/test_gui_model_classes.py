@@ -6,25 +6,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from matlab_gui.gui import prediction_layer
-from matlab_gui.gui.prediction_layer import Outcome, PredictResult
 from matlab_gui.project import ClassDef
-
-
-def _predict_as(names):
-    """A fake model with these class names: the bright grain is its output 1, the rest 0."""
-    def run(request, progress=None, cancel=None):
-        out = PredictResult("segmentation", list(names))
-        for image_id in request.image_ids:
-            p1 = (request.project.read_image(image_id) > 100).astype(np.float32) * 0.8 + 0.1
-            probabilities = np.stack([1 - p1, p1]).astype(np.float16)
-            out.outcomes.append(Outcome(image_id, (p1 > 0.5).astype(np.uint8), probabilities.max(0),
-                                        np.abs(p1 - 0.5).astype(np.float16), probabilities))
-        return out
-    return run
 
 
 @pytest.fixture
@@ -44,14 +29,18 @@ def features(window, grain_image, tmp_path):
     f.close()
 
 
-def _predict(features, qtbot, monkeypatch, names):
-    monkeypatch.setattr(prediction_layer, "run_predict", _predict_as(names))
-    with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
-        features.actions["predict"].trigger()
+@pytest.fixture
+def predict(features, qtbot, monkeypatch, predictor):
+    """Run Predict with a stand-in model of these class names."""
+    def run(names):
+        monkeypatch.setattr(prediction_layer, "run_predict", predictor(names))
+        with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
+            features.actions["predict"].trigger()
+    return run
 
 
-def test_classes_in_another_order_are_matched_by_name(features, qtbot, monkeypatch):
-    _predict(features, qtbot, monkeypatch, ["matrix", "grain"])
+def test_classes_in_another_order_are_matched_by_name(features, predict):
+    predict(["matrix", "grain"])
     s = features.window.session
     labels, _ = s.project.get_prediction(s.image_id)
     assert labels[50, 80] == 1 and labels[0, 0] == 2  # the grain is project class 1 "grain"
@@ -59,10 +48,8 @@ def test_classes_in_another_order_are_matched_by_name(features, qtbot, monkeypat
     assert s.editor.mask[50, 80] == 1 and s.editor.mask[0, 0] == 2
 
 
-def test_a_model_that_does_not_fit_says_so_and_accept_writes_nothing(
-    features, qtbot, monkeypatch, messages
-):
-    _predict(features, qtbot, monkeypatch, ["matrix", "pore"])
+def test_a_model_that_does_not_fit_says_so_and_accept_writes_nothing(features, predict, messages):
+    predict(["matrix", "pore"])
     window, s = features.window, features.window.session
     assert "do not fit" in window.statusBar().currentMessage()
     before = s.editor.mask.copy()
