@@ -26,6 +26,8 @@ from torch import nn
 from matlab_gui.errors import ModelError, UserError
 from matlab_gui.imaging.write import FILE_MODE
 from matlab_gui.ml.card import ModelCard
+from matlab_gui.ml.model_lookup import old_copy as _old
+from matlab_gui.ml.model_lookup import restore_interrupted_save
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
 
@@ -77,22 +79,6 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in _NO_EXCHANGE:
         return False
     raise OSError(code, os.strerror(code), str(a), None, str(b))
-
-
-def _old(folder: Path) -> Path:
-    return folder.with_name(f".{folder.name}.old")
-
-
-def restore_interrupted_save(folder: Path) -> None:
-    """Put back the old model a two-rename swap had moved away when it was cut off.
-
-    Saving and `read_card` call it; code that checks a model path itself should call it first.
-    """
-    if not os.path.lexists(folder) and _old(folder).is_dir():
-        try:
-            os.rename(_old(folder), folder)
-        except OSError as exc:
-            raise ModelError(f"cannot restore the model from {_old(folder).name}: {exc}", folder) from None
 
 
 def _swap_in(tmp: Path, folder: Path) -> None:

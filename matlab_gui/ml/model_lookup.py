@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +21,27 @@ def shipped_models() -> list[str]:
     return sorted(p.parent.name for p in root.glob(f"*/{CARD}")) if root.is_dir() else []
 
 
+def old_copy(folder: Path) -> Path:
+    """Where a two-rename model swap parks the old folder (see `model_folder._swap_in`)."""
+    return folder.with_name(f".{folder.name}.old")
+
+
+def restore_interrupted_save(folder: Path) -> None:
+    """Put back the old model a two-rename swap had moved away when it was cut off (only where
+    the system has no one-step exchange). Torch-free, so every look-up of a path can call it."""
+    folder = Path(folder)
+    if not os.path.lexists(folder) and old_copy(folder).is_dir():
+        try:
+            os.rename(old_copy(folder), folder)
+        except OSError as exc:
+            raise ModelError(f"cannot restore the model from {old_copy(folder).name}: {exc}",
+                             folder) from None
+
+
 def resolve_model(name_or_path: str | Path) -> Path:
     """The model folder for a path, else for a shipped model's name; ModelError otherwise."""
     path = Path(name_or_path)
+    restore_interrupted_save(path)
     if path.is_dir():
         if not (path / CARD).is_file():
             raise ModelError(f"not a model folder: no {CARD} inside", path)

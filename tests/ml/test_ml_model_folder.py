@@ -202,3 +202,14 @@ def test_saves_killed_at_random_moments_leave_the_old_or_the_new_model(tmp_path,
         os.waitpid(pid, 0)
         seen.add(_which(folder))
     assert len(seen) > 1  # the kills landed in different saves (fewer on a loaded machine)
+
+
+def test_a_model_path_given_to_a_command_is_restored_after_an_interrupted_swap(tmp_path):
+    """Off Linux a save cut off between its two renames leaves only `.m.old`: `segment --model
+    m` and the other commands must find the model, not say "not found"."""
+    from matlab_gui.ml.model_lookup import old_copy, resolve_model
+
+    folder = tmp_path / "m"
+    save_model(folder, *_tiny(3))
+    os.rename(folder, old_copy(folder))  # what the first rename of the fallback leaves
+    assert resolve_model(folder) == folder and _which(folder) == 3
