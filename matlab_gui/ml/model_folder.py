@@ -26,8 +26,7 @@ from torch import nn
 from matlab_gui.errors import ModelError, UserError
 from matlab_gui.imaging.write import FILE_MODE
 from matlab_gui.ml.card import ModelCard
-from matlab_gui.ml.model_lookup import old_copy as _old
-from matlab_gui.ml.model_lookup import restore_interrupted_save
+from matlab_gui.ml.model_lookup import old_copy, restore_interrupted_save
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
 
@@ -90,7 +89,7 @@ def _swap_in(tmp: Path, folder: Path) -> None:
     if _exchange(tmp, folder):
         previous = tmp
     else:
-        previous = _old(folder)
+        previous = old_copy(folder)
         shutil.rmtree(previous, ignore_errors=True)  # left by a swap that completed
         os.rename(folder, previous)
         os.rename(tmp, folder)  # a kill just before this: restore_interrupted_save undoes it

@@ -45,7 +45,6 @@ _BLOCK_CRC = struct.Struct("<I")  # crc32 of one block of the bytes a segment ov
 # magic, data bytes, segments, inode, size before, mtime before (ns), final size, crc32 of the rest
 _TRAILER = struct.Struct("<8sQQQQQQI")
 _BLOCK = 4 << 20  # the unit of apply and of the overwritten-bytes checksums
-_COPY_CHUNK = 4 << 20
 _GROWTH_SLACK = 64 << 20  # how far past its data a journal may extend the file (HDF5 reserves)
 _SPACE_MARGIN = 1 << 20
 
@@ -413,7 +412,7 @@ def _read_plan(journal: Path) -> Plan | str:
         crcs = [c for (c,) in _BLOCK_CRC.iter_unpack(fh.read(blocks * _BLOCK_CRC.size))]
         fh.seek(0)
         running = 0
-        while block := fh.read(min(_COPY_CHUNK, body - fh.tell())):
+        while block := fh.read(min(_BLOCK, body - fh.tell())):
             running = zlib.crc32(block, running)
         fields = (magic, data, count, inode, size0, mtime0, final)
         if zlib.crc32(_TRAILER.pack(*fields, 0), running) != crc:

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from matlab_gui.errors import ProjectError, SchemaTooNewError
-from matlab_gui.project import names, schema
+from matlab_gui.project import fileio, names, schema
 from matlab_gui.project.changes import Changes
 from matlab_gui.project.edit_lock import EditLock
 from matlab_gui.project.journal import forget, journaled, pending, recover, shared
@@ -101,7 +101,7 @@ def _writable(path: Path) -> bool:
     """Whether `path` can be saved: the file opens for writing and its folder takes new files
     (the journal). False on read-only media, without permission, and for a locked-down folder."""
     try:
-        os.close(os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0)))
+        os.close(fileio.open_fd(path, os.O_RDWR))
     except OSError as exc:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             return False
@@ -339,16 +339,19 @@ class Project:
                     return
                 raise ProjectError(f"cannot read the project: {exc}", self.path) from exc
 
-    def _finish_pending_save(self) -> None:
+    def _finish_pending_save(self) -> bool:
         """Apply a save whose journal is committed but not yet applied (its apply failed: disk
-        full), so reads see it; harmless while that still fails or another process saves."""
-        if pending(self.path):
-            try:
-                notice = recover(self.path).notice()
-            except OSError:
-                return
-            if notice:
-                self.notices.append(notice)
+        full), so reads see it; True when one was. Harmless while that still fails (the next
+        save or open finishes it) or while another process saves."""
+        if not pending(self.path):
+            return False
+        try:
+            recovery = recover(self.path)
+        except OSError:
+            return False
+        if recovery.notice():
+            self.notices.append(recovery.notice())
+        return recovery.replayed
 
     @property
     def _file(self) -> h5py.File:
@@ -638,7 +641,7 @@ class Project:
             self._close_handle()  # the next read reopens, keeping the unsaved work
             # its journal may be finished later (by recovery): then that is not a conflict
             self._attempted, self._attempted_history = meta, len(self._changes.history)
-            if meta is not None and self._finished_after_failure():
+            if meta is not None and self._finish_pending_save():
                 self._meta, self._base, self._attempted = meta, meta.copy(), None
                 self._changes = Changes()
                 return
@@ -649,14 +652,6 @@ class Project:
         self._meta, self._base, self._attempted = meta, meta.copy(), None
         self._changes = Changes()
         self._close_handle()  # reopened by the next read, from the file as saved
-
-    def _finished_after_failure(self) -> bool:
-        """After a failed save: whether its journal was committed and can be applied now (the
-        failure hit the apply, and a second try got through), i.e. the save did succeed."""
-        try:
-            return recover(self.path).replayed
-        except OSError:
-            return False  # still failing (disk full): the next save or open finishes it
 
     def _merged_meta(self, f: h5py.File, prefer_ours: bool = False) -> Meta:
         """The metadata to write: ours, merged onto another process's save since we read the

@@ -137,3 +137,20 @@ def test_disk_full_while_copying_for_save_as_keeps_everything(base, tmp_path, mo
     assert not (tmp_path / "copy.mgp").exists()
     _check_in_memory(project)
     project.close()
+
+
+def test_a_patch_that_fails_once_and_then_lands_is_a_successful_save(base, tmp_path, monkeypatch):
+    """The journal was committed; its apply hit ENOSPC once and the retry got through: the
+    project is saved, so the user is not told it failed nor left with a "dirty" project."""
+    path = tmp_path / "p.mgp"
+    shutil.copyfile(base, path)
+    project = Project.open(path)
+    _change(project)
+    with monkeypatch.context() as m:  # the truncate happens only while the patch is applied
+        m.setattr(os, "ftruncate", Fault(1, errno.ENOSPC, False).wrap(os.ftruncate))
+        project.save()
+    assert not project.dirty and not journal.journal_path(path).exists()
+    _check_in_memory(project)
+    project.close()
+    with Project.open(path) as again:
+        _check_in_memory(again)
