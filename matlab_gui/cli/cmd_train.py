@@ -45,7 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--sparse-masks", action="store_true",
       help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")
     a("--loss", help="weighted terms, e.g. ce=0.7,dice=0.3 (default) or focal=1")
-    a("--class-weights", choices=["balanced", "effective"])
+    a("--class-weights", choices=["balanced", "sqrt", "effective"],
+      help="loss weights per class from its labelled pixels (default: none)")
+    a("--class-centred", type=float, default=None, metavar="FRACTION",
+      help="segmentation: share of patches centred on a class drawn uniformly, so rare phases "
+           "are seen (default 0.5; 0 = uniform crops)")
     a("--hist-eq", action="store_true", help="histogram equalisation (classification)")
     a("--pixel-sum-band", type=float, nargs=2, metavar=("LO", "HI"),
       help="drop training images whose mean intensity (0..1) lies in [LO, HI] (paper 000)")
@@ -91,6 +95,7 @@ def request_from_args(args: argparse.Namespace):
         split_fractions=None if args.split_fractions is None else tuple(args.split_fractions),
         pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),
         sparse_masks=args.sparse_masks, loss=loss, class_weights=args.class_weights,
+        **({} if args.class_centred is None else {"class_centred": args.class_centred}),
         augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,
         hist_eq=args.hist_eq, hptl=args.hptl, device=args.device, seed=args.seed,
         pretrained=not args.no_pretrained, weights_dir=args.weights_dir,

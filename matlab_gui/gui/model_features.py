@@ -63,7 +63,8 @@ def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
         patch=s.patch, patches_per_epoch=s.patches_per_epoch, finetune_top=s.finetune_top,
         augment=None if s.augment else dict.fromkeys(DEFAULT_AUGMENT, 0.0),
         device=s.device, pretrained=s.pretrained, name=job.out.name,
-        time_budget_s=s.time_budget_s,
+        time_budget_s=s.time_budget_s, class_weights=s.class_weights,
+        **({} if s.class_centred is None else {"class_centred": s.class_centred}),
     )
     return run_training(request, progress=progress, cancel=cancel)
 
@@ -295,10 +296,14 @@ class ModelFeatures(QtCore.QObject):
             self.settings = dialog.settings()
 
     def _starting_model(self, task: str) -> Path | None:
-        """The current model when it does the same task: its trained layers are a far better
-        start than ImageNet alone, and where its classes differ from the project's the train
-        job grows a new output layer on them."""
-        return self.model_dir() if self.card().get("task") == task else None
+        """The current model when it does the same task, else the closest shipped one: trained
+        layers are a far better start than ImageNet alone, and where their classes differ from
+        the project's the train job grows a new output layer on them."""
+        from matlab_gui.ml.starting_model import starting_model
+
+        classes = sorted(self.project.classes, key=lambda c: c.index)
+        current = self.model_dir() if self.card().get("task") == task else None
+        return starting_model(task, [c.name for c in classes], current)
 
     def fine_tune(self) -> None:
         s = self.window.session

@@ -47,6 +47,8 @@ class TrainSettings:
     device: str = "auto"
     pretrained: bool = True
     patches_per_epoch: int | None = None
+    class_centred: float | None = None  # None: the train job's default
+    class_weights: str | None = None
     time_budget_s: float | None = None  # seconds of training at most (benchmarks, scripts)
 
     def arch_for(self, task: str) -> str:

@@ -20,6 +20,7 @@ from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
 
 SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
 HPTL_CHAIN = ("fcn32s", "fcn16s", "fcn8s")
+CLASS_CENTRED = 0.5
 
 
 @dataclass
@@ -56,7 +57,8 @@ class TrainRequest:
     sparse_masks: bool = False  # folder masks with 0 = unlabelled (projects always are)
     loss: dict | None = None  # see ml.losses.build_loss
     augment: dict | None = None  # see ml.augment.DEFAULT_AUGMENT
-    class_weights: str | None = None  # None, "balanced" (paper 000) or "effective"
+    class_weights: str | None = None  # None, "balanced" (paper 000), "sqrt" or "effective"
+    class_centred: float = CLASS_CENTRED  # share of patches centred on a uniformly drawn class
     hist_eq: bool = False  # classification: histogram equalisation (paper 001)
     pixel_sum_band: tuple[float, float] | None = None  # drop train images with mean in band
     hptl: bool = False  # FCN-32s -> 16s -> 8s hierarchical transfer (paper 003)
@@ -208,7 +210,8 @@ class _Run:
             val = mdata.prepare_segmentation(source, split["val"], card)
             area = sum(p.target.size for p in train)
             length = r.patches_per_epoch or max(r.batch, math.ceil(area / r.patch**2))
-            dataset = mdata.PatchDataset(train, r.patch, length, augmenter, r.seed)
+            dataset = mdata.PatchDataset(train, r.patch, length, augmenter, r.seed,
+                                         class_centred=r.class_centred)
             counts = mdata.label_counts(train, len(names))
 
             def validate(model):
@@ -289,6 +292,7 @@ class _Run:
         training = {
             **config.to_json(), "loss": loss_spec, "augment": self.augment.spec,
             "patch": r.patch if r.task == SEGMENTATION else None, "hist_eq": r.hist_eq,
+            "class_centred": r.class_centred if r.task == SEGMENTATION else None,
             "pixel_sum_band": r.pixel_sum_band,
             "from_model": None if r.from_model is None else str(r.from_model),
             "hptl_chain": list(HPTL_CHAIN) if r.hptl else None, "best_epoch": outcome.best_epoch,

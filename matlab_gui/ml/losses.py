@@ -80,11 +80,23 @@ def balanced_weights(counts: Sequence[int]) -> np.ndarray:
     return np.where(counts > 0, counts.max() / np.maximum(counts, 1), 0.0).astype(np.float32)
 
 
+def sqrt_balanced_weights(counts: Sequence[int]) -> np.ndarray:
+    """sqrt(max(count) / count), mean 1 over present classes: lifts a rare phase without the
+    100x weights that `balanced` gives a 1 % class, which make training jumpy."""
+    w = np.sqrt(balanced_weights(counts).astype(np.float64))
+    present = np.asarray(counts) > 0
+    return (w * present.sum() / max(w.sum(), 1e-12)).astype(np.float32)
+
+
 def effective_number_weights(counts: Sequence[int], beta: float = 0.999) -> np.ndarray:
     """Class-balanced weights (Cui et al. 2019): (1 - beta) / (1 - beta^n), mean 1."""
     counts = np.asarray(counts, dtype=np.float64)
     w = np.where(counts > 0, (1 - beta) / (1 - beta ** np.maximum(counts, 1)), 0.0)
     return (w * (counts > 0).sum() / max(w.sum(), 1e-12)).astype(np.float32)
+
+
+CLASS_WEIGHTS = {"balanced": balanced_weights, "sqrt": sqrt_balanced_weights,
+                 "effective": effective_number_weights}
 
 
 class CombinedLoss(nn.Module):
@@ -116,13 +128,13 @@ class CombinedLoss(nn.Module):
 def build_loss(spec: Mapping, class_counts: Sequence[int] | None = None) -> CombinedLoss:
     """The loss a card's `training["loss"]` names.
 
-    `spec`: `{"terms": {"ce": 0.7, "dice": 0.3}, "class_weights": None|"balanced"|"effective",
+    `spec`: `{"terms": {"ce": 0.7, "dice": 0.3}, "class_weights": None|"balanced"|"sqrt"|"effective",
     "focal_gamma": 2.0, "label_smoothing": 0.0}`.
     """
     rule = spec.get("class_weights")
     weights = None
     if rule and class_counts is not None:
-        weights = {"balanced": balanced_weights, "effective": effective_number_weights}[rule](
+        weights = CLASS_WEIGHTS[rule](
             class_counts
         )
     return CombinedLoss(
