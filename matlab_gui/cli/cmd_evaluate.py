@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 NAME = "evaluate"
-HELP = "Score a trained model on labelled images (segmentation on whole images)."
+HELP = ("Score a trained model on labelled images (segmentation through the same tiled "
+        "inference as `segment`).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", default="auto")
     a("--batch", type=int, default=16)
     a("--curves", action="store_true", help="classification: add ROC and PR curve points")
+    a("--whole-image", action="store_true",
+      help="segmentation: predict each image in one pass instead of the tiles `segment` uses")
+    a("--tile", type=int, help="segmentation tile size (default: the card's)")
+    a("--overlap", type=int, help="segmentation tile overlap (default: the card's)")
     a("--json", action="store_true", help="print one JSON object")
 
 
@@ -37,6 +42,7 @@ def summary(result) -> dict:
     return {"task": result.task, **head, **{k: v for k, v in m.items() if k not in head},
             "model": str(result.model_dir), "images": result.stems,
             "images_from": result.stem_source, "device": result.device,
+            **({"inference": result.inference} if result.inference else {}),
             "wall_s": round(result.wall_s, 2)}
 
 
@@ -46,7 +52,9 @@ def _fmt(v) -> str:
 
 def _print_table(out: dict) -> None:
     names = out["class_names"]
-    print(f"{out['task']} · {len(out['images'])} images ({out['images_from']}) · {out['device']}")
+    how = f" · {out['inference']}" if out.get("inference") else ""
+    print(f"{out['task']} · {len(out['images'])} images ({out['images_from']}) · "
+          f"{out['device']}{how}")
     if out["task"] == "segmentation":
         for k in ("mean_iou", "mean_dice", "pixel_accuracy", "mean_precision", "mean_recall"):
             print(f"{k:>16}: {_fmt(out[k])}")
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
             model=model, data=args.data, splits=args.splits,
             split=None if args.split == "all" else args.split, sparse_masks=args.sparse_masks,
             device=args.device, batch=args.batch, curves=args.curves,
+            whole_image=args.whole_image, tile=args.tile, overlap=args.overlap,
         )
         out = summary(run_evaluation(request))
     if split_project_model(args.model):

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--out", required=True, type=Path, help="model folder to write (replaced only at the end)")
     a("--epochs", type=int, default=20)
     a("--patch", type=int, default=256, help="segmentation patch size (px)")
-    a("--patches-per-epoch", type=int, help="default: the training images' area once")
+    a("--patches-per-epoch", type=int,
+      help="default: the training images' area once, at least 4 batches")
     a("--input-size", type=int, default=224, help="classification input size (px)")
     a("--head", choices=["linear", "sepconv"], help="classification head (sepconv: paper 000)")
     a("--pooling", choices=["avg", "max"], help="classification global pooling (GAP or GMP)")
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--finetune-lr-factor", type=float, default=0.1,
       help="phase-2 learning rate as a fraction of --lr (default 0.1)")
     a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
+    a("--time-limit", type=float, metavar="MIN",
+      help="start no epoch after this many minutes; the best epoch so far is kept")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
     a("--split-fractions", type=float, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
@@ -91,6 +94,7 @@ def request_from_args(args: argparse.Namespace):
         schedule=args.schedule, weight_decay=args.weight_decay, finetune_top=args.finetune_top,
         head_epochs=args.head_epochs, finetune_lr_factor=args.finetune_lr_factor,
         patience=args.patience, patch=args.patch,
+        time_budget_s=None if args.time_limit is None else 60.0 * args.time_limit,
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
         split_fractions=None if args.split_fractions is None else tuple(args.split_fractions),
         pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),

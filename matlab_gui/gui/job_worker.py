@@ -68,6 +68,10 @@ class JobWorker(QtCore.QObject):
         """Ask the job to stop at its next check; `cancelled` follows once it has."""
         self._token.cancel()
 
+    def finish(self) -> None:
+        """Ask the job to end early and keep its work; `finished` follows with the result."""
+        self._token.finish()
+
     def wait(self, timeout_s: float | None = None) -> None:
         """Block until the thread ends (closing the window); its events are dropped."""
         if self._thread is not None:

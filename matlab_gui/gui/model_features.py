@@ -156,6 +156,7 @@ class ModelFeatures(QtCore.QObject):
         p.advanced_requested.connect(self.advanced)
         p.import_requested.connect(self.import_model)
         self.training_panel.cancel_requested.connect(t.cancel)
+        self.training_panel.stop_requested.connect(t.finish)
         t.progress.connect(self._train_progress)
         t.finished.connect(self._trained)
         t.failed.connect(self._train_failed)

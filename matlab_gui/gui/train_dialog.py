@@ -38,7 +38,9 @@ class TrainSettings:
     seg_arch: str = AUTO  # the best pretrained one here (`ml.archs.automatic_arch`)
     cls_arch: str = AUTO
     encoder: str | None = None
-    epochs: int = 10
+    # until the validation score stops improving (patience), 200 epochs or 10 minutes, which
+    # comes first: on a CPU, 5 painted images get ~50 epochs in the 10 minutes
+    epochs: int = 200
     lr: float | None = None
     batch: int = 4
     patch: int = 256
@@ -49,7 +51,7 @@ class TrainSettings:
     patches_per_epoch: int | None = None
     class_centred: float | None = None  # None: the train job's default
     class_weights: str | None = None
-    time_budget_s: float | None = None  # seconds of training at most (benchmarks, scripts)
+    time_budget_s: float | None = 600.0  # seconds of training at most; None = no limit
 
     def arch_for(self, task: str) -> str:
         return self.seg_arch if task == "segmentation" else self.cls_arch
@@ -111,7 +113,11 @@ class TrainDialog(QtWidgets.QDialog):
         self._poll = QtCore.QTimer(self, interval=POLL_MS, timeout=self._show_weights)
         self._poll.start()
         self.encoder = QtWidgets.QLineEdit(s.encoder or "", placeholderText="architecture default")
-        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=1000, value=s.epochs)
+        self.epochs = QtWidgets.QSpinBox(minimum=1, maximum=10_000, value=s.epochs)
+        self.time_limit = QtWidgets.QSpinBox(
+            minimum=0, maximum=24 * 60, suffix=" min", specialValueText="none",
+            value=0 if s.time_budget_s is None else max(1, round(s.time_budget_s / 60)),
+            toolTip="No new epoch starts after this long; the best epoch so far is kept")
         self.lr = QtWidgets.QDoubleSpinBox(decimals=6, minimum=0.0, maximum=1.0, singleStep=1e-4,
                                            value=s.lr or 0.0, specialValueText="default")
         self.batch = QtWidgets.QSpinBox(minimum=1, maximum=512, value=s.batch)
@@ -126,6 +132,7 @@ class TrainDialog(QtWidgets.QDialog):
         for label, widget in [
             ("Segmentation architecture", self.seg_arch), ("Classifier architecture", self.cls_arch),
             ("", self.weights_note), ("Encoder", self.encoder), ("Epochs", self.epochs),
+            ("Time limit", self.time_limit),
             ("Learning rate", self.lr), ("Batch", self.batch), ("Patch size", self.patch),
             ("Augmentation", self.augment), ("Fine-tune top", self.top), ("Device", self.device),
             ("Start", self.pretrained),
@@ -163,4 +170,5 @@ class TrainDialog(QtWidgets.QDialog):
             lr=self.lr.value() or None, batch=self.batch.value(), patch=self.patch.value(),
             augment=self.augment.isChecked(), finetune_top=self.top.value() or None,
             device=self.device.currentText(), pretrained=self.pretrained.isChecked(),
+            time_budget_s=60.0 * self.time_limit.value() or None,
         )

@@ -1,4 +1,4 @@
-"""The Training dock: live loss and validation curves, epoch, ETA, device, Cancel.
+"""The Training dock: live loss and validation curves, epoch, ETA, device, Stop & keep, Cancel.
 
 Fed with the train job's `Progress` events (step events carry the batch loss and ETA, a
 "validate" event closes each epoch with its mean loss and validation scores)."""
@@ -28,6 +28,7 @@ def _plot(title: str) -> pg.PlotWidget:
 
 class TrainingPanel(QtWidgets.QWidget):
     cancel_requested = QtCore.Signal()
+    stop_requested = QtCore.Signal()  # end now and keep the best epoch so far
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -36,7 +37,11 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_from = QtWidgets.QLabel(wordWrap=True)  # the weights the run starts from
         self.start_from.hide()
         self.bar = QtWidgets.QProgressBar(textVisible=True)
-        self.cancel = QtWidgets.QPushButton("Cancel", enabled=False)
+        self.stop = QtWidgets.QPushButton(
+            "Stop && keep", enabled=False,
+            toolTip="End training now and keep the best epoch so far as the new model")
+        self.cancel = QtWidgets.QPushButton(
+            "Cancel", enabled=False, toolTip="End training and discard it; the previous model stays")
         self.loss_plot = _plot("Loss")
         self.metric_plot = _plot("Validation")
         self.step_curve = self.loss_plot.plot([], [], name="batch", pen=pg.mkPen(150, 150, 150))
@@ -46,6 +51,7 @@ class TrainingPanel(QtWidgets.QWidget):
                                                   symbol="o", symbolSize=5)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.bar, 1)
+        row.addWidget(self.stop)
         row.addWidget(self.cancel)
         layout = QtWidgets.QVBoxLayout(self)
         for w in (self.status, self.device, self.start_from):
@@ -54,6 +60,7 @@ class TrainingPanel(QtWidgets.QWidget):
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.metric_plot, 1)
         self.cancel.clicked.connect(self.cancel_requested)
+        self.stop.clicked.connect(self._stop_clicked)
         self._reset()
 
     def _reset(self) -> None:
@@ -69,6 +76,12 @@ class TrainingPanel(QtWidgets.QWidget):
         self.device.setText(f"Device: {device}")
         self.bar.setRange(0, 0)
         self.cancel.setEnabled(True)
+        self.stop.setEnabled(True)
+
+    def _stop_clicked(self) -> None:
+        self.stop.setEnabled(False)
+        self.status.setText("Stopping after this step; the best epoch so far is kept…")
+        self.stop_requested.emit()
 
     def show_start(self, weight_source: str) -> None:
         """What the model starts from; a random start is a visible warning (it needs many more
@@ -117,3 +130,4 @@ class TrainingPanel(QtWidgets.QWidget):
         self.bar.setValue(1)
         self.bar.setFormat("")
         self.cancel.setEnabled(False)
+        self.stop.setEnabled(False)

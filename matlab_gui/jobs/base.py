@@ -34,13 +34,22 @@ ProgressCallback = Callable[[Progress], None]
 
 
 class CancelToken:
-    """Thread-safe flag a caller sets to stop a job at its next check."""
+    """Thread-safe flags a caller sets: `cancel` stops a job at its next check and discards its
+    work; `finish` asks it to end early but keep what it has (training: the best epoch so far)."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._finish = threading.Event()
 
     def cancel(self) -> None:
         self._event.set()
+
+    def finish(self) -> None:
+        self._finish.set()
+
+    @property
+    def finish_requested(self) -> bool:
+        return self._finish.is_set()
 
     @property
     def cancelled(self) -> bool:

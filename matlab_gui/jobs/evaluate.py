@@ -1,4 +1,8 @@
-"""The evaluate job: a model folder scored on labelled data, whole images for segmentation.
+"""The evaluate job: a model folder scored on labelled data.
+
+Segmentation predicts through the same tiled inference as `segment` and the window's Predict,
+with the card's tile size and overlap, so the score is what a user gets; `whole_image` runs
+each image in one pass instead, for comparison.
 
 Which images: those of `split` in the given split files; else the folder's own split
 (`<split>/<CLASS>/` folders); else the stems the model's card recorded for that split; with
@@ -26,6 +30,9 @@ class EvaluateRequest:
     device: str = "auto"
     batch: int = 16
     curves: bool = False  # classification: ROC and PR curve points
+    whole_image: bool = False  # segmentation: one pass per image instead of the tiled path
+    tile: int | None = None  # default: the card's
+    overlap: int | None = None
 
 
 @dataclass
@@ -37,6 +44,7 @@ class EvaluateResult:
     device: str
     wall_s: float
     stem_source: str = ""
+    inference: str = ""  # how segmentation predicted: "whole image" or the tiles
     extra: dict = field(default_factory=dict)
 
 
@@ -73,6 +81,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     from matlab_gui.ml import data as mdata
     from matlab_gui.ml.device import describe_device, pick_device
     from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
+    from matlab_gui.ml.inference import make_segmenter, segment_image
     from matlab_gui.ml.model_folder import load_model
     from matlab_gui.ml.model_lookup import resolve_model
 
@@ -84,6 +93,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     card, model = loaded.card, loaded.module
     names = [c.name for c in card.classes]
     hist_eq = bool((card.training or {}).get("hist_eq"))
+    inference = ""
     report(progress, Progress("prepare", 0, 1, message="reading data"))
     with mdata.open_source(card.task, request.data, request.sparse_masks, names) as source:
         _check_classes(source, names)
@@ -91,7 +101,19 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
         report(progress, Progress("evaluate", 0, len(stems), message=f"{len(stems)} images"))
         if card.task == "segmentation":
             images = mdata.prepare_segmentation(source, stems, card)
-            metrics = evaluate_segmentation(model, images, names, device, cancel=cancel)
+            predict, inference = None, "whole image"
+            if not request.whole_image:
+                segmenter = make_segmenter(model, card, device, tile=request.tile,
+                                           overlap=request.overlap)
+
+                def predict(image):  # exactly what `segment` does with one image
+                    return segment_image(segmenter, card, image.image, image.stem, None,
+                                         cancel).labels
+
+                o = segmenter.options
+                inference = f"tiled (tile {o.tile}, overlap {o.overlap})"
+            metrics = evaluate_segmentation(model, images, names, device, cancel=cancel,
+                                            predict=predict)
         else:
             _, images = mdata.prepare_classification(source, stems, card, hist_eq)
             dataset = mdata.ClassificationDataset(images, [source.label(k) for k in stems], card)
@@ -101,4 +123,5 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     return EvaluateResult(
         task=card.task, metrics=metrics, stems=stems, model_dir=model_dir,
         device=describe_device(device), wall_s=time.perf_counter() - t0, stem_source=origin,
+        inference=inference,
     )

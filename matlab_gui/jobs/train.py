@@ -46,7 +46,7 @@ class TrainRequest:
     patience: int = 10
     time_budget_s: float | None = None  # stop after the epoch that passes this (best kept)
     patch: int = 256  # segmentation patch size
-    patches_per_epoch: int | None = None  # default: the training images' area once
+    patches_per_epoch: int | None = None  # default: the images' area once, at least 4 batches
     input_size: int = 224  # classification input size
     head: dict | None = None  # classification head, e.g. {"type": "sepconv", "pooling": "max"}
     in_channels: int = 3
@@ -209,7 +209,8 @@ class _Run:
             train = mdata.prepare_segmentation(source, split["train"], card)
             val = mdata.prepare_segmentation(source, split["val"], card)
             area = sum(p.target.size for p in train)
-            length = r.patches_per_epoch or max(r.batch, math.ceil(area / r.patch**2))
+            # one or two small painted images still get a few steps between validations
+            length = r.patches_per_epoch or max(4 * r.batch, math.ceil(area / r.patch**2))
             dataset = mdata.PatchDataset(train, r.patch, length, augmenter, r.seed,
                                          class_centred=r.class_centred)
             counts = mdata.label_counts(train, len(names))
@@ -284,6 +285,8 @@ class _Run:
         history: list[dict] = []
         for i, arch in enumerate(stages):
             self.cancel.raise_if_cancelled()
+            if i and self.cancel.finish_requested:
+                break  # "stop and keep": the stages trained so far are the model
             if i:
                 model, card = self._next_fcn(model, card, arch)
             ckpt = None if r.checkpoint_dir is None else Path(r.checkpoint_dir) / (arch or "run")

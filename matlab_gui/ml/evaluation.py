@@ -1,13 +1,14 @@
 """Scoring a model on held-out data: whole images for segmentation, batches for classification.
 
-Shared by the trainer's per-epoch validation and the evaluate job, so both report the same
-numbers. Segmentation runs on each whole image, padded to a multiple of 32 and cropped back,
-never on patches, so the score matches what a user sees at inference.
+Shared by the trainer's per-epoch validation and the evaluate job. Segmentation predicts each
+image with `predict(image) -> class indices`: by default the whole image, padded to a multiple
+of 32 and cropped back (the trainer's quick per-epoch check); the evaluate job passes the tiled
+inference `segment` and the window run, so its score is the one users get.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -40,17 +41,22 @@ def evaluate_segmentation(
     device: torch.device,
     amp: bool = False,
     cancel: CancelToken | None = None,
+    predict: Callable[[PreparedImage], np.ndarray] | None = None,
 ) -> dict:
     """Confusion matrix over every labelled pixel of `images`, then IoU/Dice/P/R/accuracy."""
     was_training = model.training
     model.eval()
     cm = ConfusionMatrix(len(class_names))
+
+    def whole_image(image: PreparedImage) -> torch.Tensor:
+        logits = segmentation_logits(model, image.model_input(), device, amp)
+        return (logits[0] > 0).long() if logits.shape[0] == 1 else logits.argmax(0)
+
     try:
         for image in images:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            logits = segmentation_logits(model, image.model_input(), device, amp)
-            pred = (logits[0] > 0).long() if logits.shape[0] == 1 else logits.argmax(0)
+            pred = torch.as_tensor(predict(image)).long() if predict else whole_image(image)
             cm.update(pred, torch.from_numpy(image.target).to(pred.device))
     finally:
         model.train(was_training)

@@ -1,8 +1,11 @@
-"""Which trained model a Fine-tune starts from, when the user has not trained one yet.
+"""Which trained model a Fine-tune starts from.
 
-Layers trained on micrographs are a better start than ImageNet alone, so a new model starts
-from the current model when it does the same task, else from the shipped model of that task
-whose classes share most names with the project's (the window's default model on a tie).
+A model trained on the same kind of material is the best start: the current model when it
+does the task and its classes cover at least half of the project's by name, else the shipped
+model of the task that covers most of them. A model of another material is a worse start than
+ImageNet weights: on uhcs scribbles (benchmarks/fewshot.py, 5 images, 180 s) starting from
+nasa-super with a new output layer scored mean IoU 0.29 against 0.42 from ImageNet, so then
+there is no starting model and the train job builds a pretrained one.
 Torch-free: the window asks this on its own thread.
 """
 
@@ -32,15 +35,21 @@ def shared_class_names(card: dict, class_names: Sequence[str]) -> int:
     return len(ours & {_key(c.get("name", "")) for c in card.get("classes", [])})
 
 
+def related(card: dict, class_names: Sequence[str]) -> bool:
+    """Whether a model's classes name at least half of the project's: the same material."""
+    shared = shared_class_names(card, class_names)
+    return shared > 0 and 2 * shared >= len(class_names)
+
+
 def closest_shipped(task: str, class_names: Sequence[str], exclude: Iterable[str] = ()) -> Path | None:
-    """The shipped model of `task` sharing most class names; on a tie the default model,
-    then the first by name. None when no shipped model does the task."""
+    """The related shipped model of `task` sharing most class names; on a tie the default
+    model, then the first by name. None when no shipped model is related."""
     excluded = set(exclude)
     best: tuple | None = None
     for name in shipped_models():
         folder = models_dir() / name
         card = _card(folder)
-        if name in excluded or card.get("task") != task:
+        if name in excluded or card.get("task") != task or not related(card, class_names):
             continue
         rank = (shared_class_names(card, class_names), name == DEFAULT_MODEL)
         if best is None or rank > best[0]:
@@ -50,7 +59,9 @@ def closest_shipped(task: str, class_names: Sequence[str], exclude: Iterable[str
 
 def starting_model(task: str, class_names: Sequence[str], current: Path | None,
                    exclude: Iterable[str] = ()) -> Path | None:
-    """The current model when it does `task`, else the closest shipped one (None: ImageNet)."""
-    if current is not None and _card(Path(current)).get("task") == task:
+    """The current model when it does `task` on related classes, else the closest related
+    shipped one; None: a new model from ImageNet weights."""
+    card = {} if current is None else _card(Path(current))
+    if card.get("task") == task and related(card, class_names):
         return Path(current)
     return closest_shipped(task, class_names, exclude)

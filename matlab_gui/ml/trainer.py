@@ -235,24 +235,34 @@ class Trainer:
         stopped_early = False
         epoch = start
         for epoch in range(start, c.epochs):
+            if self.cancel.finish_requested and self.history:
+                stopped_early = True
+                break
             if self._phase_at(epoch) != self.phase:
                 self._enter_phase(self._phase_at(epoch))
-            epoch_loss, t_epoch = 0.0, time.perf_counter()
+            epoch_loss, t_epoch, steps = 0.0, time.perf_counter(), 0
             self._train_mode()
             for step, (x, y) in enumerate(self._loader(epoch)):
                 self.cancel.raise_if_cancelled()
+                if self.cancel.finish_requested and steps:
+                    break  # finish now: this part-epoch is validated, then the loop ends
                 loss = self._step(x, y)
+                steps += 1
                 epoch_loss += loss
                 done_steps += 1
                 run_steps += 1
-                per_step = (time.perf_counter() - run_t0) / run_steps
+                elapsed = time.perf_counter() - run_t0
+                eta = elapsed / run_steps * (total_steps - done_steps)
+                if c.time_budget_s is not None:  # no epoch starts after the budget
+                    eta = min(eta, max(0.0, c.time_budget_s - elapsed) + elapsed / run_steps
+                              * (self.steps_per_epoch - step - 1))
                 report(self.progress, Progress(
                     self.stage, done_steps, total_steps,
                     {"epoch": epoch + 1, "epochs": c.epochs, "step": step + 1, "loss": loss,
                      "lr": self.optimizer.param_groups[0]["lr"],
-                     "eta_s": per_step * (total_steps - done_steps)},
+                     "eta_s": eta},
                 ))
-            train_loss = epoch_loss / self.steps_per_epoch
+            train_loss = epoch_loss / max(1, steps)
             metrics = self.validate(self.model) if self.validate is not None else {}
             score = self._score(metrics, train_loss)
             if self.scheduler is not None and not self.per_batch_schedule:

@@ -151,3 +151,24 @@ def test_a_failed_run_keeps_the_previous_model_current_and_unchanged(with_old_mo
     _old_model_still_current(features, project, files)
     assert messages[-1][1] == "Training failed" and "the disk went away" in messages[-1][2]
     assert "failed" in features.training_panel.status.text()
+
+
+def test_stop_and_keep_ends_a_long_run_early_and_the_model_it_learnt_becomes_current(
+        with_old_model, qtbot):
+    """50 epochs asked; Stop & keep after the first validated epoch stores what was learnt."""
+    features, project, files = with_old_model
+    with qtbot.waitSignal(features.trainer.progress, timeout=60000,
+                          check_params_cb=lambda e: e.stage == "validate"):
+        features.model_panel.fine_tune.click()
+    assert features.training_panel.stop.isEnabled()
+    with qtbot.waitSignal(features.trainer.finished, timeout=60000):
+        features.training_panel.stop.click()
+    qtbot.waitUntil(lambda: project.current_model != "old", timeout=10000)
+    new = project.current_model
+    assert project.model_names() == ["old", new]
+    import json
+
+    card = json.loads(project.model_files(new)["card.json"])
+    assert 1 <= card["training"]["epochs_run"] < 50 and card["training"]["stopped_early"]
+    assert project.model_files("old") == files  # the parent is untouched
+    assert not features.training_panel.stop.isEnabled()

@@ -213,18 +213,47 @@ def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     assert layer.item.image.shape == (120, 160, 4)
 
 
-def test_fine_tune_starts_from_the_current_model_even_with_other_classes(features, qtbot, monkeypatch):
-    """The window starts with a shipped model (3 classes); a new 2-class project fine-tunes from
-    its trained layers (the job grows a new output layer), not from scratch."""
+def test_fine_tune_starts_from_the_current_model_of_the_material_even_with_other_classes(
+        features, qtbot, monkeypatch):
+    """The current shipped model names most of the project's classes (one is new): the new
+    model starts from its trained layers (the job grows a new output layer), not from scratch;
+    a project of other classes ("Phase 1/2") starts from ImageNet instead."""
+    from matlab_gui.project import ClassDef
+
     started = []
     monkeypatch.setattr(model_features, "run_fine_tune",
                         lambda job, progress, cancel: started.append(job) or fake_fine_tune(
                             job, progress, cancel, epochs=1, steps=1))
-    shipped = [k for k, _ in features.entries if k.startswith(model_features.SHIPPED)]
-    seg = next(k for k in shipped if model_features.read_card(features.model_dir(k)).get("task")
-               == "segmentation")
+    seg = model_features.SHIPPED + "nasa-super"
     features.choose_model(seg)
-    assert len(features.card()["classes"]) != len(features.window.session.project.classes)
+    with qtbot.waitSignal(features.trainer.finished, timeout=10000):
+        features.fine_tune()  # the fixture's project: Phase 1, Phase 2
+    features.choose_model(seg)
+    features.window.apply_classes([ClassDef(1, "matrix", (0, 0, 0)),
+                                   ClassDef(2, "secondary", (255, 0, 0)),
+                                   ClassDef(3, "pore", (0, 0, 255))])
     with qtbot.waitSignal(features.trainer.finished, timeout=10000):
         features.fine_tune()
-    assert started[0].start == features.model_dir(seg)
+    assert started[0].start is None
+    assert started[1].start == features.model_dir(seg)
+
+
+def test_with_a_classifier_current_fine_tune_starts_from_the_closest_shipped_segmenter(
+        features, qtbot, monkeypatch):
+    """Masks painted while a classifier is current: the segmentation model starts from the
+    shipped segmenter whose classes share most names with the project's, not from ImageNet."""
+    started = []
+    monkeypatch.setattr(model_features, "run_fine_tune",
+                        lambda job, progress, cancel: started.append(job) or fake_fine_tune(
+                            job, progress, cancel, epochs=1, steps=1))
+    from matlab_gui.project import ClassDef
+
+    features.window.apply_classes([ClassDef(1, "background", (0, 0, 0)),
+                                   ClassDef(2, "crack", (255, 0, 0))])
+    classifier = next(k for k, _ in features.entries if k.startswith(model_features.SHIPPED)
+                      and model_features.read_card(features.model_dir(k)).get("task")
+                      == "classification")
+    features.choose_model(classifier)
+    with qtbot.waitSignal(features.trainer.finished, timeout=10000):
+        features.fine_tune()
+    assert started[0].start is not None and started[0].start.name == "nasa-ebc"

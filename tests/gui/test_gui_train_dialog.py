@@ -120,3 +120,12 @@ def test_a_new_model_starts_from_pretrained_weights_by_default(tmp_path):
     assert automatic_arch("segmentation") == ("micro-ktnet" if resnext_here else "unet")
     assert automatic_arch("classification") == "efficientnet_lite0"
     assert imagenet_offline([REGISTRY[automatic_arch("segmentation")]])[automatic_arch("segmentation")]
+
+
+def test_the_time_limit_round_trips_and_zero_means_none(dialog):
+    assert dialog.time_limit.value() == 10  # the default: 10 minutes
+    dialog.time_limit.setValue(3)
+    assert dialog.settings().time_budget_s == 180.0
+    dialog.time_limit.setValue(0)
+    assert dialog.settings().time_budget_s is None
+    assert TrainDialog(TrainSettings(time_budget_s=None)).time_limit.value() == 0

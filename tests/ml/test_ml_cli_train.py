@@ -81,3 +81,15 @@ def test_sepconv_head_two_phase_at_lr_over_100_saved_as_float16(tmp_path, capsys
     assert "torch.float16" in dtypes and "torch.float32" not in dtypes
     result = _evaluate_json(capsys, "--model", str(out), "--data", str(data))
     assert 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_time_limit_class_centred_and_sqrt_weights_reach_the_card(tmp_path, capsys):
+    data = write_segmentation_folder(tmp_path / "data")
+    out = tmp_path / "model"
+    assert main(["train", "--task", "segmentation", "--data", str(data), *TINY, "--epochs", "500",
+                 "--patch", "32", "--patches-per-epoch", "4", "--batch", "2", "--patience", "0",
+                 "--time-limit", "0.0001", "--class-centred", "0.25", "--class-weights", "sqrt",
+                 "--out", str(out)]) == 0
+    training = json.loads((out / "card.json").read_text())["training"]
+    assert training["epochs_run"] == 1 and training["time_budget_s"] == pytest.approx(0.006)
+    assert training["class_centred"] == 0.25 and training["loss"]["class_weights"] == "sqrt"

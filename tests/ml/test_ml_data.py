@@ -178,3 +178,54 @@ def test_project_images_with_the_same_file_name_train_as_two(tmp_path):
         assert sorted(source.stems) == sorted(ids)
         loaded = {int(source.load(key)[1][0, 0]) for key in source.stems}
         assert loaded == {1, 2}
+
+
+def _rare_phase_image() -> PreparedImage:
+    """A dense 256x256 mask whose class 2 is one 4x4 grain (0.02 % of the pixels)."""
+    target = np.zeros((256, 256), np.int64)
+    target[:, 128:] = 1
+    target[200:204, 30:34] = 2
+    image = target.astype(np.float32)
+    return PreparedImage("rare", image, target, lambda a: np.asarray(a, np.float32)[None])
+
+
+def _share_with_class(dataset, value: int) -> float:
+    return np.mean([(dataset[i][1] == value).any().item() for i in range(len(dataset))])
+
+
+def test_the_train_default_shows_a_rare_phase_in_many_patches():
+    from matlab_gui.jobs.train import CLASS_CENTRED
+
+    rare = _rare_phase_image()
+    default = PatchDataset([rare], patch=32, length=300, seed=1, class_centred=CLASS_CENTRED)
+    uniform = PatchDataset([rare], patch=32, length=300, seed=1)
+    # half the patches centre on one of the 3 classes: one in six on the grain, against ~1 %
+    # of uniform crops
+    assert _share_with_class(default, 2) > 0.14
+    assert _share_with_class(uniform, 2) < 0.05
+    # the matrix and the second phase are still seen in most patches
+    assert _share_with_class(default, 0) > 0.4 and _share_with_class(default, 1) > 0.4
+
+
+def test_class_centred_patches_follow_scribbles_of_every_class():
+    target = np.full((300, 300), IGNORE_INDEX, np.int64)
+    target[10, 10:200] = 0  # a long stroke of class 0 ...
+    target[280, 290] = 1  # ... and one dab of class 1
+    item = PreparedImage("s", target.astype(np.float32), target,
+                         lambda a: np.asarray(a, np.float32)[None])
+    ds = PatchDataset([item], patch=32, length=200, seed=2, class_centred=1.0)
+    labelled = [ds[i][1] for i in range(200)]
+    assert all((t != IGNORE_INDEX).any() for t in labelled)
+    assert 0.3 < np.mean([(t == 1).any().item() for t in labelled]) < 0.7
+
+
+def test_class_centred_patches_come_from_every_image_holding_the_class():
+    def item(value: float) -> PreparedImage:
+        target = np.zeros((64, 64), np.int64)
+        target[20:30, 20:30] = 1
+        return PreparedImage(str(value), np.full((64, 64), value, np.float32), target,
+                             lambda a: np.asarray(a, np.float32)[None])
+
+    ds = PatchDataset([item(0.0), item(5.0)], patch=16, length=100, seed=3, class_centred=1.0)
+    from_second = np.mean([(ds[i][0] == 5.0).all().item() for i in range(100)])
+    assert 0.3 < from_second < 0.7

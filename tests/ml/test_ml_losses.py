@@ -82,3 +82,14 @@ def test_class_weights_balance_to_the_largest_class():
 def test_unknown_loss_term_is_refused():
     with pytest.raises(ValueError, match="ce, dice, focal"):
         CombinedLoss({"hinge": 1.0})
+
+
+def test_sqrt_class_weights_lift_a_rare_class_less_than_balanced():
+    from matlab_gui.ml.losses import balanced_weights, sqrt_balanced_weights
+
+    counts = [10_000, 2_500, 100, 0]
+    sqrt = sqrt_balanced_weights(counts)
+    assert sqrt[3] == 0  # an absent class gets no weight
+    assert np.allclose(sqrt[:3] / sqrt[0], [1, 2, 10])
+    assert np.isclose(sqrt[:3].mean(), 1.0)
+    assert balanced_weights(counts)[2] / balanced_weights(counts)[0] == 100

@@ -57,7 +57,7 @@ def test_training_writes_a_model_folder_with_what_was_used(trained):
     assert {"epoch", "loss", "eta_s"} <= set(train_events[0].metrics)
 
 
-def test_evaluate_scores_the_recorded_test_split_on_whole_images(trained, seg_folder):
+def test_evaluate_scores_the_recorded_test_split(trained, seg_folder):
     result, _ = trained
     ev = run_evaluation(EvaluateRequest(model=result.model_dir, data=seg_folder, split="test"))
     assert ev.stems == result.splits["test"] and ev.stem_source == "model card"
@@ -65,6 +65,16 @@ def test_evaluate_scores_the_recorded_test_split_on_whole_images(trained, seg_fo
     assert len(ev.metrics["per_class_iou"]) == 3 and 0 <= ev.metrics["pixel_accuracy"] <= 1
     everything = run_evaluation(EvaluateRequest(model=result.model_dir, data=seg_folder, split=None))
     assert len(everything.stems) == len(STEMS)
+
+
+def test_a_small_labelled_area_still_gets_four_batches_an_epoch(seg_folder, tmp_path):
+    """Four 48 px training images are 9 patches of 32 px once, fewer than 3 batches of 4 between
+    validations; the default is at least 4 batches, centred half on rare classes."""
+    request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "m", epochs=1,
+                           batch=4, patch=32, **SEG)
+    card = json.loads((run_training(request).model_dir / "card.json").read_text())
+    assert card["data"]["patches_per_epoch"] == 16
+    assert card["training"]["class_centred"] == 0.5
 
 
 def test_cancel_mid_epoch_leaves_the_old_model_byte_identical(trained, seg_folder):
@@ -271,3 +281,18 @@ def test_a_time_budget_stops_at_the_end_of_the_epoch_that_passes_it(tmp_path):
     result = run_training(request)
     assert 1 <= result.epochs_run < 500 and result.stopped_early
     assert (tmp_path / "m" / "card.json").is_file()
+
+
+def test_finish_ends_training_early_and_saves_the_best_epoch(seg_folder, tmp_path):
+    token = CancelToken()
+
+    def finish_in_epoch_2(event):
+        if event.stage == "train" and event.metrics.get("epoch") == 2 and event.metrics["step"] == 1:
+            token.finish()
+
+    request = TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "m", epochs=30,
+                           batch=2, patch=32, patches_per_epoch=8, patience=0, **SEG)
+    result = run_training(request, progress=finish_in_epoch_2, cancel=token)
+    card = json.loads((result.model_dir / "card.json").read_text())
+    assert result.epochs_run == 2 and card["training"]["stopped_early"]
+    assert card["history"][-1]["epoch"] == 2  # the part-epoch was validated too

@@ -179,3 +179,20 @@ def test_a_damaged_training_state_is_a_model_error(tmp_path):
     (tmp_path / "state.safetensors").write_bytes(b"")
     with pytest.raises(ModelError, match="training state"):
         checkpoint.load_state(tmp_path)
+
+
+def test_with_a_time_limit_the_eta_counts_down_to_it_not_to_the_last_epoch():
+    data = shapes_set(2, seed=4)
+    events = []
+    config = TrainConfig(epochs=10_000, batch_size=8, lr=1e-2, patience=0, time_budget_s=30.0)
+    token = CancelToken()
+
+    def listen(event):
+        events.append(event)
+        if len(events) > 6:
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        _trainer(data, data, config, progress=listen, cancel=token).fit()
+    etas = [e.metrics["eta_s"] for e in events if e.stage == "train"]
+    assert etas and max(etas) <= 30.0 + 5.0  # 10,000 epochs would read as hours

@@ -1,0 +1,105 @@
+"""Tile settings that lose nothing: each shipped segmentation model's test score through the
+tiled path (`segment`, Predict, `evaluate`) at several tile sizes, against one whole-image pass.
+
+The chosen setting is the smallest tile whose score is within 0.005 of the whole image (the
+best one when none is). With `--apply`, each card gets that tile size (`input_size`) and
+overlap, and its test metrics become the tiled ones; `metrics.tiling` keeps the measurement.
+
+    python benchmarks/tile_defaults.py                 # measure, write the JSON
+    python benchmarks/tile_defaults.py --apply         # ... and update models/*/card.json
+    python benchmarks/tile_defaults.py --models nasa-meltpool
+
+Writes benchmarks/results/tile_defaults.json. Needs ../shared/data. Scores are deterministic
+(no timing), so one round is enough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+RESULTS = REPO / "benchmarks" / "results"
+TOLERANCE = 0.005
+# (tile, overlap): overlap a quarter of the tile, the blend ramp that hides seams
+CANDIDATES = [(256, 64), (384, 96), (512, 128), (768, 192), (1024, 256)]
+
+
+def spec_of(folder: Path) -> tuple[Path, list[Path] | None, str, str]:
+    card = json.loads((folder / "card.json").read_text())
+    spec = card["data"]["evaluate"]
+    data = DATA / spec["dataset"]
+    name = spec.get("splits")
+    splits = [REPO / name if (REPO / name).is_file() else data / name] if name else None
+    return data, splits, spec["split"], spec["metric"]
+
+
+def measure(folder: Path) -> dict:
+    data, splits, split, metric = spec_of(folder)
+
+    def score(**kw) -> dict:
+        t0 = time.perf_counter()
+        result = run_evaluation(EvaluateRequest(model=folder, data=data, splits=splits,
+                                                split=split, device="cpu", **kw))
+        return {"metric": result.metrics[metric], "metrics": result.metrics,
+                "inference": result.inference, "wall_s": round(time.perf_counter() - t0, 1)}
+
+    whole = score(whole_image=True)
+    tiled = [{"tile": t, "overlap": o, **score(tile=t, overlap=o)} for t, o in CANDIDATES]
+    within = [r for r in tiled if r["metric"] >= whole["metric"] - TOLERANCE]
+    chosen = within[0] if within else max(tiled, key=lambda r: r["metric"])
+    return {"model": folder.name, "metric_name": metric, "whole_image": whole["metric"],
+            "tiled": [{k: r[k] for k in ("tile", "overlap", "metric", "wall_s")} for r in tiled],
+            "chosen": {"tile": chosen["tile"], "overlap": chosen["overlap"],
+                       "metric": chosen["metric"], "loss": whole["metric"] - chosen["metric"]},
+            "_chosen_metrics": chosen["metrics"]}
+
+
+def apply(folder: Path, found: dict) -> None:
+    """Write the chosen tiles and the tiled test metrics into the card (weights untouched)."""
+    path = folder / "card.json"
+    card = json.loads(path.read_text())
+    chosen = found["chosen"]
+    card["input_size"], card["tile_overlap"] = chosen["tile"], chosen["overlap"]
+    card["metrics"]["test"] = found["_chosen_metrics"]
+    card["metrics"]["tiling"] = {
+        "whole_image": found["whole_image"], "tiled": chosen["metric"],
+        "loss": round(chosen["loss"], 4), "metric": found["metric_name"],
+        "measured_by": "benchmarks/tile_defaults.py"}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+")
+    parser.add_argument("--apply", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS / "tile_defaults.json")
+    args = parser.parse_args()
+    if not (DATA / "MANIFEST.md").is_file():
+        raise SystemExit("needs ../shared/data")
+    folders = [p.parent for p in sorted((REPO / "models").glob("*/card.json"))
+               if json.loads(p.read_text())["task"] == "segmentation"
+               and (not args.models or p.parent.name in args.models)]
+    found = []
+    for folder in folders:
+        result = measure(folder)
+        print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}), flush=True)
+        if args.apply:
+            apply(folder, result)
+        found.append(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "tolerance": TOLERANCE, "device": "cpu",
+        "models": [{k: v for k, v in r.items() if not k.startswith("_")} for r in found],
+    }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
