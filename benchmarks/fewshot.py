@@ -45,11 +45,11 @@ RESULTS = REPO / "benchmarks" / "results"
 # name -> (settings, start): "window" starts where the window does, "imagenet" builds afresh
 METHODS = {
     "new default": (TrainSettings(), "window"),
-    "ImageNet start": (TrainSettings(), "imagenet"),
-    "ImageNet start, uniform crops": (TrainSettings(class_centred=0.0), "imagenet"),
-    "ImageNet start, sqrt class weights": (TrainSettings(class_weights="sqrt"), "imagenet"),
+    "class-centred, no class weights": (TrainSettings(class_weights="none"), "imagenet"),
+    "uniform crops, no class weights": (
+        TrainSettings(class_centred=0.0, class_weights="none"), "imagenet"),
     "old default (random Micro-KTNet)": (
-        TrainSettings(seg_arch="micro-ktnet", class_centred=0.0), "imagenet"),
+        TrainSettings(seg_arch="micro-ktnet", class_centred=0.0, class_weights="none"), "imagenet"),
 }
 DEFAULT_METHODS = ["new default", "old default (random Micro-KTNet)"]
 COLOURS = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180)]
@@ -161,7 +161,8 @@ def run_one(dataset: Path, n: int, method: str, budget_s: float, seed: int) -> d
     return {"dataset": dataset.name, "n_images": n, "method": method,
             "arch": result.card.arch, "started_from": starts[0] if starts else "",
             "painted_fraction": round(painted, 4), "train_s": round(train_s, 1),
-            "epochs_run": result.epochs_run, "test_images": len(test_rows), **scores}
+            "epochs_run": result.epochs_run, "budget_s": budget_s, "seed": seed,
+            "test_images": len(test_rows), **scores}
 
 
 def main() -> None:

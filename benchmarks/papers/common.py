@@ -63,6 +63,9 @@ def train(**request) -> tuple[object, float]:
     from matlab_gui.jobs.train import TrainRequest, run_training
 
     request.setdefault("out", Path(tempfile.mkdtemp(prefix="paper-")) / "model")
+    # the papers' recipes: uniform crops and the loss they name, not the app's rare-class defaults
+    request.setdefault("class_centred", 0.0)
+    request.setdefault("class_weights", "none")
     t0 = time.perf_counter()
     result = run_training(TrainRequest(**request))
     return result, time.perf_counter() - t0

@@ -48,8 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--sparse-masks", action="store_true",
       help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")
     a("--loss", help="weighted terms, e.g. ce=0.7,dice=0.3 (default) or focal=1")
-    a("--class-weights", choices=["balanced", "sqrt", "effective"],
-      help="loss weights per class from its labelled pixels (default: none)")
+    a("--class-weights", choices=["auto", "none", "balanced", "sqrt", "effective"],
+      help="loss weights per class from its labelled pixels (default auto: sqrt for "
+           "segmentation, none for classification)")
     a("--class-centred", type=float, default=None, metavar="FRACTION",
       help="segmentation: share of patches centred on a class drawn uniformly, so rare phases "
            "are seen (default 0.5; 0 = uniform crops)")
@@ -84,8 +85,6 @@ def request_from_args(args: argparse.Namespace):
     from matlab_gui.ml.augment import DEFAULT_AUGMENT
 
     loss = _loss(args.loss)
-    if loss is not None:
-        loss["class_weights"] = args.class_weights
     return TrainRequest(
         task=args.task, data=args.data, out=args.out, arch=args.arch, encoder=args.encoder,
         from_model=args.from_model,
@@ -98,7 +97,8 @@ def request_from_args(args: argparse.Namespace):
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
         split_fractions=None if args.split_fractions is None else tuple(args.split_fractions),
         pixel_sum_band=None if args.pixel_sum_band is None else tuple(args.pixel_sum_band),
-        sparse_masks=args.sparse_masks, loss=loss, class_weights=args.class_weights,
+        sparse_masks=args.sparse_masks, loss=loss,
+        **({} if args.class_weights is None else {"class_weights": args.class_weights}),
         **({} if args.class_centred is None else {"class_centred": args.class_centred}),
         augment=dict.fromkeys(DEFAULT_AUGMENT, 0.0) if args.no_augment else None,
         hist_eq=args.hist_eq, hptl=args.hptl, device=args.device, seed=args.seed,

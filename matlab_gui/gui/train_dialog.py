@@ -50,7 +50,7 @@ class TrainSettings:
     pretrained: bool = True
     patches_per_epoch: int | None = None
     class_centred: float | None = None  # None: the train job's default
-    class_weights: str | None = None
+    class_weights: str | None = None  # None: the train job's default ("auto")
     time_budget_s: float | None = 600.0  # seconds of training at most; None = no limit
 
     def arch_for(self, task: str) -> str:

@@ -23,6 +23,16 @@ HPTL_CHAIN = ("fcn32s", "fcn16s", "fcn8s")
 CLASS_CENTRED = 0.5
 
 
+def class_weight_rule(task: str, asked: str | None) -> str | None:
+    """The loss's class weighting: "auto" is sqrt-balanced for segmentation, where a phase of
+    a few painted dabs or 1 % of the pixels otherwise drowns in the matrix (measured in
+    benchmarks/fewshot.py and by the rare-phase runs noted in the README), none for
+    classification."""
+    if asked == "auto":
+        return "sqrt" if task == SEGMENTATION else None
+    return None if asked in (None, "none") else asked
+
+
 @dataclass
 class TrainRequest:
     """Everything one training run needs. `data` is a folder, a project path or an open Project."""
@@ -57,7 +67,9 @@ class TrainRequest:
     sparse_masks: bool = False  # folder masks with 0 = unlabelled (projects always are)
     loss: dict | None = None  # see ml.losses.build_loss
     augment: dict | None = None  # see ml.augment.DEFAULT_AUGMENT
-    class_weights: str | None = None  # None, "balanced" (paper 000), "sqrt" or "effective"
+    # "auto" (sqrt for segmentation, none for classification), "none", "balanced" (paper 000),
+    # "sqrt" or "effective"; see ml.losses
+    class_weights: str | None = "auto"
     class_centred: float = CLASS_CENTRED  # share of patches centred on a uniformly drawn class
     hist_eq: bool = False  # classification: histogram equalisation (paper 001)
     pixel_sum_band: tuple[float, float] | None = None  # drop train images with mean in band
@@ -280,7 +292,8 @@ class _Run:
             report(self.progress, Progress("start", 0, 1, message=card.weight_source))
             dataset, validate, counts, summary = self.datasets(source, card, split)
         default_terms = DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS
-        loss_spec = {"terms": default_terms, "class_weights": r.class_weights, **(r.loss or {})}
+        loss_spec = {"terms": default_terms,
+                     "class_weights": class_weight_rule(r.task, r.class_weights), **(r.loss or {})}
         loss_fn = build_loss(loss_spec, counts)
         history: list[dict] = []
         for i, arch in enumerate(stages):

@@ -75,6 +75,7 @@ def test_a_small_labelled_area_still_gets_four_batches_an_epoch(seg_folder, tmp_
     card = json.loads((run_training(request).model_dir / "card.json").read_text())
     assert card["data"]["patches_per_epoch"] == 16
     assert card["training"]["class_centred"] == 0.5
+    assert card["training"]["loss"]["class_weights"] == "sqrt"  # segmentation's default
 
 
 def test_cancel_mid_epoch_leaves_the_old_model_byte_identical(trained, seg_folder):
@@ -296,3 +297,13 @@ def test_finish_ends_training_early_and_saves_the_best_epoch(seg_folder, tmp_pat
     card = json.loads((result.model_dir / "card.json").read_text())
     assert result.epochs_run == 2 and card["training"]["stopped_early"]
     assert card["history"][-1]["epoch"] == 2  # the part-epoch was validated too
+
+
+def test_class_weights_auto_is_sqrt_for_segmentation_and_none_for_classification():
+    from matlab_gui.jobs.train import class_weight_rule
+
+    assert TrainRequest(task="segmentation", data=".", out=".").class_weights == "auto"
+    assert class_weight_rule("segmentation", "auto") == "sqrt"
+    assert class_weight_rule("classification", "auto") is None
+    assert class_weight_rule("segmentation", "none") is None
+    assert class_weight_rule("classification", "balanced") == "balanced"
