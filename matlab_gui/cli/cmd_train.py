@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
     a("--split-fractions", type=float, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
       help="seeded random split when no split is given (default 0.7 0.15 0.15 for a folder; a "
-           "project's painted images get no test split: 1 in 6 validates, all train below 3)")
+           "project's painted images get no test split: 1 in 6 validates, all train below 10)")
     a("--classes", help="comma-separated class names of a folder's mask values 0, 1, ...")
     a("--sparse-masks", action="store_true",
       help="folder masks use 0 = unlabelled and 1..N = classes (as projects do)")

@@ -171,3 +171,23 @@ def test_window_and_grid_helpers():
     assert tile_starts(100, 64, 48) == [0, 36] and tile_starts(10, 64, 48) == [0]
     assert reflect_index(np.arange(-3, 8), 4).tolist() == [3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]
     assert reflect_index(np.arange(-2, 3), 1).tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("shape", [(232, 328), (200, 300)])
+def test_an_image_within_one_tile_is_predicted_as_a_whole_image_pass(image, shape):
+    """No mirrored context is invented around an image that fits a tile: the result is the
+    whole-image pass to the border (a 300 px image is mirrored only up to 320, as training's
+    padding to the encoder's multiple does)."""
+    from matlab_gui.ml.data import pad_to_multiple
+
+    torch.manual_seed(0)
+    model = PoolNet(1, 3)
+    small = image[:shape[0], :shape[1]]
+    tiled = segment_tiled(model, small, _normalise,
+                          options=TileOptions(tile=512, overlap=128, output="probabilities"))
+    with torch.no_grad():
+        x = pad_to_multiple(torch.from_numpy(_normalise(small))[None], 32)
+        whole = model.eval()(x).softmax(1)[0, :, :shape[0], :shape[1]].numpy()
+    assert tiled.tiles == 1
+    assert np.abs(tiled.probabilities.astype(np.float32) - whole).max() < 2e-3
+    assert (tiled.labels == whole.argmax(0)).mean() > 0.999
