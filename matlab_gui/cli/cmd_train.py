@@ -112,7 +112,11 @@ class TqdmProgress:
     """Turns job `Progress` events into one tqdm bar per training stage, plus a line per epoch.
 
     The bar appears with the first step, so an error while reading data prints just its line.
+    The time left is the job's own estimate (it knows `--time-limit`), not tqdm's, which would
+    count every one of `--epochs`.
     """
+
+    BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
     def __init__(self):
         self.bar = None
@@ -129,9 +133,10 @@ class TqdmProgress:
             if self.bar is None or self.bar.total != event.total:
                 self.close()
                 self.bar = tqdm(total=event.total, initial=event.done - 1, unit="step",
-                                dynamic_ncols=True)
+                                dynamic_ncols=True, bar_format=self.BAR)
             self.bar.set_description(f"{event.stage} {m['epoch']}/{m['epochs']}")
-            self.bar.set_postfix(loss=f"{m['loss']:.4f}", refresh=False)
+            left = {} if m.get("eta_s") is None else {"left": tqdm.format_interval(m["eta_s"])}
+            self.bar.set_postfix(loss=f"{m['loss']:.4f}", **left, refresh=False)
             self.bar.update(event.done - self.bar.n)
         elif event.message:
             tqdm.write(event.message)

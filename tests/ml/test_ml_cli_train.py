@@ -93,3 +93,17 @@ def test_time_limit_class_centred_and_sqrt_weights_reach_the_card(tmp_path, caps
     training = json.loads((out / "card.json").read_text())["training"]
     assert training["epochs_run"] == 1 and training["time_budget_s"] == pytest.approx(0.006)
     assert training["class_centred"] == 0.25 and training["loss"]["class_weights"] == "sqrt"
+
+
+def test_the_progress_bar_shows_the_jobs_time_left_not_tqdms(capsys):
+    """10,000 epochs under a time limit: the bar says the job's 2 min 5 s, not hours."""
+    from matlab_gui.cli.cmd_train import TqdmProgress
+    from matlab_gui.jobs.base import Progress
+
+    progress = TqdmProgress()
+    for step in (1, 2):
+        progress(Progress("train", step, 10_000 * 16, {"epoch": 1, "epochs": 10_000, "step": step,
+                                                        "loss": 0.5, "eta_s": 125.0}))
+    shown = str(progress.bar)
+    progress.close()
+    assert "left=02:05" in shown and "<" not in shown  # tqdm's own remaining time is "<hh:mm:ss"
