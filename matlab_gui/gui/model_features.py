@@ -11,7 +11,6 @@ finished model folder is stored in the project here, in the GUI thread, the one 
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -31,6 +30,7 @@ from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
 from matlab_gui.jobs.base import Progress
+from matlab_gui.ml.model_lookup import card_json as read_card  # plain JSON: no torch here
 from matlab_gui.project import names
 
 Qt = QtCore.Qt
@@ -68,14 +68,6 @@ def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
         **({} if s.class_centred is None else {"class_centred": s.class_centred}),
     )
     return run_training(request, progress=progress, cancel=cancel)
-
-
-def read_card(folder: Path | None) -> dict:
-    """The card as plain JSON (no torch in the GUI thread); {} when unreadable."""
-    try:
-        return json.loads((Path(folder) / "card.json").read_text(encoding="utf-8"))
-    except (OSError, TypeError, ValueError):
-        return {}
 
 
 def content_key(files: dict[str, bytes]) -> str:
@@ -304,8 +296,7 @@ class ModelFeatures(QtCore.QObject):
         from matlab_gui.ml.starting_model import starting_model
 
         classes = sorted(self.project.classes, key=lambda c: c.index)
-        current = self.model_dir() if self.card().get("task") == task else None
-        return starting_model(task, [c.name for c in classes], current)
+        return starting_model(task, [c.name for c in classes], self.model_dir())
 
     def fine_tune(self) -> None:
         s = self.window.session

@@ -225,10 +225,11 @@ class PatchDataset(Dataset):
             np.flatnonzero(p.target != IGNORE_INDEX) if (p.target == IGNORE_INDEX).mean() > 0.5 else None
             for p in self.images
         ]
-        self._centres = self._class_centres(seed) if class_centred else {}
+        self._centres = self._class_centres(seed) if class_centred else []
 
-    def _class_centres(self, seed: int) -> dict[int, list[tuple[int, np.ndarray]]]:
-        """class -> [(image index, flat pixel indices of that class)], subsampled."""
+    def _class_centres(self, seed: int) -> list[tuple[list[tuple[int, np.ndarray]], np.ndarray]]:
+        """Per class present: [(image index, flat pixel indices of that class)], subsampled, and
+        the chance of each image (its share of those pixels)."""
         rng = np.random.default_rng([seed, 1])
         centres: dict[int, list[tuple[int, np.ndarray]]] = {}
         for k, item in enumerate(self.images):
@@ -240,7 +241,11 @@ class PatchDataset(Dataset):
                 if where.size > self.CENTRES_PER_CLASS:
                     where = rng.choice(where, self.CENTRES_PER_CLASS, replace=False)
                 centres.setdefault(int(c), []).append((k, where))
-        return centres
+        out = []
+        for c in sorted(centres):
+            sizes = np.array([where.size for _, where in centres[c]], dtype=np.float64)
+            out.append((centres[c], sizes / sizes.sum()))
+        return out
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -251,10 +256,8 @@ class PatchDataset(Dataset):
     def _centre(self, rng: np.random.Generator) -> tuple[int, int | None]:
         """(image index, flat index of the patch centre or None for a random crop)."""
         if self._centres and rng.random() < self.class_centred:
-            classes = sorted(self._centres)
-            holders = self._centres[classes[int(rng.integers(len(classes)))]]
-            sizes = np.array([where.size for _, where in holders], dtype=np.float64)
-            k, where = holders[int(rng.choice(len(holders), p=sizes / sizes.sum()))]
+            holders, chance = self._centres[int(rng.integers(len(self._centres)))]
+            k, where = holders[int(rng.choice(len(holders), p=chance))]
             return k, int(where[rng.integers(where.size)])
         k = int(rng.integers(len(self.images)))
         labelled = self._labelled[k]

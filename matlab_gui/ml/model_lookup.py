@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +20,14 @@ def shipped_models() -> list[str]:
     """Names of the model folders shipped in `models/` (those with a card)."""
     root = models_dir()
     return sorted(p.parent.name for p in root.glob(f"*/{CARD}")) if root.is_dir() else []
+
+
+def card_json(folder: Path | None) -> dict:
+    """A model folder's card as plain JSON, unvalidated and without torch; {} when unreadable."""
+    try:
+        return json.loads((Path(folder) / CARD).read_text(encoding="utf-8"))
+    except (OSError, TypeError, ValueError):
+        return {}
 
 
 def old_copy(folder: Path) -> Path:

@@ -11,19 +11,11 @@ Torch-free: the window asks this on its own thread.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from matlab_gui.ml.model_lookup import CARD, shipped_models
+from matlab_gui.ml.model_lookup import card_json, shipped_models
 from matlab_gui.resources import DEFAULT_MODEL, models_dir
-
-
-def _card(folder: Path) -> dict:
-    try:
-        return json.loads((folder / CARD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
 
 
 def _key(name: str) -> str:
@@ -48,7 +40,7 @@ def closest_shipped(task: str, class_names: Sequence[str], exclude: Iterable[str
     best: tuple | None = None
     for name in shipped_models():
         folder = models_dir() / name
-        card = _card(folder)
+        card = card_json(folder)
         if name in excluded or card.get("task") != task or not related(card, class_names):
             continue
         rank = (shared_class_names(card, class_names), name == DEFAULT_MODEL)
@@ -61,7 +53,7 @@ def starting_model(task: str, class_names: Sequence[str], current: Path | None,
                    exclude: Iterable[str] = ()) -> Path | None:
     """The current model when it does `task` on related classes, else the closest related
     shipped one; None: a new model from ImageNet weights."""
-    card = {} if current is None else _card(Path(current))
+    card = {} if current is None else card_json(current)
     if card.get("task") == task and related(card, class_names):
         return Path(current)
     return closest_shipped(task, class_names, exclude)

@@ -252,9 +252,6 @@ class TiledSegmenter:
 
     # -- whole image -------------------------------------------------------------------------
 
-    def fits_one_tile(self, height: int, width: int) -> bool:
-        return height <= self.tile and width <= self.tile
-
     def _one_pass(self, image: np.ndarray, normalise: Normalise) -> TiledPrediction:
         """An image within one tile goes through in one piece, mirrored only up to the
         encoder's multiple at the bottom and right, as a whole-image pass does: mirrored context
@@ -275,43 +272,43 @@ class TiledSegmenter:
     @torch.inference_mode()
     def run(self, image: np.ndarray, normalise: Normalise, progress: ProgressCallback | None = None,
             cancel: CancelToken | None = None) -> TiledPrediction:
-        height, width = image.shape[:2]
-        if self.fits_one_tile(height, width):
-            was_training = self.model.training
-            self.model.eval()
-            report(progress, Progress("segment", 0, 1, message="1 tile"))
-            try:
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            if image.shape[0] <= self.tile and image.shape[1] <= self.tile:
+                report(progress, Progress("segment", 0, 1, message="1 tile"))
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 prediction = self._one_pass(image, normalise)
-            finally:
-                self.model.train(was_training)
-            report(progress, Progress("segment", 1, 1, {"tile_batch": self.batch}))
-            return prediction
-        pad, ys, xs = self.grid(height, width)
-        origins = [(y, x) for y in ys for x in xs]
-        was_training = self.model.training
-        self.model.eval()
-        acc, out, done = None, None, 0
-        report(progress, Progress("segment", 0, len(origins), message=f"{len(origins)} tiles"))
-        try:
-            for chunk, batch in self._batches(image, normalise, pad, origins):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                probs, dis = self._run_batch(batch)
-                if acc is None:
-                    classes = probs.shape[1]
-                    keep = keep_probabilities(self.options.output, classes, height, width)
-                    out = _Output(classes, height, width, keep)
-                    acc = _BandAccumulator(out, classes, max(width + 2 * pad, self.tile), self.tile,
-                                           pad, self.options.tta)
-                for k, (y, x) in enumerate(chunk):
-                    acc.add(y, x, probs[k], self.window, None if dis is None else dis[k])
-                done += len(chunk)
-                report(progress, Progress("segment", done, len(origins), {"tile_batch": self.batch}))
-            acc.finish()
+                report(progress, Progress("segment", 1, 1, {"tile_batch": self.batch}))
+                return prediction
+            return self._tiles(image, normalise, progress, cancel)
         finally:
             self.model.train(was_training)
+
+    def _tiles(self, image: np.ndarray, normalise: Normalise, progress: ProgressCallback | None,
+               cancel: CancelToken | None) -> TiledPrediction:
+        """Overlapping tiles blended band by band (see the module's docstring)."""
+        height, width = image.shape[:2]
+        pad, ys, xs = self.grid(height, width)
+        origins = [(y, x) for y in ys for x in xs]
+        acc, out, done = None, None, 0
+        report(progress, Progress("segment", 0, len(origins), message=f"{len(origins)} tiles"))
+        for chunk, batch in self._batches(image, normalise, pad, origins):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            probs, dis = self._run_batch(batch)
+            if acc is None:
+                classes = probs.shape[1]
+                keep = keep_probabilities(self.options.output, classes, height, width)
+                out = _Output(classes, height, width, keep)
+                acc = _BandAccumulator(out, classes, max(width + 2 * pad, self.tile), self.tile,
+                                       pad, self.options.tta)
+            for k, (y, x) in enumerate(chunk):
+                acc.add(y, x, probs[k], self.window, None if dis is None else dis[k])
+            done += len(chunk)
+            report(progress, Progress("segment", done, len(origins), {"tile_batch": self.batch}))
+        acc.finish()
         return TiledPrediction(out.labels, out.confidence, out.uncertainty, out.probabilities,
                                len(origins), self.batch)
 

@@ -27,3 +27,16 @@ def test_the_current_model_wins_for_its_own_task_and_material():
     assert start.name == "nasa-meltpool"
     seg = models_dir() / "uhcs"  # the current uhcs model, one class added: it is the start
     assert starting_model("segmentation", ["matrix", "network", "pearlite"], seg) == seg
+
+
+def test_a_users_own_model_of_the_material_beats_the_shipped_one(tmp_path):
+    """The project's own model (not shipped) is the start whenever it fits the material."""
+    import shutil
+
+    own = tmp_path / "my-uhcs"
+    own.mkdir()
+    shutil.copy(models_dir() / "uhcs" / "card.json", own / "card.json")
+    classes = ["matrix", "network", "spheroidite", "widmanstatten"]
+    assert closest_shipped("segmentation", classes).name == "uhcs"
+    assert starting_model("segmentation", classes, own) == own
+    assert starting_model("classification", classes, own) is None  # not its task
