@@ -18,7 +18,6 @@ from matlab_gui.project import ClassDef, Project
 
 SIZE = 4096
 REPEATS = 5
-RESULTS = Path(__file__).resolve().parent / "results" / "project_save.json"
 CLASSES = [ClassDef(i, f"phase {i}", (60 * i, 255 - 60 * i, 128)) for i in range(1, 4)]
 
 

@@ -38,6 +38,8 @@ def parser(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--device", default="auto", help="auto, cpu, cuda")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, help="output folder (default benchmarks/papers/out/<paper>)")
+    ap.add_argument("--summary-only", action="store_true",
+                    help="rewrite summary.md from the folder's results.json without training")
     return ap
 
 
@@ -110,6 +112,22 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+SEED_NOISE = 0.03  # one-seed differences of mean IoU / accuracy this small are noise here
+
+
+def verdict(a: str, a_value: float, b: str, b_value: float, metric: str, seeds: int = 1,
+            noise: float = SEED_NOISE) -> str:
+    """One sentence comparing two measured values, worded by what the numbers support: a
+    difference within `noise` of one seed is a tie, not a win."""
+    if b_value > a_value:
+        a, a_value, b, b_value = b, b_value, a, a_value
+    figures = f"{a_value:.3f} vs {b_value:.3f} {metric}"
+    runs = f"{seeds} seed{'s' if seeds != 1 else ''}"
+    if a_value - b_value <= noise:
+        return f"{a} and {b} are level ({figures}; within the {noise:.2f} spread of {runs})"
+    return f"{a} beats {b} ({figures}, {runs})"
 
 
 def headline(metrics: dict, keys) -> dict:

@@ -22,7 +22,3 @@ def deletion_mapping(index: int, count: int) -> dict[int, int]:
     mapping.update({i: i - 1 for i in range(index + 1, count + 1)})
     return mapping
 
-
-def move_mapping(order: list[int]) -> dict[int, int]:
-    """Mapping for a new class order: `order[k]` is the old index now at position k + 1."""
-    return {old: new for new, old in enumerate(order, start=1) if old != new}

@@ -84,14 +84,6 @@ class History:
 
     # -- undo / redo -------------------------------------------------------------------
     @property
-    def can_undo(self) -> bool:
-        return bool(self._undo)
-
-    @property
-    def can_redo(self) -> bool:
-        return bool(self._redo)
-
-    @property
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self._undo) + sum(s.nbytes for s in self._redo)
 

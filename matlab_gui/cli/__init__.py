@@ -18,7 +18,7 @@ from types import ModuleType
 
 from matlab_gui import __version__
 from matlab_gui.errors import UserError
-from matlab_gui.jobs.base import Cancelled, CancelToken
+from matlab_gui.progress import Cancelled, CancelToken
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130  # 128 + SIGINT, what shells report for Ctrl+C

@@ -17,7 +17,7 @@ import traceback
 from PySide6 import QtCore
 
 from matlab_gui.errors import UserError
-from matlab_gui.jobs.base import Cancelled, CancelToken
+from matlab_gui.progress import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class JobWorker(QtCore.QObject):
     """One kind of background job (training, prediction, a batch run)."""
 
     started = QtCore.Signal()
-    progress = QtCore.Signal(object)  # jobs.base.Progress, emitted in the GUI thread
+    progress = QtCore.Signal(object)  # progress.Progress, emitted in the GUI thread
     finished = QtCore.Signal(object)  # the job's result
     failed = QtCore.Signal(str)
     cancelled = QtCore.Signal()

@@ -29,8 +29,8 @@ from matlab_gui.gui.model_panel import ModelPanel
 from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
-from matlab_gui.jobs.base import Progress
 from matlab_gui.ml.model_lookup import card_json as read_card  # plain JSON: no torch here
+from matlab_gui.progress import Progress
 from matlab_gui.project import names
 
 Qt = QtCore.Qt

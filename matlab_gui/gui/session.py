@@ -27,7 +27,6 @@ class Session(QtCore.QObject):
 
     saved = QtCore.Signal(str)  # error message, "" on success
     changed = QtCore.Signal()  # dirty state or title may have changed
-    _done = QtCore.Signal()  # emitted by the autosave thread; handled in the GUI thread
 
     def __init__(self, project: Project, untitled: bool = False):
         super().__init__()
@@ -39,7 +38,6 @@ class Session(QtCore.QObject):
         self._flushed_version = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
         self._saving: Future | None = None
-        self._done.connect(self._saved, QtCore.Qt.QueuedConnection)
 
     @classmethod
     def untitled_project(cls) -> Session:

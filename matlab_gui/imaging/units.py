@@ -32,10 +32,6 @@ def parse_pixel_size(text: str | float) -> float:
     return metres
 
 
-def metres_to_um(metres: float) -> float:
-    return metres * 1e6
-
-
 def format_pixel_size(metres: float) -> str:
     """A short readable pixel size ("5 nm", "0.25 µm")."""
     return f"{metres * 1e9:.4g} nm" if metres < 1e-7 else f"{metres * 1e6:.4g} µm"

@@ -19,7 +19,7 @@ from pathlib import Path
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
 from matlab_gui.imaging.write import atomic_write_bytes
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SAVE_EVERY_S = 5.0
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from matlab_gui.errors import DataError
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from matlab_gui.jobs.base import CancelToken, Progress, report
+from matlab_gui.progress import CancelToken, Progress, report
 
 
 @dataclass

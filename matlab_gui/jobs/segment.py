@@ -26,7 +26,7 @@ from matlab_gui.imaging.matfile import write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import atomic_write_bytes
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 FORMATS = ("png", "tiff", "mat")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from matlab_gui.errors import DataError
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
 HPTL_CHAIN = ("fcn32s", "fcn16s", "fcn8s")

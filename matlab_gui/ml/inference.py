@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from matlab_gui.errors import ModelError, UserError
-from matlab_gui.jobs.base import CancelToken, ProgressCallback
 from matlab_gui.ml.data import equalise_histogram, input_hw
 from matlab_gui.ml.tiling import TiledPrediction, TiledSegmenter, TileOptions
+from matlab_gui.progress import CancelToken, ProgressCallback
 
 _CONVERTIBLE = (1, 3)  # grey <-> RGB is converted by the card's rule, anything else is refused
 

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from matlab_gui.errors import ModelError
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 Normalise = Callable[[np.ndarray], np.ndarray]
 

@@ -23,8 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from matlab_gui.errors import ModelError
-from matlab_gui.jobs.base import CancelToken, Progress, ProgressCallback, report
 from matlab_gui.ml import checkpoint
+from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 OPTIMIZERS = ("adam", "adamw", "adamax", "sgd", "rmsprop")
 SCHEDULES = ("none", "cosine", "step", "cyclic", "plateau")

@@ -49,10 +49,6 @@ _GROWTH_SLACK = 64 << 20  # how far past its data a journal may extend the file 
 _SPACE_MARGIN = 1 << 20
 
 
-class JournalError(OSError):
-    """A journal that cannot be written or applied."""
-
-
 def journal_path(path: Path) -> Path:
     return path.with_name(path.name + JOURNAL_SUFFIX)
 
@@ -237,7 +233,7 @@ class OverlayFile(io.RawIOBase):
     def check(self) -> None:
         """Raise the failure a write met, if any (call between steps of the update)."""
         if self.failure is not None:
-            raise JournalError(f"a write failed during the save: {self.failure}") from self.failure
+            raise OSError(f"a write failed during the save: {self.failure}") from self.failure
 
     def _write_journal(self, view: memoryview, joff: int) -> None:
         if self._spill is None:
@@ -329,7 +325,7 @@ class OverlayFile(io.RawIOBase):
         self._close_fds()
         if now != self._before:  # a writer that ignores the lock changed the file meanwhile
             aside = _set_aside(self._target)
-            raise JournalError(
+            raise OSError(
                 f"the file was changed by another program during the save; the save was kept "
                 f"as {aside.name} and not applied"
             )
@@ -357,7 +353,7 @@ def _ensure_space(target: Path, growth: int) -> None:
         return
     st = os.statvfs(target.parent)
     if st.f_bavail * st.f_frsize < growth + _SPACE_MARGIN:
-        raise JournalError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.parent))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target.parent))
 
 
 def _apply(target: Path, journal: Path, plan: Plan) -> None:
@@ -537,7 +533,7 @@ def shared(target: Path, timeout_s: float = 60.0) -> Iterator[None]:
             except OSError:  # no locks on this file system
                 break
             if time.monotonic() > deadline:
-                raise JournalError(errno.EBUSY, "another program has been saving it for too long")
+                raise OSError(errno.EBUSY, "another program has been saving it for too long")
             time.sleep(0.02)
         yield
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from matlab_gui.annotate import Editor, Rect
-from matlab_gui.annotate.classes import deletion_mapping, move_mapping, remap
+from matlab_gui.annotate.classes import deletion_mapping, remap
 from matlab_gui.annotate.rect import bounding
 from matlab_gui.annotate.regions import superpixels
 from matlab_gui.annotate.render import colorize, outline, palette
@@ -84,7 +84,7 @@ def test_superpixels_of_a_large_image_are_computed_downscaled_with_full_size_lab
 def test_remap_delete_and_reorder():
     mask = np.array([[0, 1, 2, 3]], np.uint8)
     assert remap(mask, deletion_mapping(2, 3)).tolist() == [[0, 1, 0, 2]]
-    assert remap(mask, move_mapping([3, 1, 2])).tolist() == [[0, 2, 3, 1]]
+    assert remap(mask, {1: 2, 2: 1}).tolist() == [[0, 2, 1, 3]]
     ed = Editor(mask.copy())
     assert ed.remap(deletion_mapping(1, 3)) == Rect(0, 0, 1, 4)
     assert ed.mask.tolist() == [[0, 0, 1, 2]]
@@ -100,7 +100,7 @@ def test_pick_class_under_cursor():
 def test_nothing_changed_returns_none_and_records_no_step():
     ed = Editor(np.ones((10, 10), np.uint8))
     ed.begin_stroke(5, 5, 2, 1)
-    assert ed.end_stroke() is None and not ed.history.can_undo
+    assert ed.end_stroke() is None and ed.undo() is None
 
 
 def test_colorize_and_outline():

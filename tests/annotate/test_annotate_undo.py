@@ -32,7 +32,7 @@ def test_new_edit_clears_redo():
     ed.end_stroke()
     ed.undo()
     ed.polygon([(0, 0), (0, 5), (5, 5)], 2)
-    assert not ed.history.can_redo
+    assert ed.redo() is None
 
 
 def test_at_least_100_steps_and_memory_holds_only_rectangles():

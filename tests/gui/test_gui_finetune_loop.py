@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from matlab_gui.gui import model_features
-from matlab_gui.jobs.base import Cancelled
+from matlab_gui.progress import Cancelled
 
 TINY = dict(seg_arch="unet", encoder="tu-resnet10t", epochs=50, batch=2, patch=32,
             patches_per_epoch=8, pretrained=False, device="cpu", augment=False)

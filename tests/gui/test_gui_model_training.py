@@ -17,7 +17,7 @@ from PySide6 import QtCore
 from matlab_gui.errors import DataError
 from matlab_gui.gui import model_features
 from matlab_gui.gui.job_worker import JobWorker, describe_failure
-from matlab_gui.jobs.base import Progress
+from matlab_gui.progress import Progress
 
 
 def _burn(seconds: float) -> None:

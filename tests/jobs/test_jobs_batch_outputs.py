@@ -10,9 +10,9 @@ import pytest
 
 from matlab_gui.errors import UserError
 from matlab_gui.imaging import read_mask, write_image
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.jobs.classify import ClassifyRequest, run_classify
 from matlab_gui.jobs.segment import SegmentRequest, run_segment
+from matlab_gui.progress import Cancelled, CancelToken
 
 CLASSES = ("matrix", "pore")
 SHAPES = {"a/x.png": (20, 30), "a/x.tif": (24, 36), "b/x.png": (28, 22)}  # told apart by size

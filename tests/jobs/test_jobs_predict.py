@@ -9,9 +9,9 @@ import tifffile
 import torch
 
 from matlab_gui.imaging import read_image, write_image
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.jobs.predict import PredictRequest, run_predict
 from matlab_gui.jobs.segment import SegmentRequest, run_segment
+from matlab_gui.progress import Cancelled, CancelToken
 from matlab_gui.project import ClassDef, Project
 
 CLASSES = ("matrix", "pore", "inclusion")

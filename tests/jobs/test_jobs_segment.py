@@ -14,9 +14,9 @@ from torch import nn
 
 from matlab_gui.errors import ImageReadError, ModelError, UserError
 from matlab_gui.imaging import read_image, read_mask, write_image
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.jobs.segment import SegmentRequest, run_segment
 from matlab_gui.ml.inference import check_channels, check_model
+from matlab_gui.progress import Cancelled, CancelToken
 
 CLASSES = ("matrix", "pore", "inclusion")
 

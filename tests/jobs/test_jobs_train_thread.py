@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.jobs.train import TrainRequest, run_training
 from matlab_gui.ml.synthetic import write_segmentation_folder
+from matlab_gui.progress import Cancelled, CancelToken
 
 
 def test_cancel_from_another_thread_stops_the_worker_without_output(tmp_path):

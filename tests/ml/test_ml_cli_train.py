@@ -98,7 +98,7 @@ def test_time_limit_class_centred_and_sqrt_weights_reach_the_card(tmp_path, caps
 def test_the_progress_bar_shows_the_jobs_time_left_not_tqdms(capsys):
     """10,000 epochs under a time limit: the bar says the job's 2 min 5 s, not hours."""
     from matlab_gui.cli.cmd_train import TqdmProgress
-    from matlab_gui.jobs.base import Progress
+    from matlab_gui.progress import Progress
 
     progress = TqdmProgress()
     for step in (1, 2):

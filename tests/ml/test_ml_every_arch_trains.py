@@ -11,8 +11,8 @@ import pytest
 
 from matlab_gui.gui import train_dialog
 from matlab_gui.gui.model_features import FineTuneJob, run_fine_tune
-from matlab_gui.jobs.base import CancelToken
 from matlab_gui.ml.synthetic import shapes_image
+from matlab_gui.progress import CancelToken
 from matlab_gui.project import ClassDef, Project
 
 CASES = [("segmentation", a) for a in train_dialog.SEG_ARCHS] + [

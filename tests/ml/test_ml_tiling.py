@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from matlab_gui.errors import ModelError
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.ml.synthetic import TinySegNet
 from matlab_gui.ml.tiling import (
     TileOptions,
@@ -17,6 +16,7 @@ from matlab_gui.ml.tiling import (
     segment_tiled,
     tile_starts,
 )
+from matlab_gui.progress import Cancelled, CancelToken
 
 
 class PoolNet(nn.Module):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from matlab_gui.errors import DataError
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
 from matlab_gui.jobs.train import TrainRequest, run_training
 from matlab_gui.ml.synthetic import (
@@ -18,6 +17,7 @@ from matlab_gui.ml.synthetic import (
     write_classification_folder,
     write_segmentation_folder,
 )
+from matlab_gui.progress import Cancelled, CancelToken
 
 SEG = {"arch": "unet", "encoder": "tu-resnet10t", "pretrained": False}
 STEMS = ODD_STEMS

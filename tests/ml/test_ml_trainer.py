@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from matlab_gui.errors import ModelError
-from matlab_gui.jobs.base import Cancelled, CancelToken
 from matlab_gui.ml import checkpoint
 from matlab_gui.ml.data import PatchDataset, PreparedImage
 from matlab_gui.ml.evaluation import evaluate_segmentation
 from matlab_gui.ml.losses import IGNORE_INDEX, build_loss
 from matlab_gui.ml.synthetic import TinySegNet, shapes_set
 from matlab_gui.ml.trainer import TrainConfig, Trainer
+from matlab_gui.progress import Cancelled, CancelToken
 
 CPU = torch.device("cpu")
 NAMES = ["background", "disc", "square"]

@@ -1,4 +1,7 @@
-"""What every long-running job shares: progress events and cancellation.
+"""What every long-running piece of work shares: progress events and cancellation.
+
+It sits on the lowest floor (beside errors.py) because ml/ loops report progress and check
+cancellation as much as jobs/ do.
 
 A job is a plain function `run_x(request, progress=None, cancel=None) -> result`. It reports
 `Progress` events through the callback and calls `cancel.raise_if_cancelled()` between steps.
