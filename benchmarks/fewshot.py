@@ -31,9 +31,9 @@ import numpy as np
 from matlab_gui.gui.model_features import FineTuneJob, run_fine_tune
 from matlab_gui.gui.train_dialog import TrainSettings
 from matlab_gui.imaging import read_mask
+from matlab_gui.imaging.pixel_scores import segmentation_scores
 from matlab_gui.jobs.segment import SegmentRequest, run_segment
 from matlab_gui.ml.device import describe_device, pick_device
-from matlab_gui.ml.metrics import segmentation_scores
 from matlab_gui.ml.starting_model import starting_model
 from matlab_gui.progress import Progress
 from matlab_gui.project import ClassDef, Project

@@ -111,7 +111,7 @@ def split_file(assignment: dict, keep_val: bool, test: list[str], folder: Path) 
 
 def scores(pairs, names: list[str]) -> dict:
     """App metrics from (prediction, target) pairs."""
-    from matlab_gui.ml.metrics import segmentation_scores
+    from matlab_gui.imaging.pixel_scores import segmentation_scores
 
     n = len(names)
     cm = sum(np.bincount(t.ravel() * n + p.ravel(), minlength=n * n).reshape(n, n) for p, t in pairs)

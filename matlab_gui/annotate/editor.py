@@ -75,16 +75,32 @@ class Editor:
         return self._single(*sp.region(y, x), value)
 
     def remap(self, mapping: dict[int, int]) -> Rect | None:
-        """Re-number classes in the whole mask (after a class delete or reorder)."""
+        """Re-number classes in the whole mask and in its undo history (after a class delete
+        or reorder). Not an undo step itself: the class list it follows is not undoable."""
         new = remap(self.mask, mapping)
+        self.history.remap(mapping)
         if np.array_equal(new, self.mask):
             return None
-        rect = full(self.mask.shape)
-        self.history.begin()
-        self.history.record(self.mask, rect)
         self.mask[...] = new
         self.version += 1
-        return self.history.end(self.mask)
+        return full(self.mask.shape)
+
+    def assign(self, labels: np.ndarray, where: np.ndarray | None = None) -> Rect | None:
+        """Write `labels` into the mask (only `where`, when given) as one undo step: Accept of
+        a prediction, an imported mask."""
+        region = np.ones(self.mask.shape, bool) if where is None else np.asarray(where, bool)
+        ys, xs = np.nonzero(region)
+        if ys.size == 0:
+            return None
+        rect = Rect(int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1)
+        self.history.begin()
+        self.history.record(self.mask, rect)
+        target = self.mask[rect.slices]
+        sub = region[rect.slices]
+        target[sub] = labels[rect.slices][sub].astype(self.mask.dtype)
+        end = self.history.end(self.mask)
+        self.version += end is not None
+        return end
 
     def class_at(self, y: int, x: int) -> int | None:
         """The class painted under (y, x), for the picker tool; None outside the image."""

@@ -108,6 +108,15 @@ class History:
         self._undo.append(step)
         return step.rect
 
+    def remap(self, mapping: dict[int, int]) -> None:
+        """Renumber the classes in every recorded crop, as the mask itself was renumbered, so
+        undo and redo keep restoring the same phases after a class is deleted or moved."""
+        from matlab_gui.annotate.classes import remap
+
+        for step in (*self._undo, *self._redo):
+            step.before = [remap(c, mapping) for c in step.before]
+            step.after = [remap(c, mapping) for c in step.after]
+
     def clear(self) -> None:
         self._undo.clear()
         self._redo.clear()

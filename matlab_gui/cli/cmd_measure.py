@@ -39,8 +39,8 @@ def _print_table(out: dict) -> None:
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
-    from matlab_gui.imaging.measure import measure_mask
     from matlab_gui.imaging.units import parse_pixel_size
+    from matlab_gui.jobs.measure import MeasureRequest, run_measure
 
     mask = read_mask(args.mask)
     image = read_image(args.image) if args.image else None
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.classes and int(mask.max()) >= len(args.classes):
         raise UserError(f"mask value {int(mask.max())} has no name among {len(args.classes)} "
                         f"classes {args.classes}", args.mask)
-    out = measure_mask(mask, args.classes, pixel_size).to_dict(args.bins)
+    out = run_measure(MeasureRequest(mask, args.classes, pixel_size)).to_dict(args.bins)
     out["mask"] = str(args.mask)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))

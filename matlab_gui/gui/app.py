@@ -65,8 +65,7 @@ def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = 
         window.wait_until_idle()
         if not window.grab().save(screenshot):
             raise UserError("cannot write the screenshot there", screenshot)
-        if window.session is not None:
-            window.session.close()
+        window.workbench.close()  # the window object lives on: nothing open for its autosave
         return 0
     finally:
         dialogs.set_unattended(False)

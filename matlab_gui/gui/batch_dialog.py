@@ -1,4 +1,7 @@
-"""Batch > Classify folder… / Segment folder…: which folder, which model, where to write."""
+"""Batch > Classify folder… / Segment folder…: which folder, which model, where to write.
+
+Only models of the task are offered, and Run checks that the output can be written before the
+dialog closes, so a bad path is said before any image is processed."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6 import QtWidgets
+
+from matlab_gui.errors import UserError
+from matlab_gui.imaging.write import check_output
 
 CLASSIFY, SEGMENT = "classify", "segment"
 
@@ -26,6 +32,7 @@ def default_out(kind: str, folder: Path) -> Path:
 class BatchDialog(QtWidgets.QDialog):
     def __init__(self, kind: str, models: list[tuple[str, str]], current: str | None,
                  parent: QtWidgets.QWidget | None = None):
+        """`models`: (key, label) of the models of this kind's task."""
         super().__init__(parent)
         self.kind = kind
         self.setWindowTitle("Classify a folder" if kind == CLASSIFY else "Segment a folder")
@@ -83,6 +90,16 @@ class BatchDialog(QtWidgets.QDialog):
         if path:
             self.out.setText(path)
             self.out.setModified(True)
+
+    def accept(self) -> None:
+        """Run, unless the output cannot be written (said here, the dialog stays open)."""
+        out = self.choice().out
+        try:
+            check_output(out, folder=self.kind == SEGMENT)
+        except UserError as exc:
+            QtWidgets.QMessageBox.warning(self, "Cannot write the results", str(exc))
+            return
+        super().accept()
 
     def choice(self) -> BatchChoice:
         folder = Path(self.folder.text())

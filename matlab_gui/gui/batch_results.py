@@ -136,6 +136,12 @@ class BatchResults(QtWidgets.QWidget):
             lambda index: self.open_requested.emit(index.siblingAtColumn(0).data(PATH_ROLE)))
 
     def start(self, what: str) -> None:
+        """A new run: the last run's rows go, so a cancelled run never shows another's table."""
+        self.table = None
+        self.model.clear()
+        self.filter.clear()
+        self.export.setEnabled(False)
+        self.bars.setOpts(x=[], height=[])
         self.status.setText(what)
         self.bar.setRange(0, 0)
         self.cancel.setEnabled(True)

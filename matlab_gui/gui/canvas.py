@@ -152,6 +152,14 @@ class Canvas(pg.GraphicsView):
             return
         super().mouseDoubleClickEvent(ev)
 
+    def enterEvent(self, ev: QtGui.QEnterEvent) -> None:  # noqa: N802
+        """The pointer on the image takes the keyboard from a panel's spin box or field, so
+        1-9, B, E, [ ] act on the canvas, not on the number last typed into a panel."""
+        focused = QtWidgets.QApplication.focusWidget()
+        if focused is not None and focused is not self and focused.window() is self.window():
+            self.setFocus(Qt.MouseFocusReason)
+        super().enterEvent(ev)
+
     def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802
         self.brush_outline.setVisible(False)
         super().leaveEvent(ev)

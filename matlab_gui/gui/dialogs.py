@@ -146,6 +146,33 @@ def folder(parent, title: str) -> Path | None:
     return Path(path) if path else None
 
 
+MOUSE = [("Wheel", "Zoom around the cursor"), ("Middle drag or Space + drag", "Pan"),
+         ("Left drag", "Use the current tool")]
+
+
+def shortcuts(parent, keys: list[tuple[str, str]]) -> QtWidgets.QDialog:
+    """Help > Keyboard shortcuts: every key of the window's actions, and the mouse."""
+    dialog = QtWidgets.QDialog(parent, windowTitle="Keyboard shortcuts")
+    rows = keys + MOUSE
+    table = QtWidgets.QTableWidget(len(rows), 2, dialog)
+    table.setObjectName("shortcuts")
+    table.setHorizontalHeaderLabels(["Keys", "Action"])
+    table.verticalHeader().hide()
+    table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+    for r, (key, text) in enumerate(rows):
+        table.setItem(r, 0, QtWidgets.QTableWidgetItem(key))
+        table.setItem(r, 1, QtWidgets.QTableWidgetItem(text))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close, rejected=dialog.reject)
+    layout = QtWidgets.QVBoxLayout(dialog)
+    layout.addWidget(table)
+    layout.addWidget(buttons)
+    dialog.resize(460, 560)
+    dialog.show()
+    return dialog
+
+
 def about(parent, version: str) -> None:
     MB.about(
         parent,

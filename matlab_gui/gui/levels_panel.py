@@ -61,6 +61,11 @@ class LevelsPanel(QtWidgets.QWidget):
         counts, edges = histogram(data)
         self.curve.setData(edges, np.log1p(counts))
 
+    def clear(self) -> None:
+        """No image: no histogram and no levels (after a project closes)."""
+        self.curve.setData([], [])
+        self.info.setText("")
+
     def set_levels(self, lo: float, hi: float, gamma: float) -> None:
         """Show levels without emitting a change."""
         self.region.blockSignals(True)

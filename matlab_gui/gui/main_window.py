@@ -1,5 +1,6 @@
-"""The main window: assembles canvas, panels, menus and toolbar, and routes their signals to
-the session (project), the tool router (editing) and the background workers."""
+"""The main window: assembles canvas, panels, menus and toolbar, routes input to the Workbench
+(the open project, image, classes, tool) and the background workers, and renders the
+Workbench's events."""
 
 from __future__ import annotations
 
@@ -17,25 +18,28 @@ from matlab_gui.gui.class_palette import ClassPalette
 from matlab_gui.gui.image_list import ImageList
 from matlab_gui.gui.levels_panel import LevelsPanel
 from matlab_gui.gui.model_features import attach as attach_model_features
-from matlab_gui.gui.session import Session
 from matlab_gui.gui.status import StatusReadout
 from matlab_gui.gui.tool_options import ToolOptions
 from matlab_gui.gui.tools import ToolRouter
+from matlab_gui.gui.workbench_signals import WorkbenchSignals
 from matlab_gui.gui.workers import Workers
 from matlab_gui.project import PROJECT_SUFFIX
+from matlab_gui.workbench import DEFAULT_CLASSES, Session, Workbench
 
 Qt = QtCore.Qt
 AUTOSAVE_MS = 3 * 60 * 1000
+GEOMETRY_KEY, LAYOUT_KEY, LAYOUT_VERSION = "window/geometry", "window/layout", 1
 
 
 class MainWindow(QtWidgets.QMainWindow):
     def __init__(self) -> None:
         super().__init__()
-        self.session: Session | None = None
+        self.workbench = Workbench()
+        self.signals = WorkbenchSignals(self.workbench, self)
         self._sp_edges = None  # superpixel edges of the current image, shown with that tool
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
-        self.router = ToolRouter(self.canvas, lambda: self.session)
+        self.router = ToolRouter(self.canvas, self.workbench)
         self.images = ImageList()
         self.palette = ClassPalette()
         self.levels = LevelsPanel()
@@ -69,16 +73,42 @@ class MainWindow(QtWidgets.QMainWindow):
         self._update_title()
         self.set_tool("brush")
         self.model_features = attach_model_features(self)
+        self._restore_layout()
+
+    def _restore_layout(self) -> None:
+        """The docks and toolbar as the user left them (the last window closed saved them)."""
+        settings = QtCore.QSettings()
+        geometry, state = settings.value(GEOMETRY_KEY), settings.value(LAYOUT_KEY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)
+
+    def _save_layout(self) -> None:
+        settings = QtCore.QSettings()
+        settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        settings.setValue(LAYOUT_KEY, self.saveState(LAYOUT_VERSION))
+
+    @property
+    def session(self) -> Session | None:
+        """The open project's session (None when nothing is open)."""
+        return self.workbench.session
 
     def _connect(self) -> None:
-        c, r = self.canvas, self.router
+        c, r, s = self.canvas, self.router, self.signals
         c.hovered.connect(self._hover)
         c.view_changed.connect(lambda: self.readout.set_zoom(c.zoom()))
-        r.edited.connect(self._edited)
-        r.class_picked.connect(self.palette.select)
         r.message.connect(lambda m: self.statusBar().showMessage(m, 3000))
+        s.project.connect(self._project_changed)
+        s.mask.connect(self._edited)
+        s.classes.connect(self._classes_changed)
+        s.tool.connect(self._tool_changed)
+        s.current_class.connect(self._class_selected)
+        s.saved.connect(self._autosaved)
+        s.changed.connect(lambda _: self._update_title())
         self.images.image_activated.connect(self.show_image)
-        self.palette.current_changed.connect(self._class_selected)
+        self.palette.current_changed.connect(
+            lambda index: setattr(self.workbench, "current_class", index))
         self.palette.add_requested.connect(self.add_class)
         self.palette.rename_requested.connect(self.rename_class)
         self.palette.recolour_requested.connect(self.recolour_class)
@@ -123,9 +153,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.open_paths([default_sample()])
         if self.session is not None and self.session.untitled:
             self.model_features.prediction.use_model_classes()
+            self.session.mark_provided()  # quitting without touching it asks nothing
 
     def open_project(self, path: Path) -> None:
-        if not self.close_session():
+        """Open `path` in place of the current project; the current one stays open when the
+        user cancels or the new one cannot be opened."""
+        if self.session is not None and Path(path).resolve() == self.session.project.path.resolve():
+            return
+        if not self.confirm_close():
             return
         try:
             try:
@@ -137,32 +172,38 @@ class MainWindow(QtWidgets.QMainWindow):
         except UserError as exc:
             dialogs.error(self, "Cannot open the project", str(exc))
             return
-        self._set_session(session)
+        self._replace_session(session)
         if session.project.notices:
             dialogs.warning(self, "Opened with a note", "\n\n".join(session.project.notices))
         menus.remember_recent(self, path)
 
-    def new_project(self, path: Path) -> None:
-        if not self.close_session():
+    def new_project(self, path: Path | None = None) -> None:
+        """Ask about the current project's unsaved work first, then where the new one goes."""
+        if not self.confirm_close():
             return
-        from matlab_gui.gui.session import DEFAULT_CLASSES
+        path = path or dialogs.save_project_path(self)
+        if path is None:
+            return
         from matlab_gui.project import Project
 
         try:
             project = Project.create(path, DEFAULT_CLASSES, overwrite=True, exclusive=True)
-            self._set_session(Session(project))
         except UserError as exc:
             dialogs.error(self, "Cannot create the project", str(exc))
+            return
+        self._replace_session(Session(project))
 
-    def add_images(self, paths: list[Path]) -> None:
-        """Add images to the project (referenced, not copied); unreadable ones are reported in
-        one dialog and the others still open."""
+    def add_images(self, paths: list[Path], embed: bool = True) -> None:
+        """Add images to the project (copied in by default; `embed=False` references them);
+        a file already in the project is not added again; unreadable ones are reported in one
+        dialog and the others still open."""
         from matlab_gui.imaging import read_image
 
         if self.session is None:
-            self._set_session(Session.untitled_project())
+            self._replace_session(Session.untitled_project())
         self.session.wait()
-        failures, added = [], []
+        project = self.session.project
+        failures, added, duplicates = [], [], []
         progress = dialogs.progress(self, "Opening images…", len(paths)) if len(paths) > 3 else None
         for i, path in enumerate(paths):
             if progress is not None:
@@ -170,12 +211,14 @@ class MainWindow(QtWidgets.QMainWindow):
                 if progress.wasCanceled():
                     break
             try:
+                twin = project.find_file(path)
+                if twin is not None:
+                    duplicates.append((Path(path).name, project.record(twin).name))
+                    added.append(twin)
+                    continue
                 m = read_image(path)
-                added.append(
-                    self.session.project.add_image(
-                        path, embed=False, data=m.data, pixel_size_m=m.meta.pixel_size_m
-                    )
-                )
+                added.append(project.add_image(path, embed=embed, data=m.data,
+                                               pixel_size_m=m.meta.pixel_size_m))
                 self.workers.thumbnail(added[-1], m.data)
             except UserError as exc:
                 failures.append(str(exc))
@@ -185,6 +228,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if added:
             self.images.select_id(added[0])
             menus.remember_recent(self, paths[0])
+        if duplicates:
+            self.statusBar().showMessage(
+                "Already in the project, not added again: "
+                + ", ".join(f"{a}" + (f" (as {b})" if a != b else "") for a, b in duplicates), 10000)
         if failures:
             dialogs.warning(
                 self,
@@ -194,10 +241,40 @@ class MainWindow(QtWidgets.QMainWindow):
             )
         self._update_title()
 
-    def _set_session(self, session: Session) -> None:
-        self.session = session
-        session.saved.connect(self._autosaved)
-        session.changed.connect(self._update_title)
+    def remove_selected_images(self) -> None:
+        """Take the selected images out of the project (their masks and predictions too)."""
+        s = self.session
+        ids = [] if s is None else self.images.selected_ids()
+        if not ids or not dialogs.ask_yes(
+            self, "Remove images",
+            f"Remove {len(ids)} image{'s' if len(ids) > 1 else ''} from the project, with "
+            "their masks, labels and predictions? The image files themselves stay.",
+        ):
+            return
+        shown = s.image_id in ids
+        self.workbench.remove_images(ids)
+        self._refresh_list()
+        remaining = s.project.image_ids
+        if shown and remaining:
+            self.images.select_id(remaining[0])
+        elif shown:
+            self._clear_view()
+        self._update_title()
+
+    def _replace_session(self, session: Session) -> None:
+        """Close the current project (its work already saved or discarded) and open `session`."""
+        self.workers.cancel()
+        self.workbench.close()
+        self.workbench.open(session)
+
+    def _project_changed(self, session: Session | None) -> None:
+        """Render a newly opened project, or the empty window when none is open."""
+        self._clear_view()
+        self.images.clear()
+        if session is None:
+            self._apply_lut()
+            self._update_title()
+            return
         settings = session.project.settings
         self.palette.set_classes(session.project.classes, settings.get("class"))
         self._apply_lut()
@@ -215,28 +292,37 @@ class MainWindow(QtWidgets.QMainWindow):
             self.images.select_id(current if current in ids else ids[0])
         self._update_title()
 
-    def close_session(self) -> bool:
-        """Ask about unsaved work, then close the project. False if the user cancels.
+    def _clear_view(self) -> None:
+        """No image shown: canvas, levels, scale bar and superpixels empty."""
+        self.canvas.overlay.set_mask(None)
+        self.canvas.image_item.clear()
+        self.canvas.guides.set_mask(None)
+        self.canvas.scale_bar.set_pixel_size(None)
+        self.levels.clear()
+        self.router.superpixels = None
+
+    def confirm_close(self) -> bool:
+        """Ask about unsaved work (and save it when asked to). False if the user cancels.
 
         Only the view (zoom, panel settings) changed since the last save: saved without asking."""
         s = self.session
         if s is None:
             return True
-        unsaved_work = s.dirty or (s.untitled and bool(s.project.image_ids))
+        holds_work = s.holds_work()  # before the view state below marks the project changed
         self._store_view_state()
-        if unsaved_work:
+        if holds_work:
             answer = dialogs.ask_save(self, self._project_name())
-            if answer == "cancel" or answer == "save" and not self.save():
-                return False
-        elif s.dirty and not s.untitled and not s.project.readonly and not self.save():
-            return False  # a read-only project's view state is simply not kept
+            return answer == "discard" or answer == "save" and self.save()
+        if s.dirty and not s.untitled and not s.project.readonly:
+            return self.save()  # a read-only project's view state is simply not kept
+        return True
+
+    def close_session(self) -> bool:
+        """Ask about unsaved work, then close the project. False if the user cancels."""
+        if not self.confirm_close():
+            return False
         self.workers.cancel()
-        s.close()
-        self.session = None
-        self.canvas.overlay.set_mask(None)
-        self.canvas.image_item.clear()
-        self.images.clear()
-        self._update_title()
+        self.workbench.close()
         return True
 
     # -- the current image -------------------------------------------------------------
@@ -246,11 +332,11 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._store_view_state()
         try:
-            s.select(image_id)
+            self.workbench.select(image_id)
         except UserError as exc:
             dialogs.error(self, "Cannot show the image", str(exc))
             return
-        record = s.project.record(image_id)
+        record = s.record
         lo, hi, gamma = s.project.settings.get("levels", {}).get(image_id) or (
             *self._auto_levels(s.image),
             1.0,
@@ -310,17 +396,20 @@ class MainWindow(QtWidgets.QMainWindow):
             outline=o.outline.isChecked(),
             show_mask=o.show_mask.isChecked(),
             brush=o.brush.value(),
-            tool=self.router.tool,
-            **{"class": self.router.value},
+            tool=self.workbench.tool,
+            **{"class": self.workbench.current_class},
         )
 
     # -- tools -------------------------------------------------------------------------
     def set_tool(self, tool: str) -> None:
+        self.workbench.tool = tool
+
+    def _tool_changed(self, tool: str) -> None:
         if tool != "superpixel":
             self.canvas.guides.set_mask(None)
         elif self.router.superpixels is not None:
             self.canvas.guides.set_mask(self._sp_edges)
-        self.router.set_tool(tool)
+        self.router.tool_changed(tool)
         self.actions[f"tool_{tool}"].setChecked(True)
         self.canvas.viewport().setCursor(Qt.CrossCursor)
         if tool == "superpixel" and self.router.superpixels is None:
@@ -354,7 +443,7 @@ class MainWindow(QtWidgets.QMainWindow):
         )
 
     def _class_selected(self, index: int) -> None:
-        self.router.value = index
+        self.palette.select(index)
         name = (
             next((c.name for c in self.session.project.classes if c.index == index), "")
             if self.session
@@ -362,42 +451,32 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.readout.set_class(f"class {index}: {name}" if name else "")
 
-    def _edited(self, _rect) -> None:
+    def _edited(self, rect) -> None:
+        """A step changed the current mask: redraw it; the first one marks the image labelled."""
         s = self.session
-        if not s.project.record(s.image_id).has_mask:  # first edit: the list shows "labelled"
+        self.canvas.overlay.refresh(rect)
+        if s is not None and s.record is not None and not s.record.has_mask:
             s.flush()
-            self.images.update_record(s.project.record(s.image_id), s.project.classes)
+            self.images.update_record(s.record, s.project.classes)
         self._update_title()
 
     def _hover(self, y: float, x: float) -> None:
         s = self.session
         if s is None or s.image is None:
             return
-        self.readout.show(s.image, y, x, s.project.record(s.image_id).pixel_size_m)
+        self.readout.show(s.image, y, x, s.record.pixel_size_m)
 
     def _apply_lut(self) -> None:
         classes = self.session.project.classes if self.session else []
         self.canvas.overlay.set_lut(palette({c.index: c.color for c in classes}))
 
     # -- classes -----------------------------------------------------------------------
-    def apply_classes(self, classes, mapping: dict[int, int] | None = None, label_map=None) -> None:
-        """Apply a new class list; `mapping` re-numbers painted pixels in every mask."""
-        s = self.session
-        s.flush()
-        s.wait()
-        if mapping:
-            from matlab_gui.annotate.classes import remap
+    def apply_classes(self, classes, mapping: dict[int, int] | None = None) -> None:
+        """Apply a new class list; `mapping` re-numbers painted pixels in every mask (and the
+        undo steps already recorded, so Undo keeps its meaning)."""
+        self.workbench.apply_classes(classes, mapping)
 
-            for image_id in s.project.image_ids:
-                record = s.project.record(image_id)
-                if record.label is not None:
-                    s.project.set_label(image_id, mapping.get(record.label, record.label) or None)
-                if record.has_mask and image_id != s.image_id:
-                    s.project.set_mask(image_id, remap(s.project.get_mask(image_id), mapping))
-            if s.editor is not None:
-                s.editor.remap(mapping)
-                s.editor.history.clear()  # the class list itself is not undoable
-        s.project.set_classes(classes)
+    def _classes_changed(self, classes) -> None:
         self.palette.set_classes(classes)
         self._apply_lut()
         self._refresh_list()
@@ -469,9 +548,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         if s is None:
             return
-        s.wait()
-        for image_id in self.images.selected_ids():
-            s.project.set_label(image_id, index or None)
+        for image_id in self.workbench.label_images(self.images.selected_ids(), index or None):
             self.images.update_record(s.project.record(image_id), s.project.classes)
         self._update_title()
 
@@ -547,14 +624,14 @@ class MainWindow(QtWidgets.QMainWindow):
         current = s.project.record(s.image_id).pixel_size_m
         metres = dialogs.pixel_size(self, current)
         if metres is not None:
-            s.wait()
-            s.project.set_pixel_size(s.image_id, metres or None)
+            s.set_pixel_size(metres)
             self.canvas.scale_bar.set_pixel_size(metres or None)
             self._update_title()
 
     # -- window events -----------------------------------------------------------------
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
         if self.close_session():
+            self._save_layout()
             self.model_features.close()
             ev.accept()
         else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from matlab_gui.annotate.render import palette
 from matlab_gui.annotate.transfer import match_masks
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
@@ -33,12 +32,9 @@ def import_masks(w) -> None:
     failures = []
     for pos, path in matches.items():
         try:
-            s.project.set_mask(ids[pos], np.asarray(read_mask(path)))
+            w.workbench.import_mask(ids[pos], np.asarray(read_mask(path)))
         except (UserError, ValueError) as exc:
             failures.append(f"{path.name}: {exc}")
-    if s.image_id in {ids[p] for p in matches}:
-        current, s.image_id = s.image_id, None
-        w.show_image(current)
     w._refresh_list()
     w._update_title()
     message = f"Imported {len(matches) - len(failures)} masks for {len(ids)} images."
@@ -50,7 +46,7 @@ def import_masks(w) -> None:
 
 def export_masks(w) -> None:
     from matlab_gui.imaging import write_image, write_mask
-    from matlab_gui.imaging.display import auto_levels, window
+    from matlab_gui.imaging.overlays import blend, class_colours
 
     s = w.session
     fmt = s and dialogs.choice(w, "Export masks", "Format:", FORMATS)
@@ -61,7 +57,8 @@ def export_masks(w) -> None:
     s.wait()
     ids = [i for i in s.project.image_ids if s.project.record(i).has_mask]
     stems = unique_output_stems({i: s.project.record(i).name for i in ids})
-    lut = palette({c.index: c.color for c in s.project.classes})
+    by_index = {c.index: c.color for c in s.project.classes}
+    colours = [by_index.get(v, (0, 0, 0)) for v in range(max(by_index, default=0) + 1)]
     try:
         if fmt == FORMATS[2]:
             write_mat(folder / "masks.mat", {stems[i]: s.project.get_mask(i) for i in ids})
@@ -69,15 +66,9 @@ def export_masks(w) -> None:
             stem = stems[image_id]
             mask = s.project.get_mask(image_id)
             if fmt == FORMATS[3]:
-                image = s.project.read_image(image_id)
-                grey = window(image, *auto_levels(image, 0.5, 99.5), 1.0)
-                rgb = np.repeat(grey[..., None], 3, axis=2) if grey.ndim == 2 else grey
-                colours = lut[mask]
-                alpha = colours[..., 3:4].astype(np.float32) / 255 * 0.5
-                write_image(
-                    folder / f"{stem}_overlay.png",
-                    (rgb * (1 - alpha) + colours[..., :3] * alpha).astype(np.uint8),
-                )
+                overlay = blend(s.project.read_image(image_id), class_colours(mask, colours),
+                                where=mask > 0)
+                write_image(folder / f"{stem}_overlay.png", overlay)
             else:
                 write_mask(folder / f"{stem}.{'png' if fmt == FORMATS[0] else 'tif'}", mask)
     except (UserError, OSError) as exc:

@@ -1,14 +1,11 @@
 """The Measurements dock: phase fractions and particle statistics of the current annotation or
 prediction, in µm when the image's pixel size is known; copy/export as CSV; size histogram.
 
-Measuring labels particles with scikit-image, seconds on a large mask, so it runs in a
-JobWorker on a copy of the mask."""
+Measuring (jobs/measure.py) labels particles with scikit-image, seconds on a large mask, so it
+runs in a JobWorker on a copy of the mask."""
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,43 +13,9 @@ import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
 from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.jobs.measure import MeasureRequest, run_measure, table_csv, table_of
 
 ANNOTATION, PREDICTION = "Annotation", "Prediction"
-
-
-@dataclass
-class MeasureRequest:
-    mask: np.ndarray
-    names: list[str]  # by mask value; 0 = unlabelled
-    pixel_size_m: float | None
-
-
-def run_measure(request: MeasureRequest, progress=None, cancel=None):
-    from matlab_gui.imaging.measure import measure_mask
-
-    return measure_mask(request.mask, request.names, request.pixel_size_m)
-
-
-def rows_of(measurement) -> tuple[list[str], list[list]]:
-    """Header and one row per class (unlabelled left out), in the measurement's units."""
-    length, area = measurement.length_unit, f"{measurement.length_unit}²"
-    header = ["class", "area fraction", f"area ({area})", "particles",
-              f"mean diameter ({length})", f"median diameter ({length})", "mean aspect ratio"]
-    rows = []
-    for c in measurement.classes[1:]:
-        s = c.particles.summary()
-        rows.append([c.name, c.area_fraction, c.area, s["count"],
-                     s.get("mean_equivalent_diameter"), s.get("median_equivalent_diameter"),
-                     s.get("mean_aspect_ratio")])
-    return header, rows
-
-
-def to_csv(header: list[str], rows: list[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows([["" if v is None else v for v in r] for r in rows])
-    return buffer.getvalue()
 
 
 class MeasurePanel(QtWidgets.QWidget):
@@ -83,7 +46,7 @@ class MeasurePanel(QtWidgets.QWidget):
         layout.addWidget(self.histogram)
         self.measure.clicked.connect(self.start)
         self.copy.clicked.connect(
-            lambda: QtGui.QGuiApplication.clipboard().setText(to_csv(*rows_of(self.measurement))))
+            lambda: QtGui.QGuiApplication.clipboard().setText(table_csv(*table_of(self.measurement))))
         self.export.clicked.connect(self._ask_export)
         self.size_class.currentIndexChanged.connect(lambda _: self._draw_histogram())
         self.worker.finished.connect(self._measured)
@@ -103,12 +66,23 @@ class MeasurePanel(QtWidgets.QWidget):
             return
         classes = {c.index: c.name for c in s.project.classes}
         names = ["unlabelled", *(classes.get(i, str(i)) for i in range(1, max(classes) + 1))]
-        pixel_size = s.project.record(s.image_id).pixel_size_m
+        pixel_size = s.record.pixel_size_m
         self.worker.start(run_measure, MeasureRequest(mask, names, pixel_size))
+
+    def clear(self) -> None:
+        """Nothing measured (another project was opened)."""
+        self.worker.cancel()
+        self.measurement = None
+        self.table.setRowCount(0)
+        self.table.setColumnCount(0)
+        self.size_class.clear()
+        self.bars.setOpts(x=[], height=[])
+        self.copy.setEnabled(False)
+        self.export.setEnabled(False)
 
     def _measured(self, measurement) -> None:
         self.measurement = measurement
-        header, rows = rows_of(self.measurement)
+        header, rows = table_of(self.measurement)
         self.table.setColumnCount(len(header))
         self.table.setHorizontalHeaderLabels(header)
         self.table.setRowCount(len(rows))
@@ -136,7 +110,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.histogram.setLabel("bottom", f"equivalent diameter ({self.measurement.length_unit})")
 
     def export_csv(self, path: Path) -> None:
-        Path(path).write_text(to_csv(*rows_of(self.measurement)), encoding="utf-8")
+        Path(path).write_text(table_csv(*table_of(self.measurement)), encoding="utf-8")
 
     def _ask_export(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export measurements",

@@ -6,12 +6,12 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui import __version__
 from matlab_gui.gui import dialogs, mask_transfer
 from matlab_gui.gui.icons import icon
-from matlab_gui.gui.tools import TOOLS
+from matlab_gui.workbench.state import TOOLS
 
 Qt = QtCore.Qt
 RECENT_KEY = "recent"
@@ -43,7 +43,7 @@ def _action(
     if shortcut:
         a.setShortcut(QtGui.QKeySequence(shortcut))
         a.setShortcutContext(Qt.WindowShortcut)
-    tip = tip or text.replace("…", "")
+    tip = tip or text.replace("…", "").replace("&", "")
     a.setToolTip(f"{tip} ({a.shortcut().toString()})" if shortcut else tip)
     a.setStatusTip(tip)
     a.setCheckable(checkable)
@@ -59,11 +59,6 @@ def build(w) -> dict[str, QtGui.QAction]:
     A: dict[str, QtGui.QAction] = {}  # noqa: N806
     mb = w.menuBar()
 
-    def new_project():
-        path = dialogs.save_project_path(w)
-        if path:
-            w.new_project(path)
-
     def open_project():
         path = dialogs.open_project_path(w)
         if path:
@@ -75,7 +70,7 @@ def build(w) -> dict[str, QtGui.QAction]:
             w.open_paths([folder])
 
     f = mb.addMenu("&File")
-    A["new"] = _action(w, "&New project…", new_project, "Ctrl+N")
+    A["new"] = _action(w, "&New project…", w.new_project, "Ctrl+N")
     A["open"] = _action(w, "&Open project…", open_project, "Ctrl+O", icon_name="open")
     A["open_images"] = _action(
         w,
@@ -85,6 +80,12 @@ def build(w) -> dict[str, QtGui.QAction]:
         "Add micrographs to the project",
     )
     A["open_folder"] = _action(w, "Open &folder…", open_folder)
+    A["add_referenced"] = _action(
+        w,
+        "Add images by &reference…",
+        lambda: w.add_images(dialogs.image_paths(w), embed=False),
+        tip="Keep the files where they are: the project stores their path and checksum",
+    )
     A["save"] = _action(w, "&Save", w.save, "Ctrl+S", icon_name="save")
     A["save_as"] = _action(w, "Save &as…", w.save_as, "Ctrl+Shift+S")
     A["import"] = _action(
@@ -100,7 +101,7 @@ def build(w) -> dict[str, QtGui.QAction]:
         tip="Class-index PNG/TIFF, MATLAB .mat (v7.3) or colour overlays",
     )
     A["quit"] = _action(w, "&Quit", w.close, "Ctrl+Q")
-    for key in ("new", "open", "open_images", "open_folder"):
+    for key in ("new", "open", "open_images", "open_folder", "add_referenced"):
         f.addAction(A[key])
     w.recent_menu = f.addMenu("Open &recent")
     f.addSeparator()
@@ -119,7 +120,7 @@ def build(w) -> dict[str, QtGui.QAction]:
     e.addAction(A["undo"])
     e.addAction(A["redo"])
 
-    v = mb.addMenu("&View")
+    v = w.view_menu = mb.addMenu("&View")
     A["fit"] = _action(w, "&Fit to window", w.canvas.fit, "Ctrl+0", icon_name="fit")
     A["actual"] = _action(
         w, "&Actual size (100 %)", w.canvas.actual_size, "Ctrl+1", icon_name="actual"
@@ -139,7 +140,12 @@ def build(w) -> dict[str, QtGui.QAction]:
     A["pixel_size"] = _action(
         w, "Set &pixel size…", w.set_pixel_size, tip="Physical size of one pixel, for the scale bar"
     )
+    A["remove_images"] = _action(
+        w, "&Remove selected images…", w.remove_selected_images,
+        tip="Take the selected images out of the project (the files stay)",
+    )
     i.addAction(A["pixel_size"])
+    i.addAction(A["remove_images"])
 
     a = mb.addMenu("&Annotate")
     group = QtGui.QActionGroup(w)
@@ -169,24 +175,11 @@ def build(w) -> dict[str, QtGui.QAction]:
     for n in range(1, 10):
         A[f"class_{n}"] = _action(w, f"Class {n}", partial(w.palette.select, n), str(n))
 
-    m = mb.addMenu("Mo&del")
-    for text in (
-        "Train segmentation model…",
-        "Train classifier…",
-        "Segment current image",
-        "Classify images",
-    ):
-        m.addAction(
-            _action(
-                w, text, tip=f"{text.rstrip('…')} (coming with the model workbench)", enabled=False
-            )
-        )
-    b = mb.addMenu("&Batch")
-    for text in ("Segment a folder…", "Classify a folder…", "Evaluate against masks…"):
-        b.addAction(
-            _action(w, text, tip=f"{text.rstrip('…')} (coming with the batch jobs)", enabled=False)
-        )
+    w.model_menu = mb.addMenu("Mo&del")  # filled by model_features
+    w.batch_menu = mb.addMenu("&Batch")
     h = mb.addMenu("&Help")
+    h.addAction(_action(w, "&Keyboard shortcuts", lambda: dialogs.shortcuts(w, shortcut_table(w)),
+                        "F1"))
     h.addAction(_action(w, "&About", partial(dialogs.about, w, __version__)))
 
     tb = w.addToolBar("Main")
@@ -210,16 +203,34 @@ def build(w) -> dict[str, QtGui.QAction]:
     return A
 
 
+def shortcut_table(w) -> list[tuple[str, str]]:
+    """(keys, what they do) for every action of the window that has a shortcut."""
+    rows = []
+    for action in QtWidgets.QWidget.actions(w):  # the window's `actions` is the dict of build()
+        keys = action.shortcut().toString(QtGui.QKeySequence.NativeText)
+        if keys:
+            rows.append((keys, action.text().replace("&", "").replace("…", "")))
+    return sorted(set(rows), key=lambda r: (len(r[0]) > 1, r[0]))
+
+
+def recent_paths() -> list[str]:
+    """The recent files, newest first. QSettings hands back a one-item list as a plain string
+    on some platforms; iterating that would list its characters."""
+    value = QtCore.QSettings().value(RECENT_KEY, [])
+    if isinstance(value, str):
+        value = [value]
+    return [str(p) for p in value or [] if p]
+
+
 def _fill_recent(w) -> None:
     w.recent_menu.clear()
-    for path in QtCore.QSettings().value(RECENT_KEY, []) or []:
+    for path in recent_paths():
         w.recent_menu.addAction(path, partial(w.open_paths, [Path(path)]))
     w.recent_menu.setEnabled(not w.recent_menu.isEmpty())
 
 
 def remember_recent(w, path: Path) -> None:
-    settings = QtCore.QSettings()
     items = [str(Path(path).resolve())]
-    items += [p for p in settings.value(RECENT_KEY, []) or [] if p != items[0]]
-    settings.setValue(RECENT_KEY, items[:MAX_RECENT])
+    items += [p for p in recent_paths() if p != items[0]]
+    QtCore.QSettings().setValue(RECENT_KEY, items[:MAX_RECENT])
     _fill_recent(w)

@@ -1,7 +1,7 @@
 """The window's model features: model picker, one-click fine-tuning, predictions, batch runs.
 
 `attach(window)` adds the docks, menu entries and toolbar buttons using only the window's
-public parts (`session`, `canvas`, `images`, `router`, the menu bar). Training reads the open
+public parts (`session`, `signals`, `canvas`, `images`, its Model/Batch/View menus). Training reads the open
 project from its worker thread: the editor's mask is flushed into the project first, the job
 reads every image and mask once while it prepares (the project's reads take its lock, so an
 autosave cannot close the file under them), and from then on trains on its own copies. The
@@ -90,20 +90,6 @@ def labelled_task(project) -> str | None:
     return None
 
 
-def find_menu(window, title: str) -> QtWidgets.QMenu:
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.text().replace("&", "") == title:
-            return action.menu()
-    return window.menuBar().addMenu(title)
-
-
-def replace_placeholders(menu: QtWidgets.QMenu) -> None:
-    """The workbench left disabled "coming with…" entries for these features."""
-    for action in menu.actions():
-        if not action.isEnabled() and "coming with" in action.toolTip():
-            menu.removeAction(action)
-
-
 class ModelFeatures(QtCore.QObject):
     """The controller: owns the docks and workers, and is the one place that edits the
     project for them (models, current model), always in the GUI thread."""
@@ -114,7 +100,6 @@ class ModelFeatures(QtCore.QObject):
         self.settings = TrainSettings()
         self.current_key: str | None = None
         self._job: FineTuneJob | None = None  # the training running now
-        self._project = None
         self._temp = Path(tempfile.mkdtemp(prefix="matlab_gui-models-"))
         self.trainer = JobWorker(self)
         self.model_panel = ModelPanel()
@@ -132,6 +117,8 @@ class ModelFeatures(QtCore.QObject):
         for a, b in zip(titles, titles[1:], strict=False):
             window.tabifyDockWidget(self.docks[a], self.docks[b])
         self.docks["Model"].raise_()
+        for dock in self.docks.values():
+            window.view_menu.addAction(dock.toggleViewAction())
         self._connect()
         self.refresh_models()
 
@@ -154,7 +141,7 @@ class ModelFeatures(QtCore.QObject):
         t.finished.connect(self._trained)
         t.failed.connect(self._train_failed)
         t.cancelled.connect(self._train_cancelled)
-        self.window.images.image_activated.connect(lambda _id: self._project_check())
+        self.window.signals.project.connect(self._project_changed)
         b, r = self.batch, self.batch_results
         r.cancel_requested.connect(b.cancel)
         r.open_requested.connect(lambda path: self.window.open_paths([Path(path)]))
@@ -170,16 +157,21 @@ class ModelFeatures(QtCore.QObject):
         s = self.window.session
         return None if s is None else s.project
 
-    def _project_check(self) -> None:
-        """The window has no "project changed" signal: notice it when an image is shown."""
-        if self.project is not self._project:
-            self.refresh_models()
+    def _project_changed(self, _session) -> None:
+        """Another project (or none) is open: its models, and no trace of the last one's
+        prediction or measurements. A training still running for the previous one stays on
+        show until it ends (its model is then discarded)."""
+        self.prediction.clear()
+        self.measurements.clear()
+        if not self.trainer.busy:
+            self.training_panel.clear()
+        self.refresh_models()
 
     def refresh_models(self) -> None:
         from matlab_gui.ml.model_lookup import shipped_models
         from matlab_gui.resources import DEFAULT_MODEL
 
-        project = self._project = self.project
+        project = self.project
         entries = [(SHIPPED + n, f"{n} (shipped)") for n in shipped_models()]
         if project is not None:
             entries = [(PROJECT + n, n) for n in reversed(project.model_names())] + entries
@@ -358,7 +350,9 @@ class ModelFeatures(QtCore.QObject):
 
     # -- batch ------------------------------------------------------------------------
     def ask_batch(self, kind: str) -> None:
-        dialog = BatchDialog(kind, self.entries, self.current_key, self.window)
+        task = "classification" if kind == CLASSIFY else "segmentation"
+        models = [(k, label) for k, label in self.entries if self.card(k).get("task") == task]
+        dialog = BatchDialog(kind, models, self.current_key, self.window)
         if dialog.exec() == QtWidgets.QDialog.Accepted:
             self.run_batch(dialog.choice())
 
@@ -393,9 +387,7 @@ class ModelFeatures(QtCore.QObject):
 
 
 def _add_menus(window, features: ModelFeatures) -> None:
-    model, batch = find_menu(window, "Model"), find_menu(window, "Batch")
-    replace_placeholders(model)
-    replace_placeholders(batch)
+    model, batch = window.model_menu, window.batch_menu
     fine_tune = QtGui.QAction("&Fine-tune on this project", window, shortcut="Ctrl+T",
                               triggered=features.fine_tune)
     fine_tune.setIconText("Fine-tune")

@@ -13,7 +13,6 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui.annotate.class_match import classes_from_model, match_classes
-from matlab_gui.annotate.rect import full
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.jobs.predict import Outcome, PredictRequest, PredictResult, run_predict
@@ -31,18 +30,26 @@ def class_lut(colours: list[tuple[int, int, int]], alpha: int = 255) -> np.ndarr
     return lut
 
 
-def class_scores(pred: np.ndarray, truth: np.ndarray, values: list[int]) -> list[tuple]:
-    """(value, IoU, F1) per class on the annotated pixels (truth 0 is unlabelled)."""
-    labelled = truth > 0
-    p, t = pred[labelled], truth[labelled]
-    scores = []
-    for v in values:
-        tp = int(np.count_nonzero((p == v) & (t == v)))
-        fp, fn = int(np.count_nonzero(p == v)) - tp, int(np.count_nonzero(t == v)) - tp
-        union = tp + fp + fn
-        scores.append((v, tp / union if union else float("nan"),
-                       2 * tp / (2 * tp + fp + fn) if union else float("nan")))
-    return scores
+def evaluation_legend(name: str) -> str:
+    """What each colour of the evaluation overlay means, for class `name`."""
+    from matlab_gui.imaging.overlays import FN, FP, TN, TP
+
+    def swatch(rgb, text):
+        return f'<span style="color: rgb{tuple(rgb)}">■</span> {text}'
+
+    return ("<p>" + "<br>".join([
+        swatch(TP, f"TP: {name}, predicted {name}"),
+        swatch(FN, f"FN: {name}, predicted as another class"),
+        swatch(FP, f"FP: another class, predicted {name}"),
+        swatch(TN, f"TN: another class, not predicted {name}")]) + "</p>")
+
+
+def colour_scale_text(mode: str, label: str) -> str:
+    """The numbers under the colour bar: its ends and middle, and what they measure."""
+    what = {PROBABILITY: label.lower(), UNCERTAINTY: "uncertainty (0 = sure)",
+            GRADCAM: "Grad-CAM relevance"}.get(mode, "")
+    return ('<table width="100%"><tr><td align="left">0</td><td align="center">0.5 · '
+            f'{what}</td><td align="right">1</td></tr></table>')
 
 
 class ProbabilityBars(pg.PlotWidget):
@@ -89,6 +96,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.colour_bar = pg.GradientWidget(orientation="bottom", allowAdd=False)
         self.colour_bar.loadPreset("viridis")
         self.colour_bar.setMaximumHeight(40)
+        self.colour_scale = QtWidgets.QLabel(objectName="colourScale")  # numbers under the bar
         self._layout()
         self._connect()
 
@@ -97,12 +105,13 @@ class PredictionLayer(QtWidgets.QWidget):
         for row, widgets in enumerate([
             (self.predict, self.predict_all, self.cancel), (self.bar,),
             (QtWidgets.QLabel("Show"), self.mode), (QtWidgets.QLabel("Opacity"), self.opacity),
-            (self.visible,), (self.colour_bar,), (self.accept_all, self.accept_unpainted),
+            (self.visible,), (self.colour_bar,), (self.colour_scale,),
+            (self.accept_all, self.accept_unpainted),
             (self.info,), (self.bars,),
         ]):
             for col, w in enumerate(widgets):
                 grid.addWidget(w, row, col, 1, 3 if len(widgets) == 1 else 1)
-        grid.setRowStretch(9, 1)
+        grid.setRowStretch(10, 1)
 
     def _connect(self) -> None:
         w = self.worker
@@ -118,7 +127,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.visible.toggled.connect(self.item.setVisible)
         self.accept_all.clicked.connect(lambda: self.accept(only_unpainted=False))
         self.accept_unpainted.clicked.connect(lambda: self.accept(only_unpainted=True))
-        self.window.images.image_activated.connect(lambda _id: self._fill_modes())
+        self.window.signals.image.connect(lambda _id: self._fill_modes())
         self.item.setOpacity(0.5)
         self.redraw()
 
@@ -143,6 +152,13 @@ class PredictionLayer(QtWidgets.QWidget):
     def predict_everything(self) -> None:
         s = self.window.session
         self._start([] if s is None else s.project.image_ids)
+
+    def clear(self) -> None:
+        """No prediction shown (another project was opened)."""
+        self.worker.cancel()
+        self.result, self.class_note = None, ""
+        self._idle()
+        self._fill_modes()
 
     def _idle(self, done: bool = False) -> None:
         self.cancel.setEnabled(False)
@@ -231,6 +247,8 @@ class PredictionLayer(QtWidgets.QWidget):
         self.bars.setVisible(classifier)
         self.colour_bar.setVisible(mode in (PROBABILITY, UNCERTAINTY) and is_map
                                    or mode == GRADCAM and has_cam)
+        self.colour_scale.setVisible(self.colour_bar.isVisibleTo(self))
+        self.colour_scale.setText(colour_scale_text(mode, self.mode.currentText()))
         if classifier:
             self._show_classifier(o, mode == GRADCAM and has_cam)
         elif o is None or o.labels is None:
@@ -280,12 +298,20 @@ class PredictionLayer(QtWidgets.QWidget):
         rgba[..., :3] = evaluation_overlay(o.labels, truth, value, ignore_value=0)
         rgba[..., 3] = np.where(truth > 0, 255, 0)
         self.item.setImage(rgba, levels=None, autoLevels=False)
+        from matlab_gui.imaging.pixel_scores import confusion_matrix, segmentation_scores
+
         classes = self.window.session.project.classes
-        rows = "".join(f"<tr><td>{c.name}</td><td>{iou:.3f}</td><td>{f1:.3f}</td></tr>"
-                       for c, (_, iou, f1) in zip(
-                           classes, class_scores(o.labels, truth, [c.index for c in classes]),
-                           strict=True))
-        self.info.setText("<table><tr><th>class</th><th>IoU</th><th>F1</th></tr>"
+        n = max(c.index for c in classes) + 1
+        scores = segmentation_scores(confusion_matrix(truth, o.labels, n, where=truth > 0))
+        iou, f1 = scores["per_class_iou"], scores["per_class_dice"]
+
+        def cell(v):
+            return "–" if v is None else f"{v:.3f}"
+
+        rows = "".join(f"<tr><td>{c.name}</td><td>{cell(iou[c.index])}</td>"
+                       f"<td>{cell(f1[c.index])}</td></tr>" for c in classes)
+        self.info.setText(evaluation_legend(self.mode.currentText().removeprefix("Evaluation of "))
+                          + "<table><tr><th>class</th><th>IoU</th><th>F1</th></tr>"
                           f"{rows}</table><small>on the annotated pixels</small>")
 
     def _show_map(self, values: np.ndarray) -> None:
@@ -317,27 +343,38 @@ class PredictionLayer(QtWidgets.QWidget):
 
     # -- accepting ----------------------------------------------------------------------
     def accept(self, only_unpainted: bool) -> None:
-        """Copy the predicted classes into the annotation as one undoable step."""
+        """Copy the predicted classes into the annotation as one undoable step; a classifier's
+        prediction becomes the image's label ("where unpainted": only an unlabelled image)."""
         s, o = self.window.session, self.current()
+        if s is not None and o is not None and o.probabilities is not None \
+                and o.probabilities.ndim == 1:
+            self._accept_label(s, o, only_unpainted)
+            return
         if s is None or o is None or o.labels is None or s.editor is None:
             return
         if not o.project_indices:
             dialogs.error(self.window, "Cannot accept", self.class_note
                           or "The model's classes do not fit the project's.")
             return
-        labels, editor = o.labels, s.editor
-        region = labels > 0
+        region = o.labels > 0
         if only_unpainted:
-            region &= editor.mask == 0
-        rect = full(editor.mask.shape)
-        editor.history.begin()
-        editor.history.record(editor.mask, rect)
-        editor.mask[region] = labels[region].astype(editor.mask.dtype)
-        editor.version += 1
-        changed = editor.history.end(editor.mask)
-        if changed is not None:
-            self.window.canvas.overlay.refresh(changed)
-            self.window.router.edited.emit(changed)
+            region &= s.editor.mask == 0
+        self.window.workbench.assign(o.labels, region)
+
+
+    def _accept_label(self, s, o: Outcome, only_unlabelled: bool) -> None:
+        match = match_classes(self.result.class_names, s.project.classes)
+        if not match.fits:
+            dialogs.error(self.window, "Cannot accept", match.note
+                          or "The model's classes do not fit the project's.")
+            return
+        if only_unlabelled and s.project.record(o.image_id).label is not None:
+            return
+        index = match.indices[int(np.argmax(o.probabilities))]
+        for image_id in self.window.workbench.label_images([o.image_id], index):
+            self.window.images.update_record(s.project.record(image_id), s.project.classes)
+        self.window.statusBar().showMessage(
+            f"Image labelled {next(c.name for c in s.project.classes if c.index == index)}", 4000)
 
 
 def _used_indices(project, editor) -> set[int]:

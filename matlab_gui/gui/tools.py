@@ -1,5 +1,7 @@
-"""Routes canvas mouse input to the current tool's Editor operation and hands the changed
-rectangle to the overlay. Holds the tool state (which tool, class, size), nothing else."""
+"""Routes canvas mouse input to the current tool's Editor operation. The tool and class in hand
+are the Workbench's; this keeps only what a gesture needs (brush size, tolerance, the display
+levels for Fill, the superpixels, the polygon being drawn). A finished step is announced by
+the Workbench (`mask` event), which the overlay redraws from; brush dabs are drawn as they go."""
 
 from __future__ import annotations
 
@@ -8,22 +10,18 @@ from PySide6 import QtCore
 from matlab_gui.annotate import Superpixels
 from matlab_gui.annotate.rect import Rect
 from matlab_gui.gui.canvas import Canvas
+from matlab_gui.workbench import Workbench
 
-TOOLS = ["brush", "eraser", "fill", "polygon", "superpixel", "picker"]
 CLOSE_PX = 8  # a polygon click this close (in screen pixels) to the first vertex closes it
 
 
 class ToolRouter(QtCore.QObject):
-    edited = QtCore.Signal(object)  # the changed Rect of a finished step
-    class_picked = QtCore.Signal(int)
     message = QtCore.Signal(str)
 
-    def __init__(self, canvas: Canvas, session_getter):
+    def __init__(self, canvas: Canvas, workbench: Workbench):
         super().__init__()
         self.canvas = canvas
-        self._session = session_getter
-        self.tool = "brush"
-        self.value = 1
+        self.workbench = workbench
         self.radius = 10
         self.tolerance = 0.10  # fraction of the display range
         self.levels = (0.0, 1.0)
@@ -37,12 +35,19 @@ class ToolRouter(QtCore.QObject):
 
     @property
     def editor(self):
-        session = self._session()
+        session = self.workbench.session
         return session.editor if session is not None else None
 
-    def set_tool(self, tool: str) -> None:
+    @property
+    def tool(self) -> str:
+        return self.workbench.tool
+
+    @property
+    def value(self) -> int:
+        return self.workbench.current_class
+
+    def tool_changed(self, tool: str) -> None:
         self.cancel_path()
-        self.tool = tool
         self.canvas.brush_radius = self.radius if tool in ("brush", "eraser") else None
 
     def set_radius(self, radius: int) -> None:
@@ -68,7 +73,7 @@ class ToolRouter(QtCore.QObject):
             )
         elif self.tool == "fill":
             lo, hi = self.levels
-            image = self._session().image
+            image = self.workbench.session.image
             self._finish(ed.fill(image, int(y), int(x), self.tolerance * abs(hi - lo), self.value))
         elif self.tool == "superpixel":
             if self.superpixels is None:
@@ -78,7 +83,7 @@ class ToolRouter(QtCore.QObject):
         elif self.tool == "picker":
             cls = ed.class_at(int(y), int(x))
             if cls:
-                self.class_picked.emit(cls)
+                self.workbench.current_class = cls
         elif self.tool == "polygon":
             self._dragged = False
             if len(self._path) >= 3 and self._near_first(y, x):
@@ -105,7 +110,7 @@ class ToolRouter(QtCore.QObject):
         if self.tool in ("brush", "eraser") and ed.stroking:
             rect = ed.end_stroke()  # already drawn dab by dab
             if rect is not None:
-                self.edited.emit(rect)
+                self.workbench.edited(rect)
         elif self.tool == "polygon" and self._dragged and len(self._path) >= 3:
             self.close_path()
 
@@ -127,9 +132,8 @@ class ToolRouter(QtCore.QObject):
         return max(abs(fy - y), abs(fx - x)) * self.canvas.zoom() <= CLOSE_PX
 
     def _finish(self, rect: Rect | None) -> None:
-        self._draw(rect)
         if rect is not None:
-            self.edited.emit(rect)
+            self.workbench.edited(rect)
 
     # -- history -----------------------------------------------------------------------
     def undo(self) -> None:

@@ -70,6 +70,16 @@ class TrainingPanel(QtWidgets.QWidget):
         for curve in (self.step_curve, self.epoch_curve, self.metric_curve):
             curve.setData([], [])
 
+    def clear(self) -> None:
+        """No training on show (another project was opened)."""
+        self._reset()
+        self.status.setText("No training yet.")
+        self.device.setText("")
+        self.start_from.hide()
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+
     def start(self, what: str, device: str) -> None:
         self._reset()
         self.status.setText(what)

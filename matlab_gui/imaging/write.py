@@ -14,12 +14,30 @@ import cv2
 import numpy as np
 import tifffile
 
-from matlab_gui.errors import ImageWriteError
+from matlab_gui.errors import ImageWriteError, UserError
 
 _PNG_DTYPES = (np.uint8, np.uint16)
 
 
 FILE_MODE = 0o644  # what a plain `open(..., "w")` gives under the usual umask; mkstemp gives 0600
+
+
+def check_output(path: Path, folder: bool = False) -> None:
+    """Fail now, before any work, when results cannot be written to `path` (a file, or a
+    folder when `folder`): a folder where a file should go or the reverse, or no permission.
+    Creates the missing folders."""
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise UserError("is a file; the output must be a folder", path)
+    if not folder and path.is_dir():
+        raise UserError("is a folder; the output must be a file name", path)
+    target = path if folder else path.parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"cannot write here: {exc.strerror or exc}", target) from exc
 
 
 def atomic_write_bytes(path: Path, write) -> None:

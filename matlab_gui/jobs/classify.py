@@ -18,7 +18,7 @@ from pathlib import Path
 
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
-from matlab_gui.imaging.write import atomic_write_bytes
+from matlab_gui.imaging.write import atomic_write_bytes, check_output
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SAVE_EVERY_S = 5.0
@@ -167,6 +167,8 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
 
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
+    if request.out is not None:
+        check_output(request.out)
     model_dir = resolve_model(request.model)
     paths = list_images(Path(os.path.abspath(request.folder)), request.recursive)
     if not paths:

@@ -25,7 +25,7 @@ from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image, write_im
 from matlab_gui.imaging.matfile import write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
-from matlab_gui.imaging.write import atomic_write_bytes
+from matlab_gui.imaging.write import atomic_write_bytes, check_output
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 FORMATS = ("png", "tiff", "mat")
@@ -107,7 +107,7 @@ def write_outputs(request: SegmentRequest, base: Path, image: np.ndarray, predic
             write_float_tiff(files[-1], data)
     if request.overlay:
         files.append(folder / f"{name}_overlay.png")
-        write_image(files[-1], blend(image, class_colours(mask, colours), 0.4), pixel_size_m)
+        write_image(files[-1], blend(image, class_colours(mask, colours)), pixel_size_m)
     return files
 
 
@@ -212,8 +212,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     model_dir = resolve_model(request.model)
     paths = collect_images(request.inputs, request.recursive)
     bases = output_bases(common_folder(request.inputs), paths)
-    if not request.out.is_dir():
-        request.out.mkdir(parents=True, exist_ok=True)
+    check_output(request.out, folder=True)
     device = pick_device(request.device)
     loaded = load_model(model_dir, device)
     model, card = loaded.module, loaded.card

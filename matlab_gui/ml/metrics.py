@@ -1,4 +1,5 @@
-"""Segmentation and classification scores.
+"""Segmentation and classification scores (segmentation's are read off the matrix by
+imaging/pixel_scores.py).
 
 Pixels are counted into a confusion matrix on the model's device (millions of pixels per image
 make per-pixel scikit-learn calls too slow); every score is then read off that matrix.
@@ -30,50 +31,6 @@ class ConfusionMatrix:
         idx = target[valid].long() * self.num_classes + pred[valid].long()
         counts = torch.bincount(idx, minlength=self.num_classes**2)
         self.matrix += counts.cpu().numpy().reshape(self.num_classes, self.num_classes)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, num / np.maximum(den, 1), np.nan)
-
-
-def _nan_to_none(values: np.ndarray) -> list[float | None]:
-    return [None if np.isnan(v) else float(v) for v in values]
-
-
-def segmentation_scores(matrix: np.ndarray, class_names: Sequence[str] | None = None) -> dict:
-    """IoU, Dice/F1, precision, recall per class and their means, plus pixel accuracy.
-
-    A class absent from both truth and prediction has no score (None) and is left out of the
-    means, so a test set without, say, cracks is not rewarded or punished for them.
-    """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    tp = np.diag(matrix)
-    fp = matrix.sum(0) - tp
-    fn = matrix.sum(1) - tp
-    iou = _ratio(tp, tp + fp + fn)
-    dice = _ratio(2 * tp, 2 * tp + fp + fn)
-    precision = _ratio(tp, tp + fp)
-    recall = _ratio(tp, tp + fn)
-    total = matrix.sum()
-
-    def mean(x):
-        return float(np.nanmean(x)) if np.isfinite(x).any() else None
-
-    return {
-        "mean_iou": mean(iou),
-        "mean_dice": mean(dice),
-        "mean_precision": mean(precision),
-        "mean_recall": mean(recall),
-        "pixel_accuracy": float(tp.sum() / total) if total else None,
-        "per_class_iou": _nan_to_none(iou),
-        "per_class_dice": _nan_to_none(dice),
-        "per_class_precision": _nan_to_none(precision),
-        "per_class_recall": _nan_to_none(recall),
-        "class_names": list(class_names) if class_names else [str(i) for i in range(len(tp))],
-        "confusion_matrix": matrix.astype(np.int64).tolist(),
-        "pixels": int(total),
-    }
 
 
 def classification_scores(

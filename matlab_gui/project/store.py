@@ -513,6 +513,20 @@ class Project:
         self.log("add image", id=image_id, name=source.name, embedded=embed)
         return image_id
 
+    def find_file(self, source_path: str | Path) -> str | None:
+        """The id of an image already added from this file, else None: the same bytes under
+        the same name (the same path, or a copy of that file elsewhere)."""
+        source = Path(source_path)
+        if not source.is_file():
+            return None
+        self._refresh()
+        candidates = [r for r in self._meta.records.values()
+                      if r.sha256 is not None and r.name == source.name]
+        if not candidates:
+            return None
+        sha = _sha256(source)
+        return next((r.id for r in candidates if r.sha256 == sha), None)
+
     def remove_image(self, image_id: str) -> None:
         record = self.record(image_id)
         del self._meta.records[image_id]

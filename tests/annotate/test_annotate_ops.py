@@ -86,10 +86,14 @@ def test_remap_delete_and_reorder():
     assert remap(mask, deletion_mapping(2, 3)).tolist() == [[0, 1, 0, 2]]
     assert remap(mask, {1: 2, 2: 1}).tolist() == [[0, 2, 1, 3]]
     ed = Editor(mask.copy())
+    ed.polygon([(-1, -1), (-1, 1.5), (2, 1.5), (2, -1)], 3)  # pixels 0 and 1 -> class 3
+    assert ed.mask.tolist() == [[3, 3, 2, 3]]
     assert ed.remap(deletion_mapping(1, 3)) == Rect(0, 0, 1, 4)
+    assert ed.mask.tolist() == [[2, 2, 1, 2]]
+    ed.undo()  # the stroke's undo restores the phases it covered, renumbered too
     assert ed.mask.tolist() == [[0, 0, 1, 2]]
-    ed.undo()
-    assert ed.mask.tolist() == [[0, 1, 2, 3]]
+    ed.redo()
+    assert ed.mask.tolist() == [[2, 2, 1, 2]]
 
 
 def test_pick_class_under_cursor():

@@ -33,11 +33,11 @@ def _loaded_forbidden(package: str, forbidden: tuple[str, ...]) -> list[str]:
     return [line for line in out.stdout.splitlines() if line]
 
 
-@pytest.mark.parametrize("package", ["imaging", "annotate", "project", "ml", "jobs"])
+@pytest.mark.parametrize("package", ["imaging", "annotate", "project", "ml", "jobs", "workbench"])
 def test_core_package_loads_no_qt(package):
     assert _loaded_forbidden(f"matlab_gui.{package}", QT_PREFIXES) == []
 
 
-@pytest.mark.parametrize("package", ["imaging", "annotate", "project"])
+@pytest.mark.parametrize("package", ["imaging", "annotate", "project", "workbench"])
 def test_numpy_floors_load_no_torch(package):
     assert _loaded_forbidden(f"matlab_gui.{package}", ("torch", "torchvision", "timm")) == []

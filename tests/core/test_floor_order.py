@@ -21,9 +21,10 @@ FLOORS = {
     "annotate": 3,
     "ml": 4,
     "jobs": 5,
-    "gui": 6,
-    "cli": 7,  # the entry point may launch the window
-    "__main__": 8,
+    "workbench": 6,  # the window's state model, plain Python
+    "gui": 7,
+    "cli": 8,  # the entry point may launch the window
+    "__main__": 9,
 }
 
 

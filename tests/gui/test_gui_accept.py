@@ -27,6 +27,7 @@ def painted(window, grain_image, tmp_path, mouse, qtbot, monkeypatch, predictor)
     model.mkdir()
     (model / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet",
                                                  "classes": [{"name": "a"}, {"name": "b"}]}))
+    s.wait()  # no autosave is writing meanwhile
     s.project.store_model("tiny", model)
     s.project.current_model = "tiny"
     features.refresh_models()

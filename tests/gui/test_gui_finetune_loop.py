@@ -96,6 +96,7 @@ def with_old_model(opened, tmp_path):
     card = default_card("segmentation", "unet", classes, encoder="tu-resnet10t", in_channels=1,
                         input_size=32)
     card.name = "old"
+    s.wait()  # no autosave is writing meanwhile
     s.project.store_model("old", save_model(tmp_path / "old", build_model(card, pretrained=False),
                                             card))
     s.project.current_model = "old"

@@ -143,3 +143,53 @@ def test_segment_folder_fills_phase_fractions(features, folder, qtbot, monkeypat
     assert list(results.bars.opts["height"]) == [0.25, 0.75]
     results.filter.setCurrentText("pearlite")
     assert results.proxy.rowCount() == 4
+
+
+def test_segment_folder_offers_only_segmentation_models(window, monkeypatch):
+    """The window's shipped models include a classifier (neu-det-cls); Segment folder must not
+    preselect or even list it."""
+    features = window.model_features
+    shown = {}
+
+    def capture(dialog):
+        shown["models"] = [dialog.model.itemData(i) for i in range(dialog.model.count())]
+        return QtWidgets.QDialog.Rejected
+
+    monkeypatch.setattr(BatchDialog, "exec", capture)
+    features.ask_batch("segment")
+    tasks = {features.card(k).get("task") for k in shown["models"]}
+    assert shown["models"] and tasks == {"segmentation"}
+    features.ask_batch(CLASSIFY)
+    assert {features.card(k).get("task") for k in shown["models"]} == {"classification"}
+
+
+def test_run_with_an_unwritable_output_says_so_before_any_image(qtbot, folder, tmp_path,
+                                                                 monkeypatch):
+    warned = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning",
+                        staticmethod(lambda _p, t, m, *a: warned.append(m)))
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    dialog = BatchDialog(CLASSIFY, [("shipped:a", "a (shipped)")], "shipped:a")
+    qtbot.addWidget(dialog)
+    dialog.folder.setText(str(folder))
+    dialog.out.setText(str(blocker / "results.csv"))  # its folder is a file
+    dialog.show()
+    dialog.buttons.button(QtWidgets.QDialogButtonBox.Ok).click()
+    assert dialog.isVisible() and dialog.result() != QtWidgets.QDialog.Accepted
+    assert warned and "a file" in warned[0]
+    dialog.out.setText(str(tmp_path / "fine" / "results.csv"))
+    dialog.buttons.button(QtWidgets.QDialogButtonBox.Ok).click()
+    assert dialog.result() == QtWidgets.QDialog.Accepted
+
+
+def test_classify_job_checks_its_output_before_reading_images(folder, tmp_path):
+    from matlab_gui.errors import UserError
+
+    (tmp_path / "taken").mkdir()
+    events = []
+    with pytest.raises(UserError, match="is a folder"):
+        classify.run_classify(classify.ClassifyRequest("neu-det-cls", folder, False,
+                                                       tmp_path / "taken", "cpu", workers=0),
+                              progress=events.append)
+    assert events == []

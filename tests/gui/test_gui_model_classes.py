@@ -22,6 +22,7 @@ def features(window, grain_image, tmp_path):
     card = {"task": "segmentation", "arch": "unet",
             "classes": [{"name": "matrix", "color": [0, 0, 255]}, {"name": "grain", "color": [9, 9, 9]}]}
     (model / "card.json").write_text(json.dumps(card))
+    window.session.wait()  # no autosave is writing meanwhile
     window.session.project.store_model("tiny", model)
     window.session.project.current_model = "tiny"
     f.refresh_models()

@@ -32,6 +32,7 @@ def features(window, grain_image, tmp_path):
     window.add_images([grain_image[0]])
     f = window.model_features
     project = window.session.project
+    window.session.wait()  # no autosave is writing meanwhile
     project.store_model("m", model_folder(tmp_path, "A", b"A" * 64))
     project.current_model = "m"
     f.refresh_models()
@@ -97,6 +98,7 @@ def test_storing_again_under_the_same_name_predicts_with_the_new_weights(
     layer = features.prediction
     with qtbot.waitSignal(layer.worker.finished, timeout=10000):
         layer.predict_current()
+    features.window.session.wait()  # no autosave is writing meanwhile
     features.window.session.project.store_model("m", model_folder(tmp_path, "B", b"B" * 80))
     with qtbot.waitSignal(layer.worker.finished, timeout=10000):
         layer.predict_current()
@@ -121,6 +123,7 @@ def test_storing_again_under_the_same_name_batches_with_the_new_weights(
             features.run_batch(BatchChoice("segment", folder, False, "project:m", tmp_path / "seg"))
 
     batch()
+    features.window.session.wait()  # no autosave is writing meanwhile
     features.window.session.project.store_model("m", model_folder(tmp_path, "B", b"B" * 80))
     batch()
     assert calls == [b"A" * 64, b"B" * 80]

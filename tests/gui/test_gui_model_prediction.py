@@ -31,6 +31,7 @@ def features(window, grain_image, tmp_path):
     model.mkdir()
     (model / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet",
                                                  "classes": [{"name": "a"}, {"name": "b"}]}))
+    window.session.wait()  # no autosave is writing meanwhile
     window.session.project.store_model("tiny", model)
     window.session.project.current_model = "tiny"
     f.refresh_models()
@@ -52,6 +53,9 @@ def test_predict_shows_an_overlay_and_maps(features, qtbot, monkeypatch):
     layer.mode.setCurrentIndex(2)  # probability of Phase 2
     assert layer.item.image.dtype == np.float32 and layer.item.image[50, 80] == pytest.approx(0.9, abs=1e-3)
     assert layer.colour_bar.isVisibleTo(layer)
+    scale = layer.colour_scale.text()
+    assert layer.colour_scale.isVisibleTo(layer) and ">0<" in scale and ">1<" in scale
+    assert "probability of phase 2" in scale
     layer.mode.setCurrentIndex(3)  # uncertainty
     assert layer.item.image[0, 0] == pytest.approx(0.4, abs=1e-3)
     features.actions["show_prediction"].trigger()
@@ -85,7 +89,7 @@ def test_measurements_of_the_annotation_and_the_prediction(features, qtbot, monk
     monkeypatch.setattr(prediction_layer, "run_predict", fake_predict)
     s, panel = features.window.session, features.measurements
     s.editor.mask[40:70, 60:100] = 2  # the grain: 30 x 40 pixels
-    s.project.set_pixel_size(s.image_id, 0.5e-6)
+    s.set_pixel_size(0.5e-6)
     with qtbot.waitSignal(panel.worker.finished, timeout=10000):
         panel.measure.click()
     header = [panel.table.horizontalHeaderItem(i).text() for i in range(panel.table.columnCount())]
@@ -114,6 +118,8 @@ def test_evaluation_overlay_and_scores_against_the_annotation(features, qtbot, m
     assert tuple(rgba[50, 70]) == (255, 255, 0, 255) and tuple(rgba[5, 5]) == (0, 255, 0, 255)
     assert rgba[100, 100, 3] == 0  # not annotated: not judged
     assert "IoU" in layer.info.text() and "0.750" in layer.info.text()  # 600 / (600 + 200)
+    assert "rgb(255, 255, 0)\">■</span> TP: Phase 2" in layer.info.text()  # the legend
+    assert "rgb(0, 255, 0)\">■</span> FN: Phase 2" in layer.info.text()
 
 
 def test_classifier_bars_and_grad_cam(features, qtbot, monkeypatch):
@@ -134,6 +140,26 @@ def test_classifier_bars_and_grad_cam(features, qtbot, monkeypatch):
     assert features.window.images.item(0).text().endswith("predicted: pearlite (70%)")
     layer.mode.setCurrentIndex(layer.mode.findText("Grad-CAM"))
     assert layer.item.image[50, 80] == 1 and layer.colour_bar.isVisibleTo(layer)
+
+
+def test_accepting_a_classifier_prediction_labels_the_image(features, qtbot, monkeypatch):
+    def fake_classifier(request, progress=None, cancel=None):
+        out = PredictResult("classification", ["Phase 1", "Phase 2"])
+        out.outcomes = [Outcome(i, probabilities=np.array([0.3, 0.7])) for i in request.image_ids]
+        return out
+
+    monkeypatch.setattr(prediction_layer, "run_predict", fake_classifier)
+    layer, s = features.prediction, features.window.session
+    with qtbot.waitSignal(layer.worker.finished, timeout=10000):
+        layer.predict_current()
+    layer.accept_unpainted.click()
+    assert s.project.get_label(s.image_id) == 2
+    assert "class: Phase 2" in features.window.images.item(0).text()
+    s.project.set_label(s.image_id, 1)
+    layer.accept_unpainted.click()  # already labelled: kept
+    assert s.project.get_label(s.image_id) == 1
+    layer.accept_all.click()
+    assert s.project.get_label(s.image_id) == 2
 
 
 def test_a_new_window_starts_with_the_default_samples_model(window, grain_image):

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from matlab_gui.imaging import read_mask, write_image, write_mask
+from matlab_gui.imaging.pixel_scores import segmentation_scores
 from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
 from matlab_gui.jobs.segment import SegmentRequest, run_segment
-from matlab_gui.ml.metrics import segmentation_scores
 from tests.jobs.test_jobs_segment import CLASSES, save_tiny_model
 
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from matlab_gui.imaging.pixel_scores import segmentation_scores
 from matlab_gui.ml.losses import IGNORE_INDEX
-from matlab_gui.ml.metrics import ConfusionMatrix, classification_scores, segmentation_scores
+from matlab_gui.ml.metrics import ConfusionMatrix, classification_scores
 
 
 def test_confusion_matrix_skips_ignored_pixels():

@@ -1,0 +1,130 @@
+"""The window's one model of what is open and what is chosen, announcing every change.
+
+Widgets subscribe to these events (through gui/workbench_signals.py) and render; none keeps
+its own copy. Every change made here is announced here, so a panel cannot miss a project switch.
+"""
+
+from __future__ import annotations
+
+from matlab_gui.annotate.rect import Rect
+from matlab_gui.project import ClassDef
+from matlab_gui.workbench.events import EventGroup
+from matlab_gui.workbench.session import Session
+
+TOOLS = ("brush", "eraser", "fill", "polygon", "superpixel", "picker")
+
+
+class Workbench:
+    """The open project (a `Session`, or None), its current image, the class list, the tool
+    and class in hand.
+
+    events: `project` (the new Session or None), `image` (the image id shown now), `classes`
+    (the new class list), `mask` (the Rect of the current mask that changed), `tool` (its
+    name), `current_class` (its index), `saved` (error text, "" on success; emitted from the
+    autosave thread), `changed` (dirty state or title)."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.events = EventGroup("project", "image", "classes", "mask", "tool", "current_class",
+                                 "saved", "changed")
+        self._tool = "brush"
+        self._current_class = 1
+
+    # -- the project ---------------------------------------------------------------------
+    def open(self, session: Session) -> None:
+        """Make `session` the open project (the caller has closed the previous one)."""
+        self.session = session
+        session.events.saved.connect(self.events.saved.emit)
+        session.events.changed.connect(self.events.changed.emit)
+        self.events.project.emit(session)
+
+    def close(self) -> None:
+        if self.session is None:
+            return
+        session, self.session = self.session, None
+        session.close()
+        self.events.project.emit(None)
+
+    @property
+    def project(self):
+        return None if self.session is None else self.session.project
+
+    # -- the current image ---------------------------------------------------------------
+    def select(self, image_id: str) -> None:
+        """Show `image_id` (UserError when it cannot be read; nothing changes then)."""
+        self.session.select(image_id)
+        self.events.image.emit(image_id)
+
+    @property
+    def image_id(self) -> str | None:
+        return None if self.session is None else self.session.image_id
+
+    # -- edits of the domain data ---------------------------------------------------------
+    def apply_classes(self, classes: list[ClassDef], mapping: dict[int, int] | None = None) -> list[str]:
+        """New class list (see Session.apply_classes); announces `classes`, and `mask` when the
+        current image's pixels were renumbered."""
+        changed = self.session.apply_classes(classes, mapping)
+        self.events.classes.emit(self.session.project.classes)
+        if self.session.image_id in changed:
+            self.events.mask.emit(Rect(0, 0, *self.session.editor.mask.shape))
+        self.events.changed.emit()
+        return changed
+
+    def assign(self, labels, where=None) -> Rect | None:
+        """Write class indices into the current mask as one undo step (Accept)."""
+        rect = None if self.session is None else self.session.assign(labels, where)
+        if rect is not None:
+            self.edited(rect)
+        return rect
+
+    def import_mask(self, image_id: str, mask) -> bool:
+        """An imported mask replaces an image's as one undo step of that image (see
+        Session.set_mask); the current image is redrawn."""
+        changed = self.session.set_mask(image_id, mask)
+        if changed and image_id == self.session.image_id:
+            self.edited(Rect(0, 0, *self.session.editor.mask.shape))
+        elif changed:
+            self.events.changed.emit()
+        return changed
+
+    def label_images(self, image_ids: list[str], index: int | None) -> list[str]:
+        """Give these images the image-level class `index` (None clears it)."""
+        changed = self.session.label_images(image_ids, index)
+        if changed:
+            self.events.changed.emit()
+        return changed
+
+    def remove_images(self, image_ids: list[str]) -> None:
+        """Take images out of the project; when the shown one goes, `image` announces None."""
+        shown = self.session.image_id in image_ids
+        self.session.remove_images(image_ids)
+        if shown:
+            self.events.image.emit("")
+        self.events.changed.emit()
+
+    def edited(self, rect: Rect) -> None:
+        """The current mask changed inside `rect` (a tool's step, an undo, an Accept)."""
+        self.events.mask.emit(rect)
+        self.events.changed.emit()
+
+    # -- what is in hand ----------------------------------------------------------------
+    @property
+    def tool(self) -> str:
+        return self._tool
+
+    @tool.setter
+    def tool(self, name: str) -> None:
+        if name not in TOOLS:
+            raise ValueError(f"unknown tool {name!r}")
+        self._tool = name
+        self.events.tool.emit(name)  # also when it is the same: choosing a tool resets it
+
+    @property
+    def current_class(self) -> int:
+        return self._current_class
+
+    @current_class.setter
+    def current_class(self, index: int) -> None:
+        if index != self._current_class:
+            self._current_class = int(index)
+            self.events.current_class.emit(self._current_class)
