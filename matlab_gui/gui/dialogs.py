@@ -168,7 +168,7 @@ def shortcuts(parent, keys: list[tuple[str, str]]) -> QtWidgets.QDialog:
     layout = QtWidgets.QVBoxLayout(dialog)
     layout.addWidget(table)
     layout.addWidget(buttons)
-    dialog.resize(460, 560)
+    dialog.resize(580, 600)
     dialog.show()
     return dialog
 
