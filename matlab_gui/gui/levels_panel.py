@@ -22,6 +22,7 @@ def histogram(data: np.ndarray, bins: int = 256) -> tuple[np.ndarray, np.ndarray
 class LevelsPanel(QtWidgets.QWidget):
     levels_changed = QtCore.Signal(float, float, float)  # low, high, gamma
     auto_requested = QtCore.Signal()
+    contrast_changed = QtCore.Signal(str)  # "linear", "equalised" or "clahe"
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -46,6 +47,16 @@ class LevelsPanel(QtWidgets.QWidget):
         auto = QtWidgets.QPushButton("Auto")
         auto.setToolTip("Auto-contrast: levels at the 0.5th and 99.5th percentiles")
         auto.clicked.connect(self.auto_requested)
+        self.contrast = QtWidgets.QComboBox(objectName="contrast")
+        for text, mode in [("Linear (levels, gamma)", "linear"), ("Equalised", "equalised"),
+                           ("CLAHE (adaptive)", "clahe")]:
+            self.contrast.addItem(text, mode)
+        self.contrast.setToolTip("How the image is shown; the data are never changed. Equalised "
+                                 "and CLAHE bring out faint phases in dim or uneven micrographs")
+        self.contrast.currentIndexChanged.connect(self._contrast_chosen)
+        view_row = QtWidgets.QHBoxLayout()
+        view_row.addWidget(QtWidgets.QLabel("Contrast"))
+        view_row.addWidget(self.contrast, 1)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(QtWidgets.QLabel("Gamma"))
         row.addWidget(self.gamma)
@@ -55,11 +66,24 @@ class LevelsPanel(QtWidgets.QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.plot)
         layout.addWidget(self.info)
+        layout.addLayout(view_row)
         layout.addLayout(row)
 
     def set_data(self, data: np.ndarray) -> None:
         counts, edges = histogram(data)
         self.curve.setData(edges, np.log1p(counts))
+
+    def set_contrast(self, mode: str) -> None:
+        """Show a contrast view without emitting a change."""
+        self.contrast.blockSignals(True)
+        self.contrast.setCurrentIndex(max(0, self.contrast.findData(mode)))
+        self.contrast.blockSignals(False)
+        self.region.setMovable(mode == "linear")
+
+    def _contrast_chosen(self, _index: int) -> None:
+        mode = self.contrast.currentData()
+        self.region.setMovable(mode == "linear")
+        self.contrast_changed.emit(mode)
 
     def clear(self) -> None:
         """No image: no histogram and no levels (after a project closes)."""

@@ -117,6 +117,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.palette.label_requested.connect(self.label_selected)
         self.levels.levels_changed.connect(self._levels_changed)
         self.levels.auto_requested.connect(self.auto_contrast)
+        self.levels.contrast_changed.connect(self._contrast_changed)
         o = self.options
         o.brush_changed.connect(r.set_radius)
         o.tolerance.valueChanged.connect(lambda v: setattr(r, "tolerance", v / 100))
@@ -126,6 +127,7 @@ class MainWindow(QtWidgets.QMainWindow):
         o.superpixels_changed.connect(lambda _: self._start_superpixels())
         self.workers.thumbnail_ready.connect(self.images.set_thumbnail)
         self.workers.superpixels_ready.connect(self._superpixels_ready)
+        self.workers.contrast_ready.connect(self._contrast_ready)
 
     # -- opening -----------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
@@ -283,6 +285,7 @@ class MainWindow(QtWidgets.QMainWindow):
         o.outline.setChecked(settings.get("outline", False))
         o.show_mask.setChecked(settings.get("show_mask", True))
         o.brush.setValue(settings.get("brush", 10))
+        self.levels.set_contrast(settings.get("contrast", "linear"))
         self.set_tool(settings.get("tool", "brush"))
         self._refresh_list()
         ids = session.project.image_ids
@@ -342,6 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
             1.0,
         )
         self.canvas.set_image(s.image, (lo, hi), gamma)
+        self._show_contrast_view()
         self.levels.set_data(s.image)
         self.levels.set_levels(lo, hi, gamma)
         self.router.levels = (lo, hi)
@@ -371,8 +375,33 @@ class MainWindow(QtWidgets.QMainWindow):
             self.levels.set_levels(lo, hi, self.levels.levels()[2])
             self._levels_changed(lo, hi, self.levels.levels()[2])
 
+    def _contrast_changed(self, mode: str) -> None:
+        """Linear shows the data through levels and gamma; Equalised and CLAHE show a view
+        computed in the background (the data, and what tools see, never change)."""
+        s = self.session
+        if s is None:
+            return
+        s.update_settings(contrast=mode)
+        if s.image is not None and mode == "linear":
+            lo, hi, gamma = self.levels.levels()
+            self.canvas.set_image(s.image, (lo, hi), gamma)
+        self._show_contrast_view()
+
+    def _show_contrast_view(self) -> None:
+        s, mode = self.session, self.levels.contrast.currentData()
+        if s is not None and s.image is not None and mode != "linear":
+            self.statusBar().showMessage(f"Computing the {mode} view…")
+            self.workers.contrast(s.image_id, s.image, mode)
+
+    def _contrast_ready(self, image_id: str, mode: str, view) -> None:
+        s = self.session
+        if s is not None and image_id == s.image_id and mode == self.levels.contrast.currentData():
+            self.canvas.set_image(view, (0, 255), self.levels.levels()[2])
+            self.statusBar().clearMessage()
+
     def _levels_changed(self, lo: float, hi: float, gamma: float) -> None:
-        self.canvas.set_levels((lo, hi), gamma)
+        linear = self.levels.contrast.currentData() == "linear"
+        self.canvas.set_levels((lo, hi) if linear else (0, 255), gamma)  # a view is uint8
         self.router.levels = (lo, hi)
         if self.session and self.session.image_id:
             levels = {

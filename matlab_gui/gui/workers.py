@@ -35,6 +35,7 @@ def to_qimage(a: np.ndarray) -> QtGui.QImage:
 class Workers(QtCore.QObject):
     thumbnail_ready = QtCore.Signal(str, QtGui.QImage)
     superpixels_ready = QtCore.Signal(str, object, object)  # id, Superpixels, edges
+    contrast_ready = QtCore.Signal(str, str, object)  # id, mode, uint8 view
     _ready = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None):
@@ -42,7 +43,8 @@ class Workers(QtCore.QObject):
         self._thumbs = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
         self._segment = ThreadPoolExecutor(1, thread_name_prefix="superpixels")
         self._futures: list[Future] = []
-        self._generation = 0
+        self._generation = 0  # bumped by cancel: results of older work are dropped
+        self._latest = {"superpixels": 0, "contrast": 0}  # newer requests of a kind supersede
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._ready.connect(self._drain, QtCore.Qt.QueuedConnection)
 
@@ -57,6 +59,8 @@ class Workers(QtCore.QObject):
             kind, image_id, value = self._results.get()
             if kind == "thumbnail":
                 self.thumbnail_ready.emit(image_id, to_qimage(value))
+            elif kind == "contrast":
+                self.contrast_ready.emit(image_id, *value)
             else:
                 self.superpixels_ready.emit(image_id, *value)
 
@@ -88,15 +92,34 @@ class Workers(QtCore.QObject):
     ) -> None:
         from matlab_gui.annotate import superpixels
 
-        self._generation += 1
-        generation = self._generation
+        current = self._supersede("superpixels")
 
         def run():
             sp = superpixels(image, *levels, n_segments=n)
-            if generation == self._generation:
+            if current():
                 self._post("superpixels", image_id, (sp, sp.boundaries()))
 
         self._submit(self._segment, run)
+
+    def contrast(self, image_id: str, image: np.ndarray, mode: str) -> None:
+        """An equalised or CLAHE display view (seconds on a large image)."""
+        from matlab_gui.imaging.display import contrast_view
+
+        current = self._supersede("contrast")
+
+        def run():
+            view = contrast_view(image, mode)
+            if current():
+                self._post("contrast", image_id, (mode, view))
+
+        self._submit(self._segment, run)
+
+    def _supersede(self, kind: str):
+        """A new request of `kind`: a test that is true while it is the latest and nothing
+        was cancelled since."""
+        self._latest[kind] += 1
+        mine, generation = self._latest[kind], self._generation
+        return lambda: mine == self._latest[kind] and generation == self._generation
 
     def cancel(self) -> None:
         """Drop the results of work in flight (the project is closing)."""

@@ -55,14 +55,37 @@ def window(data: np.ndarray, lo: float, hi: float, gamma: float = 1.0) -> np.nda
     return np.nan_to_num(scaled * 255.0 + 0.5).astype(np.uint8)
 
 
-def equalize(data: np.ndarray) -> np.ndarray:
-    """Global histogram equalisation, computed per image for display."""
-    if data.dtype in (np.uint8, np.uint16):
-        counts = np.bincount(data.ravel(), minlength=256 if data.dtype == np.uint8 else 65536)
-        cdf = np.cumsum(counts, dtype=np.float64)
-        cdf = (cdf - cdf[counts.nonzero()[0][0]]) / max(cdf[-1] - cdf[counts.nonzero()[0][0]], 1.0)
-        return np.round(np.clip(cdf, 0, 1) * 255).astype(np.uint8)[data]
-    return np.round(exposure.equalize_hist(data) * 255).astype(np.uint8)
+def equalise_histogram(image: np.ndarray) -> np.ndarray:
+    """Per-channel histogram equalisation keeping an integer image's dtype (floats: 0..1). The
+    training preprocessing of paper 001 and the Equalised display view are this one function."""
+    out = np.empty_like(image)
+    channels = image[..., None] if image.ndim == 2 else image
+    target = out[..., None] if image.ndim == 2 else out
+    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+    for c in range(channels.shape[-1]):
+        values, inverse, counts = np.unique(channels[..., c], return_inverse=True, return_counts=True)
+        cdf = np.cumsum(counts) / counts.sum()
+        target[..., c] = (cdf[inverse] * top).reshape(channels.shape[:-1]).astype(image.dtype)
+    return out
+
+
+def equalised_view(data: np.ndarray) -> np.ndarray:
+    """The image after global histogram equalisation, as uint8 for display."""
+    eq = equalise_histogram(data)
+    return window(eq, 0.0, float(np.iinfo(eq.dtype).max) if np.issubdtype(eq.dtype, np.integer)
+                  else 1.0)
+
+
+CONTRAST_VIEWS = ("linear", "equalised", "clahe")
+
+
+def contrast_view(data: np.ndarray, mode: str) -> np.ndarray:
+    """The uint8 display view of a contrast mode other than "linear" (levels and gamma)."""
+    if mode == "equalised":
+        return equalised_view(data)
+    if mode == "clahe":
+        return clahe(data)
+    raise ValueError(f"unknown contrast view {mode!r} (use {', '.join(CONTRAST_VIEWS[1:])})")
 
 
 def clahe(data: np.ndarray, clip_limit: float = 0.01, tile: int = 8) -> np.ndarray:

@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 
 from matlab_gui import imaging
 from matlab_gui.errors import DataError
+from matlab_gui.imaging.display import equalise_histogram
 from matlab_gui.ml.augment import Augmenter
 from matlab_gui.ml.losses import IGNORE_INDEX
 
@@ -361,19 +362,6 @@ class ProjectClassification:
 
     def describe(self) -> dict:
         return {"source": "project", "path": str(self.project.path)}
-
-
-def equalise_histogram(image: np.ndarray) -> np.ndarray:
-    """Per-channel histogram equalisation (paper 001), keeping an integer image's dtype."""
-    out = np.empty_like(image)
-    channels = image[..., None] if image.ndim == 2 else image
-    target = out[..., None] if image.ndim == 2 else out
-    top = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
-    for c in range(channels.shape[-1]):
-        values, inverse, counts = np.unique(channels[..., c], return_inverse=True, return_counts=True)
-        cdf = np.cumsum(counts) / counts.sum()
-        target[..., c] = (cdf[inverse] * top).reshape(channels.shape[:-1]).astype(image.dtype)
-    return out
 
 
 def mean_intensity(image: np.ndarray) -> float:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from matlab_gui.errors import ModelError, UserError
-from matlab_gui.ml.data import equalise_histogram, input_hw
+from matlab_gui.imaging.display import equalise_histogram
+from matlab_gui.ml.data import input_hw
 from matlab_gui.ml.tiling import TiledPrediction, TiledSegmenter, TileOptions
 from matlab_gui.progress import CancelToken, ProgressCallback
 

@@ -4,7 +4,7 @@ Micrographs come as 8-bit, 16-bit (often only 12 bits used) or float, greyscale 
 default rule stretches each image's 0.5..99.5 percentiles to 0..1, which makes a model indifferent
 to detector gain and bit depth. Statistics are taken once per whole image (`input_stats`) so the
 tiles of one huge micrograph are all normalised alike. Histogram equalisation (paper 001) is
-applied to the raw image before this, by `ml.data.equalise_histogram`, when the card's training
+applied to the raw image before this, by `imaging.display.equalise_histogram`, when the card's training
 recorded `hist_eq`.
 """
 

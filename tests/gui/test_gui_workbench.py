@@ -242,3 +242,25 @@ def test_class_keys_work_after_typing_in_a_panel(window, mouse, grain_image, qtb
     QtWidgets.QApplication.sendEvent(window.canvas, QtGui.QEnterEvent(here, here, here))
     QtTest.QTest.keyClick(QtWidgets.QApplication.focusWidget(), Qt.Key_2)
     assert window.workbench.current_class == 2 and brush.value() == size
+
+
+def test_equalised_and_clahe_views_from_the_levels_panel(window, grain_image, qtbot):
+    """The Levels panel's Contrast list shows the image equalised or with CLAHE (computed in
+    the background); the data stay as they were, and the choice is kept in the project."""
+    from matlab_gui.imaging.display import clahe, equalised_view
+
+    data = grain_image[1].astype(np.uint16) * 257  # 16-bit: the views are 8-bit
+    data[:10] = 90 * 257  # a third grey level, so equalisation has something to spread
+    tifffile.imwrite(grain_image[0], data)
+    window.open_paths([grain_image[0]])
+    s, combo = window.session, window.levels.contrast
+    with qtbot.waitSignal(window.workers.contrast_ready, timeout=10000):
+        combo.setCurrentIndex(combo.findData("clahe"))
+    qtbot.waitUntil(lambda: window.canvas.image_item.image.dtype == np.uint8)
+    assert np.array_equal(window.canvas.image_item.image, clahe(data))
+    with qtbot.waitSignal(window.workers.contrast_ready, timeout=10000):
+        combo.setCurrentIndex(combo.findData("equalised"))
+    assert np.array_equal(window.canvas.image_item.image, equalised_view(data))
+    assert np.array_equal(s.image, data) and s.project.settings["contrast"] == "equalised"
+    combo.setCurrentIndex(combo.findData("linear"))
+    assert window.canvas.image_item.image.dtype == np.uint16

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from matlab_gui.errors import DataError
+from matlab_gui.imaging.display import equalise_histogram
 from matlab_gui.ml import splits
 from matlab_gui.ml.augment import DEFAULT_AUGMENT, Augmenter
 from matlab_gui.ml.data import (
     LabelRule,
     PatchDataset,
     PreparedImage,
-    equalise_histogram,
     label_counts,
     mean_intensity,
 )
