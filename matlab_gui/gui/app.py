@@ -39,10 +39,10 @@ def application() -> QtWidgets.QApplication:
     return app
 
 
-def _open(window, paths: list[str]) -> None:
+def _open(window, paths: list[str], recover: bool = True) -> None:
     if paths:
         window.open_paths([Path(p) for p in paths])
-    else:
+    elif not (recover and window.offer_recovery()):
         window.open_sample()
 
 
@@ -61,7 +61,7 @@ def run_gui(paths: list[str], screenshot: str | None = None, size: str | None = 
         return app.exec()
     dialogs.set_unattended(True)  # nobody is there to click a message away
     try:
-        _open(window, paths)
+        _open(window, paths, recover=False)
         window.wait_until_idle()
         if not window.grab().save(screenshot):
             raise UserError("cannot write the screenshot there", screenshot)

@@ -157,6 +157,31 @@ class MainWindow(QtWidgets.QMainWindow):
             self.model_features.prediction.use_model_classes()
             self.session.mark_provided()  # quitting without touching it asks nothing
 
+    def offer_recovery(self) -> bool:
+        """At start: offer the work of an untitled project a crashed window left behind.
+        True when one was recovered (then it is the open project)."""
+        from datetime import datetime
+
+        from matlab_gui.workbench.session import leftover_untitled
+
+        for path in leftover_untitled():
+            try:
+                session = Session.recover(path)
+            except UserError:  # another window has it, or it is unreadable: leave it alone
+                continue
+            count = len(session.project.image_ids)
+            when = datetime.fromtimestamp(path.stat().st_mtime)
+            if count and dialogs.ask_yes(
+                self, "Recover unsaved work",
+                f"matlab_gui closed without saving an untitled project ({count} image"
+                f"{'s' if count > 1 else ''}, last autosaved {when:%Y-%m-%d %H:%M}).\n\n"
+                "Recover it? No discards it.",
+            ):
+                self._replace_session(session)
+                return True
+            session.close()  # untitled: its temporary folder goes with it
+        return False
+
     def open_project(self, path: Path) -> None:
         """Open `path` in place of the current project; the current one stays open when the
         user cancels or the new one cannot be opened."""

@@ -29,7 +29,7 @@ from matlab_gui.gui.model_panel import ModelPanel
 from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
-from matlab_gui.ml.model_lookup import card_json as read_card  # plain JSON: no torch here
+from matlab_gui.ml.model_lookup import card_json  # plain JSON: no torch here
 from matlab_gui.progress import Progress
 from matlab_gui.project import names
 
@@ -218,7 +218,7 @@ class ModelFeatures(QtCore.QObject):
         staging.rename(folder)
 
     def card(self, key: str | None = None) -> dict:
-        return read_card(self.model_dir(key))
+        return card_json(self.model_dir(key))
 
     def choose_model(self, key: str) -> None:
         self.current_key = key
@@ -231,7 +231,7 @@ class ModelFeatures(QtCore.QObject):
         folder = dialogs.folder(self.window, "Import a model folder (card.json + weights)")
         if folder is None or self.project is None:
             return
-        if not read_card(folder):
+        if not card_json(folder):
             dialogs.error(self.window, "Not a model folder", f"{folder}: no readable card.json")
             return
         self.window.session.wait()

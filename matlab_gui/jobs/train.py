@@ -128,9 +128,9 @@ def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
 def _class_infos(source, start_card):
     from matlab_gui.ml.card import ClassInfo
 
-    if start_card is not None and source.class_colors is None:
+    if start_card is not None and source.class_colours is None:
         return list(start_card.classes)
-    colors = source.class_colors or [None] * len(source.class_names)
+    colors = source.class_colours or [None] * len(source.class_names)
     return [ClassInfo(name=n, color=c) if c is not None else ClassInfo(name=n, color=_palette(i))
             for i, (n, c) in enumerate(zip(source.class_names, colors, strict=True))]
 
@@ -138,7 +138,7 @@ def _class_infos(source, start_card):
 def _same_classes(card, source) -> bool:
     """Whether a model's output layer already means the data's classes: the same names in the
     same order, or folder masks that name no classes (values 0..N-1) and as many of them."""
-    if source.class_colors is None:
+    if source.class_colours is None:
         return len(card.classes) == len(source.class_names)
     return [c.name for c in card.classes] == list(source.class_names)
 

@@ -105,7 +105,7 @@ class FolderSegmentation:
             n = top + 1 if class_names is None else len(class_names)
             self.label_rule = LabelRule.dense(n)
         self.class_names = list(class_names) if class_names else [f"class {i}" for i in range(n)]
-        self.class_colors: list[tuple[int, int, int]] | None = None
+        self.class_colours: list[tuple[int, int, int]] | None = None
 
     def load(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
         image_path, mask_path = self._pairs[stem]
@@ -124,7 +124,7 @@ class ProjectSegmentation:
         if not classes:
             raise DataError("the project has no classes", project.path)
         self.class_names = [c.name for c in classes]
-        self.class_colors = [tuple(c.color) for c in classes]
+        self.class_colours = [tuple(c.color) for c in classes]
         self.label_rule = LabelRule.sparse([c.index for c in classes])
         # keyed by image id: two images may share a file name (same name, other folders)
         self.stems = sorted(i for i in project.image_ids if project.record(i).has_mask)
@@ -313,7 +313,7 @@ class FolderClassification:
         else:
             pairs = [(None, c) for c in subdirs]
         self.class_names = sorted({c.name for _, c in pairs})
-        self.class_colors = None
+        self.class_colours = None
         self._items: dict[str, tuple[Path, int]] = {}
         self.given_splits: dict[str, str] = {}
         for split, class_dir in pairs:
@@ -343,7 +343,7 @@ class ProjectClassification:
         self.project = project
         classes = sorted(project.classes, key=lambda c: c.index)
         self.class_names = [c.name for c in classes]
-        self.class_colors = [tuple(c.color) for c in classes]
+        self.class_colours = [tuple(c.color) for c in classes]
         position = {c.index: i for i, c in enumerate(classes)}
         self._labels = {
             i: position[project.get_label(i)] for i in project.image_ids

@@ -26,8 +26,17 @@ from matlab_gui.errors import UserError
 from matlab_gui.project import PROJECT_SUFFIX, ClassDef, ImageRecord, Project
 from matlab_gui.workbench.events import EventGroup
 
+UNTITLED_PREFIX = "matlab_gui-"
 DEFAULT_CLASSES = [ClassDef(1, "Phase 1", (230, 25, 75)), ClassDef(2, "Phase 2", (60, 180, 75))]
 HISTORY_BUDGET = 1 << 30  # bytes of undo kept for the images not shown; the oldest go first
+
+
+def leftover_untitled() -> list[Path]:
+    """Untitled projects in the temporary folder, newest first: a window that closed normally
+    removed its own, so these belong to windows that died (or to ones still running)."""
+    root = Path(tempfile.gettempdir())
+    found = [p for p in root.glob(f"{UNTITLED_PREFIX}*/untitled{PROJECT_SUFFIX}") if p.is_file()]
+    return sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 class Session:
@@ -55,9 +64,15 @@ class Session:
     def untitled_project(cls) -> Session:
         """Images opened without a project go into a temporary project (autosaved, so a crash
         loses little); Save then asks where to keep it."""
-        folder = Path(tempfile.mkdtemp(prefix="matlab_gui-"))
+        folder = Path(tempfile.mkdtemp(prefix=UNTITLED_PREFIX))
         project = Project.create(folder / f"untitled{PROJECT_SUFFIX}", DEFAULT_CLASSES, exclusive=True)
         return cls(project, True)
+
+    @classmethod
+    def recover(cls, path: str | Path) -> Session:
+        """Reopen an untitled project that a window which died left behind; it stays untitled
+        (Save asks where). ProjectLockedError when a running window still has it."""
+        return cls(Project.open(path, exclusive=True), untitled=True)
 
     @classmethod
     def open(cls, path: str | Path, readonly: bool = False) -> Session:

@@ -264,3 +264,36 @@ def test_equalised_and_clahe_views_from_the_levels_panel(window, grain_image, qt
     assert np.array_equal(s.image, data) and s.project.settings["contrast"] == "equalised"
     combo.setCurrentIndex(combo.findData("linear"))
     assert window.canvas.image_item.image.dtype == np.uint16
+
+
+def _crashed_untitled(tmp_path, monkeypatch, grain_image):
+    """An untitled project autosaved with one image, left behind as a crash leaves it."""
+    import tempfile
+
+    from matlab_gui.workbench import Session
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    s = Session.untitled_project()
+    s.project.add_image(grain_image[0])
+    s.project.save()
+    s.project.close()  # the process died: its lock is gone, the folder stays
+    return s.project.path
+
+
+def test_the_next_start_offers_to_recover_untitled_work(window, grain_image, tmp_path,
+                                                        monkeypatch, messages):
+    from matlab_gui.gui.app import _open
+
+    path = _crashed_untitled(tmp_path, monkeypatch, grain_image)
+    _open(window, [])  # a start without files: recovery first, else the sample
+    s = window.session
+    assert s.untitled and s.project.path == path and len(s.project.image_ids) == 1
+    assert any(t == "Recover unsaved work" and "1 image" in m for _, t, m in messages)
+
+
+def test_declined_recovery_discards_the_leftover(window, grain_image, tmp_path, monkeypatch):
+    path = _crashed_untitled(tmp_path, monkeypatch, grain_image)
+    monkeypatch.setattr(dialogs, "ask_yes", lambda *_: False)
+    assert not window.offer_recovery()
+    assert not path.parent.exists() and window.session is None
