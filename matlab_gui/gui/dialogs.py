@@ -55,6 +55,13 @@ def warning(parent, title: str, message: str) -> None:
     MB.warning(parent, title, message)
 
 
+def info(parent, title: str, message: str) -> None:
+    if _unattended:
+        print(f"{title}: {message}", file=sys.stderr)
+        return
+    MB.information(parent, title, message)
+
+
 def ask_yes(parent, title: str, message: str) -> bool:
     """A yes/no question; unattended runs answer no."""
     if _unattended:

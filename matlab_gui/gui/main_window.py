@@ -288,6 +288,26 @@ class MainWindow(QtWidgets.QMainWindow):
             self._clear_view()
         self._update_title()
 
+    def relink_images(self) -> None:
+        """Image > Relink missing images: find moved referenced images in a folder."""
+        s = self.session
+        if s is None:
+            return
+        missing = s.project.missing_images()
+        if not missing:
+            dialogs.info(self, "Relink images", "Every referenced image is where the project says.")
+            return
+        folder = dialogs.folder(self, f"Folder holding the {len(missing)} missing images")
+        if folder is None:
+            return
+        s.wait()
+        found = s.project.relink(folder)
+        self._refresh_list()
+        left = len(missing) - len(found)
+        dialogs.info(self, "Relink images", f"Found {len(found)} of {len(missing)} missing images"
+                     + (f"; {left} still missing (same name and content needed)." if left else "."))
+        self._update_title()
+
     def _replace_session(self, session: Session) -> None:
         """Close the current project (its work already saved or discarded) and open `session`."""
         self.workers.cancel()

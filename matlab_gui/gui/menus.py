@@ -144,8 +144,13 @@ def build(w) -> dict[str, QtGui.QAction]:
         w, "&Remove selected images…", w.remove_selected_images,
         tip="Take the selected images out of the project (the files stay)",
     )
+    A["relink"] = _action(
+        w, "Re&link missing images…", w.relink_images,
+        tip="Find referenced images that were moved: same file name and content, in a folder",
+    )
     i.addAction(A["pixel_size"])
     i.addAction(A["remove_images"])
+    i.addAction(A["relink"])
 
     a = mb.addMenu("&Annotate")
     group = QtGui.QActionGroup(w)

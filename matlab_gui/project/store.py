@@ -527,6 +527,31 @@ class Project:
         sha = _sha256(source)
         return next((r.id for r in candidates if r.sha256 == sha), None)
 
+    def missing_images(self) -> list[str]:
+        """Referenced images whose file is no longer where the project says."""
+        self._refresh()
+        return [r.id for r in self._meta.records.values()
+                if not r.embedded and not (r.source_path and Path(r.source_path).is_file())]
+
+    def relink(self, folder: str | Path) -> list[str]:
+        """Point missing referenced images at files of the same name and bytes in `folder` (or
+        its subfolders): after the images were moved or the disk was mounted elsewhere.
+        Returns the ids relinked; a same-named file with other bytes is not taken."""
+        missing = {self.record(i).name: i for i in self.missing_images()}
+        relinked = []
+        for path in sorted(Path(folder).rglob("*")):
+            image_id = missing.get(path.name)
+            if image_id is None or not path.is_file():
+                continue
+            if _sha256(path) == self.record(image_id).sha256:
+                self._update(image_id, source_path=str(path.resolve()))
+                self._verified.discard(image_id)
+                relinked.append(image_id)
+                del missing[path.name]
+        if relinked:
+            self.log("relink images", folder=str(folder), ids=relinked)
+        return relinked
+
     def remove_image(self, image_id: str) -> None:
         record = self.record(image_id)
         del self._meta.records[image_id]
@@ -543,7 +568,8 @@ class Project:
             return self._dataset(schema.IMAGES, image_id)[()]
         source = Path(record.source_path)
         if not source.is_file():
-            raise ProjectError(f"referenced image {record.name!r} is missing", source)
+            raise ProjectError(f"referenced image {record.name!r} is missing (moved? Image > "
+                               "Relink missing images… finds it in a folder)", source)
         if image_id not in self._verified:
             if _sha256(source) != record.sha256:
                 raise ProjectError(

@@ -297,3 +297,15 @@ def test_declined_recovery_discards_the_leftover(window, grain_image, tmp_path, 
     monkeypatch.setattr(dialogs, "ask_yes", lambda *_: False)
     assert not window.offer_recovery()
     assert not path.parent.exists() and window.session is None
+
+
+def test_relink_from_the_image_menu(window, grain_image, tmp_path, monkeypatch, messages):
+    window.add_images([grain_image[0]], embed=False)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    grain_image[0].rename(moved / grain_image[0].name)
+    monkeypatch.setattr(dialogs, "folder", lambda *_: moved)
+    window.actions["relink"].trigger()
+    p = window.session.project
+    assert p.missing_images() == [] and p.record(p.image_ids[0]).source_path.startswith(str(moved))
+    assert any("Found 1 of 1" in m for _, _, m in messages)
