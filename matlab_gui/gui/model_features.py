@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui.errors import UserError
@@ -29,6 +30,7 @@ from matlab_gui.gui.model_panel import ModelPanel
 from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
+from matlab_gui.jobs.predict import Outcome, PredictResult
 from matlab_gui.ml.model_lookup import card_json  # plain JSON: no torch here
 from matlab_gui.progress import Progress
 from matlab_gui.project import names
@@ -70,6 +72,24 @@ def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
     return run_training(request, progress=progress, cancel=cancel)
 
 
+def batch_outcome(result, path: Path, image_id: str) -> Outcome | None:
+    """A batch run's prediction of one file as the Prediction dock's outcome: a classifier's
+    probabilities, or the segment job's written mask (read back from the output folder)."""
+    from matlab_gui.imaging import read_mask
+
+    key = path.resolve()
+    if hasattr(result, "rows"):
+        row = next((r for r in result.rows if Path(r.path).resolve() == key), None)
+        if row is None or not row.probabilities:
+            return None
+        return Outcome(image_id, probabilities=np.asarray(row.probabilities))
+    done = next((o for o in result.images if Path(o.path).resolve() == key and not o.error), None)
+    masks = [f for f in (done.files if done else []) if f.stem.endswith("_mask")]
+    if not masks or not masks[0].is_file():
+        return None
+    return Outcome(image_id, labels=np.asarray(read_mask(masks[0])))
+
+
 def content_key(files: dict[str, bytes]) -> str:
     """A short digest of a model's file names and bytes: it changes whenever the model stored
     under a name does."""
@@ -109,6 +129,7 @@ class ModelFeatures(QtCore.QObject):
         self.batch_results = BatchResults()
         self.measurements = MeasurePanel(window, self.prediction)
         self.entries: list[tuple[str, str]] = []
+        self._batch_result = None  # the last batch run's, for opening its rows
         self.docks = {t: self._dock(t, w) for t, w in [
             ("Model", self.model_panel), ("Training", self.training_panel),
             ("Prediction", self.prediction), ("Measurements", self.measurements),
@@ -144,10 +165,9 @@ class ModelFeatures(QtCore.QObject):
         self.window.signals.project.connect(self._project_changed)
         b, r = self.batch, self.batch_results
         r.cancel_requested.connect(b.cancel)
-        r.open_requested.connect(lambda path: self.window.open_paths([Path(path)]))
+        r.open_requested.connect(self.open_batch_result)
         b.progress.connect(r.show_progress)
-        b.finished.connect(lambda result: r.set_table(
-            classify_table(result) if hasattr(result, "rows") else segment_table(result)))
+        b.finished.connect(self._batch_finished)
         b.failed.connect(lambda m: (r.stop("Failed."), dialogs.error(self.window, "Batch failed", m)))
         b.cancelled.connect(lambda: r.stop("Cancelled; the rows done so far are in the CSV."))
 
@@ -376,6 +396,22 @@ class ModelFeatures(QtCore.QObject):
         self.batch_results.start(f"{choice.kind.title()} {choice.folder} → {choice.out}")
         self.docks["Batch results"].show()
         self.docks["Batch results"].raise_()
+
+    def _batch_finished(self, result) -> None:
+        self._batch_result = result
+        self.batch_results.set_table(
+            classify_table(result) if hasattr(result, "rows") else segment_table(result))
+
+    def open_batch_result(self, path: str) -> None:
+        """Double-click on a batch row: the image opens showing what the batch predicted."""
+        self.window.open_paths([Path(path)])
+        s, result = self.window.session, self._batch_result
+        if s is None or s.image_id is None or result is None:
+            return
+        outcome = batch_outcome(result, Path(path), s.image_id)
+        if outcome is not None:
+            task = "classification" if hasattr(result, "rows") else "segmentation"
+            self.prediction.show_result(PredictResult(task, result.class_names, [outcome]))
 
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""

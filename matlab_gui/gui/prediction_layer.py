@@ -119,7 +119,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.predict_all.clicked.connect(self.predict_everything)
         self.cancel.clicked.connect(w.cancel)
         w.progress.connect(lambda e: (self.bar.setRange(0, e.total), self.bar.setValue(e.done)))
-        w.finished.connect(self._predicted)
+        w.finished.connect(self.show_result)
         w.failed.connect(lambda m: (self._idle(), dialogs.error(self.window, "Prediction failed", m)))
         w.cancelled.connect(lambda: self._idle())
         self.mode.currentIndexChanged.connect(lambda _: self.redraw())
@@ -165,7 +165,9 @@ class PredictionLayer(QtWidgets.QWidget):
         self.bar.setRange(0, 1)
         self.bar.setValue(int(done))
 
-    def _predicted(self, result: PredictResult) -> None:
+    def show_result(self, result: PredictResult) -> None:
+        """A prediction arrived (this dock's run, or a batch row opened): map its classes to
+        the project's, keep segmentation labels in the project, show it."""
         self._idle(done=True)
         self.result = result
         s = self.window.session

@@ -85,10 +85,40 @@ def test_table_with_one_error_row_filters_and_exports(features, folder, qtbot, m
 def test_double_click_opens_the_image(features, folder, qtbot, monkeypatch, tmp_path):
     monkeypatch.setattr(classify, "run_classify", fake_classify)
     _run(features, qtbot, folder, tmp_path)
-    view = features.batch_results.view
-    view.doubleClicked.emit(features.batch_results.proxy.index(1, 0))
+    view, proxy = features.batch_results.view, features.batch_results.proxy
+    row = next(r for r in range(proxy.rowCount()) if "sample 1" in proxy.index(r, 0).data())
+    view.doubleClicked.emit(proxy.index(row, 0))
     s = features.window.session
-    assert s is not None and s.project.record(s.image_id).name.startswith("sample")
+    assert s is not None and s.project.record(s.image_id).name == "sample 1.png"
+    shown = features.prediction.current()  # with the batch's prediction: pearlite at 0.8
+    assert shown is not None and list(shown.probabilities) == pytest.approx([0.2, 0.8])
+    assert "pearlite" in features.prediction.info.text()
+
+
+def test_double_click_on_a_segmented_file_shows_its_mask(features, folder, qtbot, monkeypatch,
+                                                        tmp_path):
+    from matlab_gui.imaging import write_mask
+    from matlab_gui.jobs import segment
+
+    def fake_segment(request, progress=None, cancel=None):
+        request.out.mkdir(parents=True, exist_ok=True)
+        images = []
+        for p in sorted(request.inputs[0].glob("sample*")):
+            mask = np.zeros((40, 50), np.uint8)
+            mask[:, 25:] = 1  # right half pearlite
+            write_mask(request.out / f"{p.stem}_mask.png", mask)
+            images.append(segment.ImageOutcome(p, [request.out / f"{p.stem}_mask.png"],
+                                               [0.5, 0.5]))
+        return segment.SegmentResult(CLASSES, images, request.out / "f.csv", 0.1)
+
+    monkeypatch.setattr(segment, "run_segment", fake_segment)
+    with qtbot.waitSignal(features.batch.finished, timeout=30000):
+        features.run_batch(BatchChoice("segment", folder, False, features.current_key,
+                                       tmp_path / "seg"))
+    features.batch_results.view.doubleClicked.emit(features.batch_results.proxy.index(0, 0))
+    shown = features.prediction.current()
+    assert shown is not None and shown.labels is not None
+    assert len(np.unique(shown.labels)) == 2 and shown.labels[0, 0] != shown.labels[0, 49]
 
 
 def test_dialog_fills_the_output_and_returns_the_choice(qtbot, folder):
