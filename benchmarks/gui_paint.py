@@ -81,20 +81,26 @@ def stats(ms: list[float]) -> dict:
     }
 
 
-def dabs(window: MainWindow, n: int, rng: np.random.Generator) -> list[float]:
-    """Time mouse-press (one dab, radius 10) -> repainted canvas, at random visible points."""
+def visible_point(window: MainWindow, rng: np.random.Generator) -> QtCore.QPoint:
     vp = window.canvas.viewport()
-    times = []
-    for _ in range(n):
-        pos = QtCore.QPoint(
-            int(rng.integers(50, vp.width() - 50)), int(rng.integers(50, vp.height() - 50))
-        )
-        t0 = time.perf_counter()
-        QtTest.QTest.mousePress(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
-        repaint(window)
-        times.append(1000 * (time.perf_counter() - t0))
-        QtTest.QTest.mouseRelease(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
-    return times
+    return QtCore.QPoint(int(rng.integers(50, vp.width() - 50)),
+                         int(rng.integers(50, vp.height() - 50)))
+
+
+def dab(window: MainWindow, pos: QtCore.QPoint) -> float:
+    """Mouse press (one dab with the brush) -> repainted canvas, in ms; then release."""
+    vp = window.canvas.viewport()
+    t0 = time.perf_counter()
+    QtTest.QTest.mousePress(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
+    repaint(window)
+    ms = 1000 * (time.perf_counter() - t0)
+    QtTest.QTest.mouseRelease(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
+    return ms
+
+
+def dabs(window: MainWindow, n: int, rng: np.random.Generator) -> list[float]:
+    """Time `n` dabs (radius 10) at random visible points."""
+    return [dab(window, visible_point(window, rng)) for _ in range(n)]
 
 
 def naive_refresh(window: MainWindow, repeats: int = 3) -> list[float]:

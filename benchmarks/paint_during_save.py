@@ -24,9 +24,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import tifffile  # noqa: E402
-from gui_paint import PaintCounter, micrograph, repaint, stats  # noqa: E402
+from gui_paint import PaintCounter, dab, micrograph, stats, visible_point  # noqa: E402
 from project_save import realistic_mask  # noqa: E402
-from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402
+from PySide6 import QtTest, QtWidgets  # noqa: E402
 
 from matlab_gui.gui.app import application  # noqa: E402
 from matlab_gui.gui.main_window import MainWindow  # noqa: E402
@@ -42,17 +42,12 @@ def gestures(window: MainWindow, n: int, rng: np.random.Generator, while_saving:
     for _ in range(n):
         if while_saving and not session.saving:
             break
-        pos = QtCore.QPoint(int(rng.integers(50, vp.width() - 50)),
-                            int(rng.integers(50, vp.height() - 50)))
+        pos = visible_point(window, rng)
         t0 = time.perf_counter()
         QtTest.QTest.mouseMove(vp, pos)
         QtWidgets.QApplication.processEvents()
         times.append(1000 * (time.perf_counter() - t0))
-        t0 = time.perf_counter()
-        QtTest.QTest.mousePress(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
-        repaint(window)
-        times.append(1000 * (time.perf_counter() - t0))
-        QtTest.QTest.mouseRelease(vp, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier, pos)
+        times.append(dab(window, pos))
     return times
 
 

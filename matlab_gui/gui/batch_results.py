@@ -13,6 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from matlab_gui.jobs.predict import Outcome
+
 Qt = QtCore.Qt
 ALL, ERRORS, OK = "All files", "Errors only", "Without errors"
 PATH_ROLE = Qt.UserRole + 1
@@ -202,3 +204,21 @@ class BatchResults(QtWidgets.QWidget):
                                                         "CSV (*.csv)")
         if path:
             self.export_csv(Path(path))
+
+
+def batch_outcome(result, path: Path, image_id: str) -> Outcome | None:
+    """A batch run's prediction of one file as the Prediction dock's outcome: a classifier's
+    probabilities, or the segment job's written mask (read back from the output folder)."""
+    from matlab_gui.imaging import read_mask
+
+    key = path.resolve()
+    if hasattr(result, "rows"):
+        row = next((r for r in result.rows if Path(r.path).resolve() == key), None)
+        if row is None or not row.probabilities:
+            return None
+        return Outcome(image_id, probabilities=np.asarray(row.probabilities))
+    done = next((o for o in result.images if Path(o.path).resolve() == key and not o.error), None)
+    masks = [f for f in (done.files if done else []) if f.stem.endswith("_mask")]
+    if not masks or not masks[0].is_file():
+        return None
+    return Outcome(image_id, labels=np.asarray(read_mask(masks[0])))

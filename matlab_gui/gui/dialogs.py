@@ -41,25 +41,24 @@ def set_unattended(on: bool) -> None:
     _unattended = on
 
 
-def error(parent, title: str, message: str) -> None:
+def _tell(show, parent, title: str, message: str) -> None:
+    """A message box, or stderr when nobody is there to close one."""
     if _unattended:
         print(f"{title}: {message}", file=sys.stderr)
         return
-    MB.critical(parent, title, message)
+    show(parent, title, message)
+
+
+def error(parent, title: str, message: str) -> None:
+    _tell(MB.critical, parent, title, message)
 
 
 def warning(parent, title: str, message: str) -> None:
-    if _unattended:
-        print(f"{title}: {message}", file=sys.stderr)
-        return
-    MB.warning(parent, title, message)
+    _tell(MB.warning, parent, title, message)
 
 
 def info(parent, title: str, message: str) -> None:
-    if _unattended:
-        print(f"{title}: {message}", file=sys.stderr)
-        return
-    MB.information(parent, title, message)
+    _tell(MB.information, parent, title, message)
 
 
 def ask_yes(parent, title: str, message: str) -> bool:

@@ -14,80 +14,29 @@ import hashlib
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
-from matlab_gui.gui.batch_results import BatchResults, classify_table, segment_table
+from matlab_gui.gui.batch_results import BatchResults, batch_outcome, classify_table, segment_table
+from matlab_gui.gui.fine_tune import FineTuneJob, labelled_task, run_fine_tune
 from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.gui.measure_panel import MeasurePanel
+from matlab_gui.gui.model_menus import add_menus
 from matlab_gui.gui.model_panel import ModelPanel
-from matlab_gui.gui.prediction_layer import PredictionLayer, add_actions
+from matlab_gui.gui.prediction_layer import PredictionLayer
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
-from matlab_gui.jobs.predict import Outcome, PredictResult
+from matlab_gui.jobs.predict import PredictResult
 from matlab_gui.ml.model_lookup import card_json  # plain JSON: no torch here
 from matlab_gui.progress import Progress
 from matlab_gui.project import names
 
 Qt = QtCore.Qt
 SHIPPED, PROJECT = "shipped:", "project:"
-
-
-@dataclass
-class FineTuneJob:
-    """What the worker needs to build the TrainRequest (built there: it imports torch)."""
-
-    task: str
-    project: object
-    out: Path
-    start: Path | None  # the model folder to fine-tune, None for a new model
-    settings: TrainSettings
-
-
-def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
-    """In the worker thread: report the device, then run the train job."""
-    from matlab_gui.jobs.train import TrainRequest, run_training
-    from matlab_gui.ml.augment import DEFAULT_AUGMENT
-    from matlab_gui.ml.device import describe_device, pick_device
-
-    s = job.settings
-    progress(Progress("device", 0, 0, message=describe_device(pick_device(s.device))))
-    request = TrainRequest(
-        task=job.task, data=job.project, out=job.out, from_model=job.start,
-        arch=None if job.start else s.arch_for(job.task),
-        encoder=None if job.start else s.encoder, epochs=s.epochs, batch=s.batch, lr=s.lr,
-        patch=s.patch, patches_per_epoch=s.patches_per_epoch, finetune_top=s.finetune_top,
-        augment=None if s.augment else dict.fromkeys(DEFAULT_AUGMENT, 0.0),
-        device=s.device, pretrained=s.pretrained, name=job.out.name,
-        time_budget_s=s.time_budget_s,
-        **({} if s.class_weights is None else {"class_weights": s.class_weights}),
-        **({} if s.class_centred is None else {"class_centred": s.class_centred}),
-    )
-    return run_training(request, progress=progress, cancel=cancel)
-
-
-def batch_outcome(result, path: Path, image_id: str) -> Outcome | None:
-    """A batch run's prediction of one file as the Prediction dock's outcome: a classifier's
-    probabilities, or the segment job's written mask (read back from the output folder)."""
-    from matlab_gui.imaging import read_mask
-
-    key = path.resolve()
-    if hasattr(result, "rows"):
-        row = next((r for r in result.rows if Path(r.path).resolve() == key), None)
-        if row is None or not row.probabilities:
-            return None
-        return Outcome(image_id, probabilities=np.asarray(row.probabilities))
-    done = next((o for o in result.images if Path(o.path).resolve() == key and not o.error), None)
-    masks = [f for f in (done.files if done else []) if f.stem.endswith("_mask")]
-    if not masks or not masks[0].is_file():
-        return None
-    return Outcome(image_id, labels=np.asarray(read_mask(masks[0])))
 
 
 def content_key(files: dict[str, bytes]) -> str:
@@ -98,16 +47,6 @@ def content_key(files: dict[str, bytes]) -> str:
         digest.update(f"{file_name}\0{len(files[file_name])}\0".encode())
         digest.update(files[file_name])
     return digest.hexdigest()[:16]
-
-
-def labelled_task(project) -> str | None:
-    """Segmentation when any image has a painted mask, else classification when any has a label."""
-    records = [project.record(i) for i in project.image_ids]
-    if any(r.has_mask for r in records):
-        return "segmentation"
-    if any(r.label is not None for r in records):
-        return "classification"
-    return None
 
 
 class ModelFeatures(QtCore.QObject):
@@ -422,34 +361,9 @@ class ModelFeatures(QtCore.QObject):
         shutil.rmtree(self._temp, ignore_errors=True)
 
 
-def _add_menus(window, features: ModelFeatures) -> None:
-    model, batch = window.model_menu, window.batch_menu
-    fine_tune = QtGui.QAction("&Fine-tune on this project", window, shortcut="Ctrl+T",
-                              triggered=features.fine_tune)
-    fine_tune.setIconText("Fine-tune")
-    fine_tune.setToolTip("Train on the labelled images, starting from the current model (Ctrl+T)")
-    model.addAction(fine_tune)
-    model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
-    model.addAction(QtGui.QAction("&Import model folder…", window,
-                                  triggered=features.import_model))
-    export = QtGui.QAction("&Export model folder…", window, triggered=features.export_model)
-    export.setStatusTip("Write the current model into a new folder named after it")
-    model.addAction(export)
-    for text, kind in [("&Classify folder…", CLASSIFY), ("&Segment folder…", "segment")]:
-        batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
-    model.addSeparator()
-    features.actions = {"fine_tune": fine_tune, **add_actions(window, features.prediction, model)}
-    toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")
-    if toolbar is not None:
-        toolbar.addSeparator()
-        toolbar.addAction(fine_tune)
-        features.actions["predict"].setIconText("Predict")
-        toolbar.addAction(features.actions["predict"])
-
-
 def attach(window) -> ModelFeatures:
     """Add the model features to `window`; MainWindow calls it once, at the end of its __init__."""
     features = ModelFeatures(window)
-    _add_menus(window, features)
+    add_menus(window, features)
     QtWidgets.QApplication.instance().aboutToQuit.connect(features.close)
     return features

@@ -10,62 +10,26 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from matlab_gui.annotate.class_match import classes_from_model, match_classes
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.gui.prediction_view import (
+    CLASSES,
+    EVALUATION,
+    GRADCAM,
+    PROBABILITY,
+    UNCERTAINTY,
+    ProbabilityBars,
+    class_lut,
+    colour_scale_text,
+    evaluation_legend,
+)
 from matlab_gui.jobs.predict import Outcome, PredictRequest, PredictResult, run_predict
 
 Qt = QtCore.Qt
 Z_PREDICTION = 12
-CLASSES, PROBABILITY, UNCERTAINTY, EVALUATION, GRADCAM = (
-    "classes", "probability", "uncertainty", "evaluation", "gradcam")
-
-
-def class_lut(colours: list[tuple[int, int, int]], alpha: int = 255) -> np.ndarray:
-    lut = np.zeros((max(256, len(colours)), 4), np.uint8)
-    lut[: len(colours), :3] = colours
-    lut[: len(colours), 3] = alpha
-    return lut
-
-
-def evaluation_legend(name: str) -> str:
-    """What each colour of the evaluation overlay means, for class `name`."""
-    from matlab_gui.imaging.overlays import FN, FP, TN, TP
-
-    def swatch(rgb, text):
-        return f'<span style="color: rgb{tuple(rgb)}">■</span> {text}'
-
-    return ("<p>" + "<br>".join([
-        swatch(TP, f"TP: {name}, predicted {name}"),
-        swatch(FN, f"FN: {name}, predicted as another class"),
-        swatch(FP, f"FP: another class, predicted {name}"),
-        swatch(TN, f"TN: another class, not predicted {name}")]) + "</p>")
-
-
-def colour_scale_text(mode: str, label: str) -> str:
-    """The numbers under the colour bar: its ends and middle, and what they measure."""
-    what = {PROBABILITY: label.lower(), UNCERTAINTY: "uncertainty (0 = sure)",
-            GRADCAM: "Grad-CAM relevance"}.get(mode, "")
-    return ('<table width="100%"><tr><td align="left">0</td><td align="center">0.5 · '
-            f'{what}</td><td align="right">1</td></tr></table>')
-
-
-class ProbabilityBars(pg.PlotWidget):
-    """A classifier's class probabilities for the current image."""
-
-    def __init__(self):
-        super().__init__()
-        self.setMaximumHeight(150)
-        self.setYRange(0, 1)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush="#0072b2")
-        self.addItem(self.bars)
-
-    def set_probabilities(self, names: list[str], p: np.ndarray | None) -> None:
-        p = np.zeros(len(names)) if p is None else np.asarray(p, float)
-        self.bars.setOpts(x=np.arange(len(p)), height=p)
-        self.getAxis("bottom").setTicks([list(enumerate(names))])
 
 
 class PredictionLayer(QtWidgets.QWidget):
@@ -333,7 +297,7 @@ class PredictionLayer(QtWidgets.QWidget):
         names = [c["name"] for c in card["classes"]]
         colors = [tuple(c.get("color") or dialogs.next_colour(k + 1))
                   for k, c in enumerate(card["classes"])]
-        used = _used_indices(s.project, s.editor)
+        used = s.used_class_indices()
         classes, mapping = classes_from_model(names, colors, s.project.classes, used)
         if used and not dialogs.ask_yes(
             self.window, "Use the model's classes",
@@ -377,38 +341,3 @@ class PredictionLayer(QtWidgets.QWidget):
             self.window.images.update_record(s.project.record(image_id), s.project.classes)
         self.window.statusBar().showMessage(
             f"Image labelled {next(c.name for c in s.project.classes if c.index == index)}", 4000)
-
-
-def _used_indices(project, editor) -> set[int]:
-    """Class indices something is painted or labelled with (the edited mask as it is now)."""
-    used = {project.record(i).label for i in project.image_ids} - {None}
-    for image_id in project.image_ids:
-        if project.record(image_id).has_mask:
-            used |= {int(v) for v in np.unique(project.get_mask(image_id))}
-    if editor is not None:
-        used |= {int(v) for v in np.unique(editor.mask)}
-    return used - {0}
-
-
-def add_actions(window, layer: PredictionLayer, menu: QtWidgets.QMenu) -> dict[str, QtGui.QAction]:
-    """Model menu entries and the view keys: Shift+P prediction, Shift+I image."""
-    def act(text, slot, shortcut=None, checkable=False):
-        a = QtGui.QAction(text, window, checkable=checkable)
-        if shortcut:
-            a.setShortcut(QtGui.QKeySequence(shortcut))
-        a.triggered.connect(slot)
-        menu.addAction(a)
-        window.addAction(a)
-        return a
-
-    image = window.canvas.image_item
-    return {
-        "predict": act("&Predict current image", layer.predict_current, "Ctrl+P"),
-        "predict_all": act("Predict &all images", layer.predict_everything),
-        "accept": act("Accept prediction as annotation", lambda: layer.accept(False)),
-        "accept_unpainted": act("Accept prediction where unpainted", lambda: layer.accept(True)),
-        "use_model_classes": act("Use the model's classes", layer.use_model_classes),
-        "show_prediction": act("Show prediction", layer.visible.toggle, "Shift+P"),
-        "show_image": act("Show image", lambda: image.setVisible(not image.isVisible()),
-                          "Shift+I"),
-    }

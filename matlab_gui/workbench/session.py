@@ -184,6 +184,17 @@ class Session:
         self.refresh_record()
         return changed
 
+    def used_class_indices(self) -> set[int]:
+        """Class indices something is painted or labelled with (the edited mask as it is now)."""
+        self.flush()
+        self.wait()
+        records = [self.project.record(i) for i in self.project.image_ids]
+        used = {r.label for r in records} - {None}
+        for r in records:
+            if r.has_mask:
+                used |= {int(v) for v in np.unique(self.project.get_mask(r.id))}
+        return used - {0}
+
     def label_images(self, image_ids: list[str], index: int | None) -> list[str]:
         """Set the image-level class of these images; returns those whose label changed."""
         self.wait()

@@ -251,7 +251,7 @@ def test_with_a_classifier_current_fine_tune_starts_from_the_closest_shipped_seg
     features.window.apply_classes([ClassDef(1, "background", (0, 0, 0)),
                                    ClassDef(2, "crack", (255, 0, 0))])
     classifier = next(k for k, _ in features.entries if k.startswith(model_features.SHIPPED)
-                      and model_features.read_card(features.model_dir(k)).get("task")
+                      and model_features.card_json(features.model_dir(k)).get("task")
                       == "classification")
     features.choose_model(classifier)
     with qtbot.waitSignal(features.trainer.finished, timeout=10000):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from matlab_gui.gui import train_dialog
-from matlab_gui.gui.model_features import FineTuneJob, run_fine_tune
+from matlab_gui.gui.fine_tune import FineTuneJob, run_fine_tune
 from matlab_gui.ml.synthetic import shapes_image
 from matlab_gui.progress import CancelToken
 from matlab_gui.project import ClassDef, Project

@@ -1,0 +1,58 @@
+"""The model features' menu entries and toolbar buttons: Model (fine-tune, settings, import,
+export, predict, accept, class use, view keys) and Batch (classify or segment a folder)."""
+
+from __future__ import annotations
+
+from PySide6 import QtGui, QtWidgets
+
+from matlab_gui.gui.batch_dialog import CLASSIFY
+
+
+def add_menus(window, features) -> None:
+    """Model and Batch menu entries and the toolbar's Fine-tune and Predict buttons."""
+    model, batch = window.model_menu, window.batch_menu
+    fine_tune = QtGui.QAction("&Fine-tune on this project", window, shortcut="Ctrl+T",
+                              triggered=features.fine_tune)
+    fine_tune.setIconText("Fine-tune")
+    fine_tune.setToolTip("Train on the labelled images, starting from the current model (Ctrl+T)")
+    model.addAction(fine_tune)
+    model.addAction(QtGui.QAction("Training &settings…", window, triggered=features.advanced))
+    model.addAction(QtGui.QAction("&Import model folder…", window,
+                                  triggered=features.import_model))
+    export = QtGui.QAction("&Export model folder…", window, triggered=features.export_model)
+    export.setStatusTip("Write the current model into a new folder named after it")
+    model.addAction(export)
+    for text, kind in [("&Classify folder…", CLASSIFY), ("&Segment folder…", "segment")]:
+        batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
+    model.addSeparator()
+    features.actions = {"fine_tune": fine_tune, **prediction_actions(window, features.prediction, model)}
+    toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")
+    if toolbar is not None:
+        toolbar.addSeparator()
+        toolbar.addAction(fine_tune)
+        features.actions["predict"].setIconText("Predict")
+        toolbar.addAction(features.actions["predict"])
+
+
+def prediction_actions(window, layer, menu: QtWidgets.QMenu) -> dict[str, QtGui.QAction]:
+    """Model menu entries and the view keys: Shift+P prediction, Shift+I image."""
+    def act(text, slot, shortcut=None, checkable=False):
+        a = QtGui.QAction(text, window, checkable=checkable)
+        if shortcut:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        window.addAction(a)
+        return a
+
+    image = window.canvas.image_item
+    return {
+        "predict": act("&Predict current image", layer.predict_current, "Ctrl+P"),
+        "predict_all": act("Predict &all images", layer.predict_everything),
+        "accept": act("Accept prediction as annotation", lambda: layer.accept(False)),
+        "accept_unpainted": act("Accept prediction where unpainted", lambda: layer.accept(True)),
+        "use_model_classes": act("Use the model's classes", layer.use_model_classes),
+        "show_prediction": act("Show prediction", layer.visible.toggle, "Shift+P"),
+        "show_image": act("Show image", lambda: image.setVisible(not image.isVisible()),
+                          "Shift+I"),
+    }
