@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from spread import spread, verdict
 
 from matlab_gui.imaging import write_image
 
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--input-size", type=int, default=224)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     from matlab_gui.ml.model_folder import load_model
 
@@ -107,12 +108,14 @@ def main() -> None:
                 assert n == args.images, (which, n)
                 print(which, round(times[which][-1], 2), "s", flush=True)
     speed = {k: args.images / statistics.median(v) for k, v in times.items()}
+    ratios = [plain / job for job, plain in zip(times["job"], times["plain"], strict=True)]
     record = {
         "images": args.images, "image": f"{args.image_size}x{args.image_size} RGB PNG",
         "model": f"{args.arch} at {args.input_size} px, random init", "batch": args.batch,
         "workers": args.workers, "device": "cpu", "threads": torch.get_num_threads(),
         "job_images_per_s": round(speed["job"], 2), "plain_images_per_s": round(speed["plain"], 2),
         "ratio": round(speed["job"] / speed["plain"], 3), "ratio_goal": 1.0,
+        "ratio_per_round": spread(ratios), "goal": verdict(ratios, 1.0),
         "seconds": {k: [round(t, 2) for t in v] for k, v in times.items()},
         "torch": torch.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }

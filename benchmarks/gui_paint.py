@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import pyqtgraph as pg  # noqa: E402
 import tifffile  # noqa: E402
 from PySide6 import QtCore, QtTest, QtWidgets  # noqa: E402
+from spread import spread  # noqa: E402
 
 from matlab_gui.annotate.rect import full  # noqa: E402
 from matlab_gui.annotate.render import colorize  # noqa: E402
@@ -119,11 +120,6 @@ def naive_refresh(window: MainWindow, repeats: int = 3) -> list[float]:
 
 
 ROUNDS = 5
-
-
-def spread(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3), "rounds": len(values)}
 
 
 def main() -> None:

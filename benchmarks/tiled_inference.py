@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from spread import spread, verdict
 
 from matlab_gui.ml.tiling import TiledSegmenter
 
@@ -110,17 +111,6 @@ def run_child(mode: str, args: argparse.Namespace) -> dict:
 
 
 MODES = ("job", "engine", "raw")
-
-
-def spread(values: list[float]) -> dict:
-    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
-            "max": round(max(values), 3)}
-
-
-def verdict(ratios: list[float], goal: float) -> str:
-    if min(ratios) >= goal:
-        return "met"
-    return "not met" if max(ratios) < goal else "not resolved (the spread crosses the goal)"
 
 
 def main() -> None:
