@@ -57,7 +57,6 @@ class ModelFeatures(QtCore.QObject):
         super().__init__(window)
         self.window = window
         self.settings = TrainSettings()
-        self.current_key: str | None = None
         self._job: FineTuneJob | None = None  # the training running now
         self._temp = Path(tempfile.mkdtemp(prefix="matlab_gui-models-"))
         self.trainer = JobWorker(self)
@@ -111,6 +110,15 @@ class ModelFeatures(QtCore.QObject):
         b.cancelled.connect(lambda: r.stop("Cancelled; the rows done so far are in the CSV."))
 
     # -- models -----------------------------------------------------------------------
+    @property
+    def current_key(self) -> str | None:
+        """The current model's key, kept by the window's Workbench."""
+        return self.window.workbench.model
+
+    @current_key.setter
+    def current_key(self, key: str | None) -> None:
+        self.window.workbench.model = key
+
     @property
     def project(self):
         s = self.window.session

@@ -39,7 +39,6 @@ class PredictionLayer(QtWidgets.QWidget):
         super().__init__()
         self.window, self.features = window, features
         self.worker = JobWorker(self)
-        self.result: PredictResult | None = None  # the last run's class names and maps
         self.class_note = ""  # how the last run's classes landed in the project, if not by name
         self.item = pg.ImageItem(levels=None, autoDownsample=True)
         self.item.setZValue(Z_PREDICTION)
@@ -117,10 +116,15 @@ class PredictionLayer(QtWidgets.QWidget):
         s = self.window.session
         self._start([] if s is None else s.project.image_ids)
 
+    @property
+    def result(self) -> PredictResult | None:
+        """The last prediction (class names and maps), kept by the window's Workbench."""
+        return self.window.workbench.prediction
+
     def clear(self) -> None:
         """No prediction shown (another project was opened)."""
         self.worker.cancel()
-        self.result, self.class_note = None, ""
+        self.window.workbench.prediction, self.class_note = None, ""
         self._idle()
         self._fill_modes()
 
@@ -133,7 +137,7 @@ class PredictionLayer(QtWidgets.QWidget):
         """A prediction arrived (this dock's run, or a batch row opened): map its classes to
         the project's, keep segmentation labels in the project, show it."""
         self._idle(done=True)
-        self.result = result
+        self.window.workbench.prediction = result
         s = self.window.session
         match = None if s is None else match_classes(result.class_names, s.project.classes)
         self.class_note = "" if match is None else match.note

@@ -17,6 +17,8 @@ class WorkbenchSignals(QtCore.QObject):
     mask = QtCore.Signal(object)  # Rect
     tool = QtCore.Signal(str)
     current_class = QtCore.Signal(int)
+    model = QtCore.Signal(object)  # key or None
+    prediction = QtCore.Signal(object)  # PredictResult or None
     saved = QtCore.Signal(str)
     changed = QtCore.Signal(object)
 

@@ -16,19 +16,23 @@ TOOLS = ("brush", "eraser", "fill", "polygon", "superpixel", "picker")
 
 class Workbench:
     """The open project (a `Session`, or None), its current image, the class list, the tool
-    and class in hand.
+    and class in hand, the current model and the last prediction.
 
     events: `project` (the new Session or None), `image` (the image id shown now), `classes`
     (the new class list), `mask` (the Rect of the current mask that changed), `tool` (its
-    name), `current_class` (its index), `saved` (error text, "" on success; emitted from the
-    autosave thread), `changed` (dirty state or title)."""
+    name), `current_class` (its index), `model` (the current model's key: "shipped:NAME",
+    "project:NAME" or a folder), `prediction` (the last prediction result, or None), `saved`
+    (error text, "" on success; emitted from the autosave thread), `changed` (dirty state or
+    title)."""
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self.events = EventGroup("project", "image", "classes", "mask", "tool", "current_class",
-                                 "saved", "changed")
+                                 "model", "prediction", "saved", "changed")
         self._tool = "brush"
         self._current_class = 1
+        self._model: str | None = None
+        self._prediction = None
 
     # -- the project ---------------------------------------------------------------------
     def open(self, session: Session) -> None:
@@ -43,6 +47,7 @@ class Workbench:
             return
         session, self.session = self.session, None
         session.close()
+        self.prediction = None  # it was of that project's images
         self.events.project.emit(None)
 
     @property
@@ -118,6 +123,27 @@ class Workbench:
             raise ValueError(f"unknown tool {name!r}")
         self._tool = name
         self.events.tool.emit(name)  # also when it is the same: choosing a tool resets it
+
+    @property
+    def model(self) -> str | None:
+        """The key of the model Predict, Fine-tune and batch runs use."""
+        return self._model
+
+    @model.setter
+    def model(self, key: str | None) -> None:
+        if key != self._model:
+            self._model = key
+            self.events.model.emit(key)
+
+    @property
+    def prediction(self):
+        """The last prediction (a PredictResult: class names and per-image outcomes), or None."""
+        return self._prediction
+
+    @prediction.setter
+    def prediction(self, result) -> None:
+        self._prediction = result
+        self.events.prediction.emit(result)
 
     @property
     def current_class(self) -> int:

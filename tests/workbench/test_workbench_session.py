@@ -152,3 +152,15 @@ def test_images_the_user_added_to_an_untitled_project_are_work(tmp_path):
         assert s.holds_work()
     finally:
         s.close()
+
+
+def test_model_and_prediction_are_announced_and_closing_drops_the_prediction(bench):
+    wb, ids, seen = bench
+    wb.model = "shipped:nasa-super"
+    wb.model = "shipped:nasa-super"  # no change, no event
+    result = object()
+    wb.prediction = result
+    assert [v for name, v in seen if name == "model"] == ["shipped:nasa-super"]
+    assert ("prediction", result) in seen
+    wb.close()
+    assert wb.prediction is None and ("prediction", None) in seen
