@@ -145,13 +145,7 @@ class PredictionLayer(QtWidgets.QWidget):
             self.window.statusBar().showMessage(self.class_note, 15000)
         failed = [o for o in result.outcomes if o.error]
         if s is not None and match.fits and result.task == "segmentation":
-            s.wait()
-            to_index = np.array(match.indices, dtype=np.uint16)
-            for o in result.outcomes:
-                if o.labels is not None and o.image_id in s.project.image_ids:
-                    o.labels, o.project_indices = to_index[o.labels], True
-                    s.project.set_prediction(o.image_id, o.labels, o.confidence,
-                                             self.features.current_key)
+            s.store_predictions(result.outcomes, match.indices, self.features.current_key)
         if s is not None:
             self._mark_list(result)
         if failed:

@@ -195,6 +195,19 @@ class Session:
                 used |= {int(v) for v in np.unique(self.project.get_mask(r.id))}
         return used - {0}
 
+    def store_predictions(self, outcomes, indices, model_key: str | None) -> list[str]:
+        """Keep segmentation outcomes in the project, their labels renumbered from the model's
+        outputs to project class `indices` (outcome.project_indices set). Returns the ids."""
+        self.wait()
+        to_index = np.array(indices, dtype=np.uint16)
+        known, stored = set(self.project.image_ids), []
+        for o in outcomes:
+            if o.labels is not None and o.image_id in known:
+                o.labels, o.project_indices = to_index[o.labels], True
+                self.project.set_prediction(o.image_id, o.labels, o.confidence, model_key)
+                stored.append(o.image_id)
+        return stored
+
     def label_images(self, image_ids: list[str], index: int | None) -> list[str]:
         """Set the image-level class of these images; returns those whose label changed."""
         self.wait()
