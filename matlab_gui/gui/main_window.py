@@ -25,6 +25,7 @@ from matlab_gui.gui.workbench_signals import WorkbenchSignals
 from matlab_gui.gui.workers import Workers
 from matlab_gui.project import PROJECT_SUFFIX
 from matlab_gui.workbench import DEFAULT_CLASSES, Session, Workbench
+from matlab_gui.workbench.state import VIEW_DEFAULTS
 
 Qt = QtCore.Qt
 AUTOSAVE_MS = 3 * 60 * 1000
@@ -71,6 +72,7 @@ class MainWindow(QtWidgets.QMainWindow):
             Qt.Vertical,
         )
         self._update_title()
+        self.options.display(self.workbench.view)  # the panel starts from the model's values
         self.set_tool("brush")
         self.model_features = attach_model_features(self)
         self._restore_layout()
@@ -118,13 +120,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.levels.levels_changed.connect(self._levels_changed)
         self.levels.auto_requested.connect(self.auto_contrast)
         self.levels.contrast_changed.connect(self._contrast_changed)
-        o = self.options
-        o.brush_changed.connect(r.set_radius)
-        o.tolerance.valueChanged.connect(lambda v: setattr(r, "tolerance", v / 100))
-        o.opacity_changed.connect(c.overlay.set_opacity)
-        o.show_mask_changed.connect(c.overlay.set_visible)
-        o.outline_changed.connect(c.overlay.set_outline_only)
-        o.superpixels_changed.connect(lambda _: self._start_superpixels())
+        o, wb = self.options, self.workbench
+        o.brush_changed.connect(lambda v: wb.set_view(brush=v))
+        o.tolerance_changed.connect(lambda v: wb.set_view(tolerance=v))
+        o.opacity_changed.connect(lambda v: wb.set_view(opacity=v))
+        o.show_mask_changed.connect(lambda v: wb.set_view(show_mask=v))
+        o.outline_changed.connect(lambda v: wb.set_view(outline=v))
+        o.superpixels_changed.connect(lambda v: wb.set_view(segments=v))
+        s.view.connect(self._view_changed)
         self.workers.thumbnail_ready.connect(self.images.set_thumbnail)
         self.workers.superpixels_ready.connect(self._superpixels_ready)
         self.workers.contrast_ready.connect(self._contrast_ready)
@@ -325,11 +328,7 @@ class MainWindow(QtWidgets.QMainWindow):
         settings = session.project.settings
         self.palette.set_classes(session.project.classes, settings.get("class"))
         self._apply_lut()
-        o = self.options
-        o.opacity.setValue(int(100 * settings.get("opacity", 0.5)))
-        o.outline.setChecked(settings.get("outline", False))
-        o.show_mask.setChecked(settings.get("show_mask", True))
-        o.brush.setValue(settings.get("brush", 10))
+        self.workbench.set_view(**{k: settings.get(k, v) for k, v in VIEW_DEFAULTS.items()})
         self.levels.set_contrast(settings.get("contrast", "linear"))
         self.set_tool(settings.get("tool", "brush"))
         self._refresh_list()
@@ -462,14 +461,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         views = dict(s.project.settings.get("views", {}))
         views[s.image_id] = [round(v, 2) for v in self.canvas.view_rect()]
-        o = self.options
         s.update_settings(
             current=s.image_id,
             views=views,
-            opacity=o.opacity.value() / 100,
-            outline=o.outline.isChecked(),
-            show_mask=o.show_mask.isChecked(),
-            brush=o.brush.value(),
+            **self.workbench.view,
             tool=self.workbench.tool,
             **{"class": self.workbench.current_class},
         )
@@ -497,7 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.guides.set_mask(None)
         self.statusBar().showMessage("Computing superpixels in the background…")
         self.workers.superpixels(
-            s.image_id, s.image, self.router.levels, self.options.segments.value()
+            s.image_id, s.image, self.router.levels, self.workbench.view["segments"]
         )
 
     def _superpixels_ready(self, image_id: str, sp, edges) -> None:
@@ -509,12 +504,22 @@ class MainWindow(QtWidgets.QMainWindow):
             )
 
     def change_brush(self, factor: float) -> None:
-        b = self.options.brush
-        b.setValue(
-            max(1, round(b.value() * factor))
-            if factor > 1
-            else max(1, int(b.value() / (1 / factor)))
-        )
+        size = self.workbench.view["brush"]
+        self.workbench.set_view(brush=min(500, max(1, round(size * factor) if factor > 1
+                                                   else int(size / (1 / factor)))))
+
+    def _view_changed(self, changed: dict) -> None:
+        """Render view settings from wherever they changed (panel, key, project)."""
+        self.options.display(changed)
+        overlay = self.canvas.overlay
+        for key, apply in (("opacity", overlay.set_opacity), ("show_mask", overlay.set_visible),
+                           ("outline", overlay.set_outline_only)):
+            if key in changed:
+                apply(changed[key])
+        if "brush" in changed:
+            self.router.brush_changed()
+        if "segments" in changed:
+            self._start_superpixels()
 
     def _class_selected(self, index: int) -> None:
         self.palette.select(index)

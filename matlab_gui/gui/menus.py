@@ -125,8 +125,11 @@ def build(w) -> dict[str, QtGui.QAction]:
     A["actual"] = _action(
         w, "&Actual size (100 %)", w.canvas.actual_size, "Ctrl+1", icon_name="actual"
     )
-    A["show_mask"] = _action(w, "Show &mask", w.options.show_mask.toggle, "M", icon_name="mask")
-    A["outline"] = _action(w, "&Outline only", w.options.outline.toggle, "O", icon_name="outline")
+    def toggle(key):
+        return lambda: w.workbench.set_view(**{key: not w.workbench.view[key]})
+
+    A["show_mask"] = _action(w, "Show &mask", toggle("show_mask"), "M", icon_name="mask")
+    A["outline"] = _action(w, "&Outline only", toggle("outline"), "O", icon_name="outline")
     A["auto"] = _action(w, "Auto &contrast", w.auto_contrast, "Ctrl+Shift+A")
     A["next"] = _action(w, "&Next image", lambda: w.images.step(1), "PgDown")
     A["previous"] = _action(w, "&Previous image", lambda: w.images.step(-1), "PgUp")

@@ -1,5 +1,6 @@
 """Tool options and mask display: brush size, fill tolerance, superpixel count, opacity,
-show/hide and outline-only. Emits values; owns no state beyond its widgets."""
+show/hide and outline-only. Emits what the user sets; `display` shows the Workbench's values
+(set from a project or a key) without emitting."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ Qt = QtCore.Qt
 
 class ToolOptions(QtWidgets.QWidget):
     brush_changed = QtCore.Signal(int)
+    tolerance_changed = QtCore.Signal(float)  # fraction of the display range
     opacity_changed = QtCore.Signal(float)
     show_mask_changed = QtCore.Signal(bool)
     outline_changed = QtCore.Signal(bool)
@@ -27,6 +29,7 @@ class ToolOptions(QtWidgets.QWidget):
         self.tolerance.setRange(0, 100)
         self.tolerance.setValue(5)
         self.tolerance.setSuffix(" %")
+        self.tolerance.valueChanged.connect(lambda v: self.tolerance_changed.emit(v / 100))
         self.tolerance.setToolTip(
             "Fill takes connected pixels within this fraction of the display range of the clicked value"
         )
@@ -56,3 +59,18 @@ class ToolOptions(QtWidgets.QWidget):
         form.addRow("Opacity", self.opacity)
         form.addRow(self.show_mask)
         form.addRow(self.outline)
+
+    def display(self, values: dict) -> None:
+        """Display view settings (keys of workbench.state.VIEW_DEFAULTS) without emitting."""
+        widgets = {"brush": (self.brush, int), "tolerance": (self.tolerance, lambda v: 100 * v),
+                   "segments": (self.segments, int), "opacity": (self.opacity, lambda v: round(100 * v)),
+                   "outline": (self.outline, bool), "show_mask": (self.show_mask, bool)}
+        for key, value in values.items():
+            widget, to_widget = widgets[key]
+            widget.blockSignals(True)
+            if isinstance(widget, QtWidgets.QCheckBox):
+                widget.setChecked(to_widget(value))
+            else:
+                widget.setValue(to_widget(value))
+            widget.blockSignals(False)
+

@@ -22,8 +22,6 @@ class ToolRouter(QtCore.QObject):
         super().__init__()
         self.canvas = canvas
         self.workbench = workbench
-        self.radius = 10
-        self.tolerance = 0.10  # fraction of the display range
         self.levels = (0.0, 1.0)
         self.superpixels: Superpixels | None = None
         self._path: list[tuple[float, float]] = []
@@ -46,12 +44,20 @@ class ToolRouter(QtCore.QObject):
     def value(self) -> int:
         return self.workbench.current_class
 
+    @property
+    def radius(self) -> int:
+        return max(1, int(self.workbench.view["brush"]))
+
+    @property
+    def tolerance(self) -> float:
+        """Fill tolerance, a fraction of the display range."""
+        return self.workbench.view["tolerance"]
+
     def tool_changed(self, tool: str) -> None:
         self.cancel_path()
         self.canvas.brush_radius = self.radius if tool in ("brush", "eraser") else None
 
-    def set_radius(self, radius: int) -> None:
-        self.radius = max(1, int(radius))
+    def brush_changed(self) -> None:
         if self.tool in ("brush", "eraser"):
             self.canvas.brush_radius = self.radius
 

@@ -19,6 +19,7 @@ class WorkbenchSignals(QtCore.QObject):
     current_class = QtCore.Signal(int)
     model = QtCore.Signal(object)  # key or None
     prediction = QtCore.Signal(object)  # PredictResult or None
+    view = QtCore.Signal(object)  # dict of the view settings that changed
     saved = QtCore.Signal(str)
     changed = QtCore.Signal(object)
 

@@ -12,6 +12,9 @@ from matlab_gui.workbench.events import EventGroup
 from matlab_gui.workbench.session import Session
 
 TOOLS = ("brush", "eraser", "fill", "polygon", "superpixel", "picker")
+# How the mask is shown and the tools are set: saved in the project's settings under these names
+VIEW_DEFAULTS = {"brush": 10, "tolerance": 0.05, "segments": 1500, "opacity": 0.5,
+                 "outline": False, "show_mask": True}
 
 
 class Workbench:
@@ -21,18 +24,21 @@ class Workbench:
     events: `project` (the new Session or None), `image` (the image id shown now), `classes`
     (the new class list), `mask` (the Rect of the current mask that changed), `tool` (its
     name), `current_class` (its index), `model` (the current model's key: "shipped:NAME",
-    "project:NAME" or a folder), `prediction` (the last prediction result, or None), `saved`
+    "project:NAME" or a folder), `prediction` (the last prediction result, or None), `view`
+    (a dict of the view settings that changed: brush radius px, fill tolerance as a fraction of
+    the display range, superpixel count, mask opacity, outline only, show mask), `saved`
     (error text, "" on success; emitted from the autosave thread), `changed` (dirty state or
     title)."""
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self.events = EventGroup("project", "image", "classes", "mask", "tool", "current_class",
-                                 "model", "prediction", "saved", "changed")
+                                 "model", "prediction", "view", "saved", "changed")
         self._tool = "brush"
         self._current_class = 1
         self._model: str | None = None
         self._prediction = None
+        self._view = dict(VIEW_DEFAULTS)
 
     # -- the project ---------------------------------------------------------------------
     def open(self, session: Session) -> None:
@@ -123,6 +129,23 @@ class Workbench:
             raise ValueError(f"unknown tool {name!r}")
         self._tool = name
         self.events.tool.emit(name)  # also when it is the same: choosing a tool resets it
+
+    @property
+    def view(self) -> dict:
+        """A copy of the view settings (see VIEW_DEFAULTS)."""
+        return dict(self._view)
+
+    def set_view(self, **values) -> dict:
+        """Change view settings; announces (and returns) the ones that changed."""
+        unknown = set(values) - set(VIEW_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown view settings {sorted(unknown)}")
+        kinds = {k: type(VIEW_DEFAULTS[k]) for k in values}
+        changed = {k: kinds[k](v) for k, v in values.items() if kinds[k](v) != self._view[k]}
+        if changed:
+            self._view.update(changed)
+            self.events.view.emit(changed)
+        return changed
 
     @property
     def model(self) -> str | None:

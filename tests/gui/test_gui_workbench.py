@@ -309,3 +309,25 @@ def test_relink_from_the_image_menu(window, grain_image, tmp_path, monkeypatch, 
     p = window.session.project
     assert p.missing_images() == [] and p.record(p.image_ids[0]).source_path.startswith(str(moved))
     assert any("Found 1 of 1" in m for _, _, m in messages)
+
+
+def test_view_settings_have_one_home(window, mouse, grain_image, tmp_path):
+    """Fill uses the tolerance the panel shows; [ ] and M change the panel too; a reopened
+    project comes back with its brush, tolerance and overlay settings."""
+    window.open_paths([grain_image[0]])
+    o, wb = window.options, window.workbench
+    assert o.tolerance.value() == pytest.approx(100 * window.router.tolerance)
+    QtTest.QTest.keyClick(window, Qt.Key_BracketRight)
+    assert o.brush.value() == wb.view["brush"] == window.router.radius == 12
+    QtTest.QTest.keyClick(window, Qt.Key_M)
+    assert not o.show_mask.isChecked() and not window.canvas.overlay.visible
+    o.tolerance.setValue(20)
+    o.opacity.setValue(80)
+    assert wb.view["tolerance"] == pytest.approx(0.2) and wb.view["opacity"] == pytest.approx(0.8)
+    path = tmp_path / "kept.mgp"
+    window.save_as(path)
+    window.close_session()
+    wb.set_view(brush=3, tolerance=0.01)
+    window.open_project(path)
+    assert o.brush.value() == 12 and o.tolerance.value() == pytest.approx(20)
+    assert not o.show_mask.isChecked() and o.opacity.value() == 80
