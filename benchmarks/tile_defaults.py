@@ -95,9 +95,12 @@ def main() -> None:
             apply(folder, result)
         found.append(result)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    measured = {r["model"]: {k: v for k, v in r.items() if not k.startswith("_")} for r in found}
+    earlier = json.loads(args.out.read_text())["models"] if args.out.is_file() else []
+    kept = [m for m in earlier if m["model"] not in measured]  # models not measured this run
     args.out.write_text(json.dumps({
         "tolerance": TOLERANCE, "device": "cpu",
-        "models": [{k: v for k, v in r.items() if not k.startswith("_")} for r in found],
+        "models": sorted(kept + list(measured.values()), key=lambda m: m["model"]),
     }, indent=1))
 
 
