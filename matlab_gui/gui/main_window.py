@@ -38,6 +38,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.workbench = Workbench()
         self.signals = WorkbenchSignals(self.workbench, self)
         self._sp_edges = None  # superpixel edges of the current image, shown with that tool
+        self._deferred_image: str | None = None  # asked for while a save was running
         self.canvas = Canvas()
         self.setCentralWidget(self.canvas)
         self.router = ToolRouter(self.canvas, self.workbench)
@@ -325,7 +326,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._apply_lut()
             self._update_title()
             return
-        settings = session.project.settings
+        settings = session.settings
         self.palette.set_classes(session.project.classes, settings.get("class"))
         self._apply_lut()
         self.workbench.set_view(**{k: settings.get(k, v) for k, v in VIEW_DEFAULTS.items()})
@@ -374,9 +375,16 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- the current image -------------------------------------------------------------
     def show_image(self, image_id: str) -> None:
+        """Show an image. While an autosave writes the project, the switch waits for it without
+        holding up the window (the image shown stays editable meanwhile)."""
         s = self.session
         if s is None or image_id == s.image_id:
             return
+        if s.saving:
+            self._deferred_image = image_id
+            self.statusBar().showMessage("Saving… the image opens when the save is done")
+            return
+        self._deferred_image = None
         self._store_view_state()
         try:
             self.workbench.select(image_id)
@@ -384,7 +392,7 @@ class MainWindow(QtWidgets.QMainWindow):
             dialogs.error(self, "Cannot show the image", str(exc))
             return
         record = s.record
-        lo, hi, gamma = s.project.settings.get("levels", {}).get(image_id) or (
+        lo, hi, gamma = s.settings.get("levels", {}).get(image_id) or (
             *self._auto_levels(s.image),
             1.0,
         )
@@ -395,7 +403,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.router.levels = (lo, hi)
         self.canvas.overlay.set_mask(s.editor.mask)
         self.canvas.scale_bar.set_pixel_size(record.pixel_size_m)
-        view = s.project.settings.get("views", {}).get(image_id)
+        view = s.settings.get("views", {}).get(image_id)
         self.canvas.set_view_rect(view) if view else self.canvas.fit()
         self.workers.thumbnail(image_id, s.image)
         self.router.superpixels = None
@@ -449,7 +457,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.router.levels = (lo, hi)
         if self.session and self.session.image_id:
             levels = {
-                **self.session.project.settings.get("levels", {}),
+                **self.session.settings.get("levels", {}),
                 self.session.image_id: [lo, hi, gamma],
             }
             self.session.update_settings(levels=levels)
@@ -459,7 +467,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         if s is None or s.image_id is None:
             return
-        views = dict(s.project.settings.get("views", {}))
+        views = dict(s.settings.get("views", {}))
         views[s.image_id] = [round(v, 2) for v in self.canvas.view_rect()]
         s.update_settings(
             current=s.image_id,
@@ -675,6 +683,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if error:
             self.statusBar().showMessage(f"Autosave failed: {error}", 10000)
         self._update_title()
+        waiting, self._deferred_image = self._deferred_image, None
+        if waiting and self.session is not None and waiting in self.session.project.image_ids:
+            self.statusBar().clearMessage()
+            self.show_image(waiting)
 
     def _project_name(self) -> str:
         if self.session is None:

@@ -57,6 +57,8 @@ class Session:
         self._histories: OrderedDict[str, History] = OrderedDict()  # images not shown now
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="autosave")
         self._saving: Future | None = None
+        self._settings = project.settings  # see `settings`
+        self._settings_changed = False
         self._provided: set[str | None] = set()  # see mark_provided
         self._provided_classes = project.classes
 
@@ -83,7 +85,7 @@ class Session:
     @property
     def dirty(self) -> bool:
         edited = self.editor is not None and self.editor.version != self._flushed_version
-        return edited or self.project.dirty or self.saving
+        return edited or self._settings_changed or self.project.dirty or self.saving
 
     @property
     def saving(self) -> bool:
@@ -124,7 +126,9 @@ class Session:
         return self._histories.get(image_id)
 
     def flush(self) -> None:
-        """Hand the edited mask to the project (copied there; written at the next save)."""
+        """Hand the edited mask and view settings to the project (copied there; written at the
+        next save)."""
+        self._push_settings()
         if self.editor is None or self.editor.version == self._flushed_version:
             return
         self.wait()
@@ -144,13 +148,23 @@ class Session:
         self.project.set_pixel_size(self.image_id, metres or None)
         self.refresh_record()
 
+    @property
+    def settings(self) -> dict:
+        """The project's view settings as the window last set them (read without the lock)."""
+        return json.loads(json.dumps(self._settings))
+
     def update_settings(self, **values) -> None:
-        """Merge view state into the project's settings (no change, no dirty marker)."""
-        self.wait()
-        old = self.project.settings
-        new = {**old, **values}
-        if json.loads(json.dumps(new)) != old:
-            self.project.settings = new
+        """Merge view state into the project's settings (no change, no dirty marker). Never
+        waits for a save: while one runs, the change is handed over after it."""
+        new = json.loads(json.dumps({**self._settings, **values}))
+        if new != self._settings:
+            self._settings, self._settings_changed = new, True
+            self._push_settings()
+
+    def _push_settings(self) -> None:
+        if self._settings_changed and not self.saving:
+            self.project.settings = self._settings
+            self._settings_changed = False
 
     # -- domain edits ------------------------------------------------------------------
     def apply_classes(self, classes: list[ClassDef], mapping: dict[int, int] | None = None) -> list[str]:
@@ -274,21 +288,26 @@ class Session:
         """Save now, in this thread (explicit Save, Save As, close)."""
         self.flush()
         self.wait()
+        self._push_settings()
         self.project.save()
         self.events.changed.emit()
 
     def save_as(self, path: str | Path) -> None:
         self.flush()
         self.wait()
+        self._push_settings()
         self.project.save_as(path)
         self.untitled = False
         self.events.changed.emit()
 
     def autosave(self) -> None:
         """Save in the background; the GUI keeps painting meanwhile (edits go to the Editor's
-        mask, not the project, until the next flush)."""
+        mask, not the project, until the next flush). Never waits: with a save running, the
+        next autosave takes the edits."""
+        if self.saving:
+            return
         self.flush()
-        if self.saving or not self.project.dirty or self.project.readonly:
+        if not self.project.dirty or self.project.readonly:
             return
         self._saving = self._pool.submit(self.project.save)
         self._saving.add_done_callback(self._saved)

@@ -31,7 +31,8 @@ def _saved_project(path, n=1):
         p.save()
 
 
-def test_undo_still_works_after_paging_to_the_next_image_and_back(window, mouse, two_images):
+def test_undo_still_works_after_paging_to_the_next_image_and_back(window, mouse, two_images,
+                                                                  qtbot):
     window.open_paths(two_images)
     window.canvas.fit()
     s = window.session
@@ -39,9 +40,10 @@ def test_undo_still_works_after_paging_to_the_next_image_and_back(window, mouse,
     mouse.drag(window.canvas, [(20, 20), (20, 60)])
     assert s.editor.mask.any()
     QtTest.QTest.keyClick(window, Qt.Key_PageDown)
-    assert s.image_id != first
+    qtbot.waitUntil(lambda: s.image_id != first)  # after an autosave that may still run
     QtTest.QTest.keyClick(window, Qt.Key_PageUp)
-    assert s.image_id == first and s.editor.mask.any()
+    qtbot.waitUntil(lambda: s.image_id == first)
+    assert s.editor.mask.any()
     QtTest.QTest.keyClick(window, Qt.Key_Z, Qt.ControlModifier)
     assert not s.editor.mask.any()
     assert not window.canvas.overlay.mask.any()
@@ -331,3 +333,34 @@ def test_view_settings_have_one_home(window, mouse, grain_image, tmp_path):
     window.open_project(path)
     assert o.brush.value() == 12 and o.tolerance.value() == pytest.approx(20)
     assert not o.show_mask.isChecked() and o.opacity.value() == 80
+
+
+def test_switching_images_and_levels_do_not_wait_for_a_save(window, two_images, qtbot):
+    """A save that takes long (many embedded images): PgDown and the levels return at once;
+    the switch happens when the save is done, and the levels reach the project then."""
+    window.open_paths(two_images)
+    s = window.session
+    first, second = s.project.image_ids
+    s.wait()
+    release = threading.Event()
+    real_save = s.project.save
+
+    def slow_save(*a, **kw):
+        release.wait(10)
+        return real_save(*a, **kw)
+
+    s.project.save = slow_save
+    s.project.set_label(first, 1)  # something to save
+    s.autosave()
+    assert s.saving
+    try:
+        window.show_image(second)
+        window._levels_changed(10.0, 20.0, 1.0)
+        assert s.saving, "the window waited for the save"
+        assert s.image_id == first and "Saving" in window.statusBar().currentMessage()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: s.image_id == second, timeout=10000)
+    s.wait()
+    s.flush()
+    assert s.project.settings["levels"][first] == [10.0, 20.0, 1.0]
