@@ -19,7 +19,7 @@ VIEW_DEFAULTS = {"brush": 10, "tolerance": 0.05, "segments": 1500, "opacity": 0.
 
 class Workbench:
     """The open project (a `Session`, or None), its current image, the class list, the tool
-    and class in hand, the current model and the last prediction.
+    and class in hand, the view settings, the current model and the last prediction.
 
     events: `project` (the new Session or None), `image` (the image id shown now), `classes`
     (the new class list), `mask` (the Rect of the current mask that changed), `tool` (its
