@@ -103,12 +103,12 @@ class MainWindow(QtWidgets.QMainWindow):
         c.view_changed.connect(lambda: self.readout.set_zoom(c.zoom()))
         r.message.connect(lambda m: self.statusBar().showMessage(m, 3000))
         s.project.connect(self._project_changed)
-        s.mask.connect(self._edited)
+        s.mask.connect(self.canvas.overlay.refresh)
         s.classes.connect(self._classes_changed)
         s.tool.connect(self._tool_changed)
         s.current_class.connect(self._class_selected)
         s.saved.connect(self._autosaved)
-        s.changed.connect(lambda _: self._update_title())
+        s.changed.connect(lambda _: self._changed())
         self.images.image_activated.connect(self.show_image)
         self.palette.current_changed.connect(
             lambda index: setattr(self.workbench, "current_class", index))
@@ -538,11 +538,12 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.readout.set_class(f"class {index}: {name}" if name else "")
 
-    def _edited(self, rect) -> None:
-        """A step changed the current mask: redraw it; the first one marks the image labelled."""
+    def _changed(self) -> None:
+        """Something in the project changed: the title's `*`; the first stroke on an image
+        marks it labelled in the list."""
         s = self.session
-        self.canvas.overlay.refresh(rect)
-        if s is not None and s.record is not None and not s.record.has_mask:
+        if s is not None and s.record is not None and not s.record.has_mask \
+                and s.editor is not None and s.editor.version:
             s.flush()
             self.images.update_record(s.record, s.project.classes)
         self._update_title()

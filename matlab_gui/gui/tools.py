@@ -114,9 +114,9 @@ class ToolRouter(QtCore.QObject):
         if ed is None:
             return
         if self.tool in ("brush", "eraser") and ed.stroking:
-            rect = ed.end_stroke()  # already drawn dab by dab
+            rect = ed.end_stroke()
             if rect is not None:
-                self.workbench.edited(rect)
+                self.workbench.edited(rect, drawn=True)  # drawn dab by dab
         elif self.tool == "polygon" and self._dragged and len(self._path) >= 3:
             self.close_path()
 

@@ -84,8 +84,12 @@ class Session:
     # -- state -------------------------------------------------------------------------
     @property
     def dirty(self) -> bool:
-        edited = self.editor is not None and self.editor.version != self._flushed_version
-        return edited or self._settings_changed or self.project.dirty or self.saving
+        return self._unflushed or self._settings_changed or self.project.dirty or self.saving
+
+    @property
+    def _unflushed(self) -> bool:
+        """The edited mask has changes the project does not have yet."""
+        return self.editor is not None and self.editor.version != self._flushed_version
 
     @property
     def saving(self) -> bool:
@@ -129,11 +133,11 @@ class Session:
         """Hand the edited mask and view settings to the project (copied there; written at the
         next save)."""
         self._push_settings()
-        if self.editor is None or self.editor.version == self._flushed_version:
+        if not self._unflushed:
             return
         self.wait()
         self.project.set_mask(self.image_id, self.editor.mask)
-        self.record = self.project.record(self.image_id)
+        self.refresh_record()
         self._flushed_version = self.editor.version
 
     def refresh_record(self) -> ImageRecord | None:
@@ -247,9 +251,8 @@ class Session:
         bundled sample, marked with `mark_provided`)."""
         if not self.untitled:
             return self.dirty
-        edited = self.editor is not None and self.editor.version != self._flushed_version
         records = [self.project.record(i) for i in self.project.image_ids]
-        return (edited or bool(self.project.model_names())
+        return (self._unflushed or bool(self.project.model_names())
                 or self.project.classes != self._provided_classes
                 or any(r.has_mask or r.label is not None or r.has_prediction
                        or r.source_path not in self._provided for r in records))

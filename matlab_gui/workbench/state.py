@@ -113,9 +113,11 @@ class Workbench:
             self.events.image.emit("")
         self.events.changed.emit()
 
-    def edited(self, rect: Rect) -> None:
-        """The current mask changed inside `rect` (a tool's step, an undo, an Accept)."""
-        self.events.mask.emit(rect)
+    def edited(self, rect: Rect, drawn: bool = False) -> None:
+        """The current mask changed inside `rect` (a tool's step, an undo, an Accept). `mask`
+        asks for a redraw, unless the caller already drew it (a brush stroke, dab by dab)."""
+        if not drawn:
+            self.events.mask.emit(rect)
         self.events.changed.emit()
 
     # -- what is in hand ----------------------------------------------------------------

@@ -364,3 +364,13 @@ def test_switching_images_and_levels_do_not_wait_for_a_save(window, two_images, 
     s.wait()
     s.flush()
     assert s.project.settings["levels"][first] == [10.0, 20.0, 1.0]
+
+
+def test_the_first_stroke_marks_the_image_labelled_in_the_list(window, mouse, grain_image):
+    window.open_paths([grain_image[0]])
+    window.canvas.fit()
+    assert "unlabelled" in window.images.item(0).text()
+    mouse.drag(window.canvas, [(20, 20), (20, 60)])
+    assert "labelled" in window.images.item(0).text()
+    assert "unlabelled" not in window.images.item(0).text()
+    assert window.windowTitle().startswith("untitled*")
