@@ -1,11 +1,11 @@
 """File > Import masks / Export masks: asks where and which format, then lets imaging/
-write the files. Matching and the .mat format live in annotate.transfer."""
+write the files. What an import would do is planned by annotate.mask_import and shown in
+gui.mask_import_dialog before any mask changes."""
 
 from __future__ import annotations
 
-import numpy as np
+from PySide6 import QtWidgets
 
-from matlab_gui.annotate.transfer import match_masks
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
 from matlab_gui.imaging.matfile import write_mat
@@ -15,33 +15,45 @@ FORMATS = ["Class-index PNG", "Class-index TIFF", "MATLAB .mat (v7.3)", "Colour 
 
 
 def import_masks(w) -> None:
-    """Masks from a folder, matched to the project's images by name (or Image Labeler order)."""
-    from matlab_gui.imaging import IMAGE_SUFFIXES, read_mask
+    """Masks from a folder: planned (which file onto which image, what each value means),
+    previewed, and applied only on Import, one undo step per image."""
+    from matlab_gui.annotate.mask_import import apply_plan, plan_import
+    from matlab_gui.gui.mask_import_dialog import MaskImportDialog
 
     s = w.session
     folder = s and dialogs.folder(w, "Import masks from folder")
     if not folder:
         return
-    labeler = folder / "PixelLabelData"
-    folder = labeler if labeler.is_dir() else folder
     s.flush()
     s.wait()
-    ids = s.project.image_ids
-    files = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
-    matches = match_masks(files, [s.project.record(i).name for i in ids])
-    failures = []
-    for pos, path in matches.items():
-        try:
-            w.workbench.import_mask(ids[pos], np.asarray(read_mask(path)))
-        except (UserError, ValueError) as exc:
-            failures.append(f"{path.name}: {exc}")
+    records = [s.project.record(i) for i in s.project.image_ids]
+    try:
+        plan = plan_import(folder, {r.id: r.name for r in records}, s.project.classes,
+                           {r.id: tuple(r.shape[:2]) for r in records})
+    except UserError as exc:
+        dialogs.error(w, "Import masks", str(exc))
+        return
+    if not plan.matches and not plan.skipped:
+        dialogs.warning(w, "Import masks", "\n".join(
+            [f"{folder}: no masks here (class-index PNG, TIFF, BMP or .mat files, also in "
+             "PixelLabelData folders).", *plan.notes]))
+        return
+    dialog = MaskImportDialog(plan, {r.id for r in records if r.has_mask}, w)
+    if dialog.exec() != QtWidgets.QDialog.Accepted:
+        return
+    mapping = dialog.mapping()
+    if mapping.new_classes:
+        w.apply_classes([*s.project.classes, *mapping.new_classes])
+    outcome = apply_plan(plan, mapping, w.workbench.import_mask)
     w._refresh_list()
     w._update_title()
-    message = f"Imported {len(matches) - len(failures)} masks for {len(ids)} images."
-    if failures:
-        dialogs.warning(w, "Import masks", message + "\n\n" + "\n".join(failures))
+    message = f"Imported {len(outcome.changed)} masks for {len(records)} images"
+    if outcome.unchanged:
+        message += f" ({len(outcome.unchanged)} were the same already)"
+    if outcome.failures:
+        dialogs.warning(w, "Import masks", message + ".\n\n" + "\n".join(outcome.failures))
     else:
-        w.statusBar().showMessage(message, 5000)
+        w.statusBar().showMessage(message + ".", 5000)
 
 
 def export_masks(w) -> None:

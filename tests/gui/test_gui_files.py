@@ -86,6 +86,15 @@ def test_export_and_import_masks_round_trip(mouse, window, grain_image, tmp_path
     assert (out / "grain.png").is_file()
     window.router.undo()
     assert not window.session.editor.mask.any()
+    from matlab_gui.gui.mask_import_dialog import MaskImportDialog
+
+    def preview(dialog):  # the preview (tests/gui/test_gui_mask_import.py): accept it
+        if dialog.plan.needs_zero_choice:
+            dialog.zero_unlabelled.click()
+        dialog.import_button.click()
+        return dialog.result()
+
+    monkeypatch.setattr(MaskImportDialog, "exec", preview)
     window.actions["import"].trigger()
     assert np.array_equal(window.session.editor.mask == 1, grain_image[1] == 200)
 
