@@ -15,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("mask", type=Path, metavar="MASK", help="class-index mask (0, 1, 2, ...)")
     a("--image", type=Path, metavar="IMG", help="the micrograph, for its pixel size")
     a("--pixel-size", metavar="SIZE", help="e.g. 5nm, 0.5um, 2.3µm, or metres (1e-9)")
-    a("--classes", nargs="+", metavar="NAME", help="class names for values 0, 1, 2, ...")
+    a("--classes", nargs="+", metavar="NAME",
+      help="class names for values 0, 1, 2, ... (default: the classes.csv beside the mask)")
     a("--bins", type=int, default=10, help="size-distribution histogram bins")
     a("--json", action="store_true", help="print one JSON object")
 
@@ -36,6 +37,17 @@ def _print_table(out: dict) -> None:
             print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {0:>7}")
 
 
+def names_beside(mask: Path) -> list[str] | None:
+    """Names by mask value from the class table the app writes beside its masks."""
+    from matlab_gui.imaging.class_table import find_class_table, read_class_table
+
+    table = find_class_table(mask.parent)
+    if table is None:
+        return None
+    rows = {c.value: c.name for c in read_class_table(table)}
+    return [rows.get(v, str(v)) for v in range(max(rows) + 1)] if rows else None
+
+
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
@@ -43,16 +55,17 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.jobs.measure import MeasureRequest, run_measure
 
     mask = read_mask(args.mask)
+    names = args.classes or names_beside(args.mask)
     image = read_image(args.image) if args.image else None
     if image is not None and image.data.shape[:2] != mask.shape:
         raise UserError(f"mask {mask.shape} and image {args.image} {image.data.shape[:2]} "
                         "differ in size", args.mask)
     pixel_size = (parse_pixel_size(args.pixel_size) if args.pixel_size
                   else image.meta.pixel_size_m if image else None)
-    if args.classes and int(mask.max()) >= len(args.classes):
-        raise UserError(f"mask value {int(mask.max())} has no name among {len(args.classes)} "
-                        f"classes {args.classes}", args.mask)
-    out = run_measure(MeasureRequest(mask, args.classes, pixel_size)).to_dict(args.bins)
+    if names and int(mask.max()) >= len(names):
+        raise UserError(f"mask value {int(mask.max())} has no name among {len(names)} "
+                        f"classes {names}", args.mask)
+    out = run_measure(MeasureRequest(mask, names, pixel_size)).to_dict(args.bins)
     out["mask"] = str(args.mask)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))

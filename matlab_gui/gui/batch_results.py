@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from matlab_gui.errors import UserError
 from matlab_gui.jobs.predict import Outcome
 
 Qt = QtCore.Qt
@@ -210,6 +211,7 @@ def batch_outcome(result, path: Path, image_id: str) -> Outcome | None:
     """A batch run's prediction of one file as the Prediction dock's outcome: a classifier's
     probabilities, or the segment job's written mask (read back from the output folder)."""
     from matlab_gui.imaging import read_mask
+    from matlab_gui.jobs.segment import model_labels
 
     key = path.resolve()
     if hasattr(result, "rows"):
@@ -221,4 +223,7 @@ def batch_outcome(result, path: Path, image_id: str) -> Outcome | None:
     masks = [f for f in (done.files if done else []) if f.stem.endswith("_mask")]
     if not masks or not masks[0].is_file():
         return None
-    return Outcome(image_id, labels=np.asarray(read_mask(masks[0])))
+    try:
+        return Outcome(image_id, labels=model_labels(read_mask(masks[0])))
+    except (UserError, ValueError):  # replaced or edited since the run
+        return None

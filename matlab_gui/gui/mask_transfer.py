@@ -1,5 +1,5 @@
-"""File > Import masks / Export masks: asks where and which format, then lets imaging/
-write the files. What an import would do is planned by annotate.mask_import and shown in
+"""File > Import masks / Export masks: asks where and which format, then lets
+jobs.export_masks write the files. What an import would do is planned by annotate.mask_import and shown in
 gui.mask_import_dialog before any mask changes."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from PySide6 import QtWidgets
 
 from matlab_gui.errors import UserError
 from matlab_gui.gui import dialogs
-from matlab_gui.imaging.matfile import write_mat
-from matlab_gui.project.names import unique_output_stems
 
-FORMATS = ["Class-index PNG", "Class-index TIFF", "MATLAB .mat (v7.3)", "Colour overlay PNG"]
+# The export dialog's choices -> jobs.export_masks formats.
+FORMATS = {"Class-index PNG": "png", "Class-index TIFF": "tiff", "MATLAB .mat (v7.3)": "mat",
+           "Colour overlay PNG": "overlay"}
 
 
 def import_masks(w) -> None:
@@ -57,33 +57,20 @@ def import_masks(w) -> None:
 
 
 def export_masks(w) -> None:
-    from matlab_gui.imaging import write_image, write_mask
-    from matlab_gui.imaging.overlays import blend, class_colours
+    """Every labelled image's mask in the format chosen, with classes.csv beside them."""
+    from matlab_gui.jobs.export_masks import export_masks as export
 
     s = w.session
-    fmt = s and dialogs.choice(w, "Export masks", "Format:", FORMATS)
+    fmt = s and dialogs.choice(w, "Export masks", "Format:", list(FORMATS))
     folder = fmt and dialogs.folder(w, "Export masks to folder")
     if not folder:
         return
     s.flush()
     s.wait()
-    ids = [i for i in s.project.image_ids if s.project.record(i).has_mask]
-    stems = unique_output_stems({i: s.project.record(i).name for i in ids})
-    by_index = {c.index: c.color for c in s.project.classes}
-    colours = [by_index.get(v, (0, 0, 0)) for v in range(max(by_index, default=0) + 1)]
     try:
-        if fmt == FORMATS[2]:
-            write_mat(folder / "masks.mat", {stems[i]: s.project.get_mask(i) for i in ids})
-        for image_id in ids if fmt != FORMATS[2] else []:
-            stem = stems[image_id]
-            mask = s.project.get_mask(image_id)
-            if fmt == FORMATS[3]:
-                overlay = blend(s.project.read_image(image_id), class_colours(mask, colours),
-                                where=mask > 0)
-                write_image(folder / f"{stem}_overlay.png", overlay)
-            else:
-                write_mask(folder / f"{stem}.{'png' if fmt == FORMATS[0] else 'tif'}", mask)
+        result = export(s.project, folder, FORMATS[fmt])
     except (UserError, OSError) as exc:
         dialogs.error(w, "Export masks", str(exc))
         return
-    w.statusBar().showMessage(f"Exported {len(ids)} masks to {folder}", 5000)
+    w.statusBar().showMessage(f"Exported {result.masks} masks to {folder} (value k = class k, "
+                              "0 = unlabelled; classes.csv names them)", 8000)

@@ -72,11 +72,16 @@ def _tescan(tif: tifffile.TiffFile) -> float | None:
 
 
 def _imagej(tif: tifffile.TiffFile) -> float | None:
+    """ImageJ's unit applies to resolution tags without one; tags in centimetres or inches
+    are read as such (ImageJ converts cm tags itself when its unit is um)."""
     meta = tif.imagej_metadata
     if not meta or "unit" not in meta:
         return None
+    page = tif.pages.first
+    if 296 in page.tags and int(page.tags.valueof(296)) in _RESUNIT_METRES:
+        return _resolution_tags(page).pixel_size_m
     scale = unit_to_metres(str(meta["unit"]))
-    x_per_unit = tif.pages.first.get_resolution()[0]
+    x_per_unit = page.get_resolution()[0]
     if not scale or not x_per_unit:
         return None
     return scale / x_per_unit

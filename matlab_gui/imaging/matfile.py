@@ -1,8 +1,18 @@
-"""MATLAB v7.3 .mat files, for users who continue in MATLAB.
+"""MATLAB v7.3 .mat files: the one writer (and reader) of every .mat the app produces.
 
 A v7.3 MAT-file is HDF5 behind a 512-byte user block that starts with MATLAB's 128-byte text
 header, so h5py writes it. MATLAB is column-major: an (H, W) array is stored transposed so that
-`load` gives an H x W matrix, and (C, H, W) planes become an H x W x C matrix.
+`load` gives an H x W matrix, and (C, H, W) planes become an H x W x C matrix. Text is a MATLAB
+char array (UTF-16 code units), lists of text are cell arrays of char (`#refs#`), numbers are
+double, so `load` in MATLAB and Octave gives ordinary variables.
+
+Beside the arrays each file holds what they mean (the mask numbering of `class_table`):
+  class_values  1 x K double   mask value of each class (0 = unlabelled)
+  class_names   1 x K cell     the classes' names
+  class_colors  K x 3 uint8    their display colours
+  pixel_size_um double         (or one per image) NaN when unknown
+and, in a file of several images, `image_names` / `variable_names` (1 x N cells) mapping each
+variable to the image it came from: file names seldom are valid, unique MATLAB names.
 """
 
 from __future__ import annotations
@@ -10,24 +20,66 @@ from __future__ import annotations
 import platform
 import re
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from matlab_gui.errors import ImageWriteError
+from matlab_gui.errors import ImageWriteError, UserError
+from matlab_gui.imaging.class_table import MaskClass
 from matlab_gui.imaging.write import atomic_write_bytes
 
 _MATLAB_CLASS = {
     "uint8": "uint8", "uint16": "uint16", "int16": "int16", "uint32": "uint32", "int32": "int32",
     "float32": "single", "float64": "double", "bool": "logical",
 }
+NAME_LIMIT = 63  # MATLAB's namelengthmax
+# Words MATLAB reserves (iskeyword): never variable names.
+_MATLAB_KEYWORDS = {
+    "break", "case", "catch", "classdef", "continue", "else", "elseif", "end", "for", "function",
+    "global", "if", "otherwise", "parfor", "persistent", "return", "spmd", "switch", "try",
+    "while",
+}
+METADATA = ("class_values", "class_names", "class_colors", "pixel_size_um", "pixel_sizes_um",
+            "image_names", "variable_names", "model", "source")
+
+Field = str | float | Sequence[str] | np.ndarray
 
 
 def matlab_name(name: str) -> str:
     """A valid MATLAB variable name made from a file name ('1st image.tif' -> 'm_1st_image')."""
-    ident = re.sub(r"\W", "_", Path(name).stem)
-    return (ident if ident[:1].isalpha() else f"m_{ident}")[:63]
+    ident = re.sub(r"\W", "_", Path(name).stem, flags=re.ASCII)
+    ident = ident if ident[:1].isalpha() and ident not in _MATLAB_KEYWORDS else f"m_{ident}"
+    return ident[:NAME_LIMIT]
+
+
+def unique_matlab_names(names: Iterable[str], taken: Iterable[str] = METADATA) -> list[str]:
+    """A valid MATLAB variable name for each name, in order, none equal to another or to
+    `taken` ('spot1.tif', 'spot1.png', and a second 'spot1.tif' from another folder -> spot1,
+    spot1_2, spot1_3), at most 63 characters."""
+    used = {t.casefold() for t in taken}
+    out: list[str] = []
+    for name in names:
+        base = matlab_name(name)
+        candidate, n = base, 1
+        while candidate.casefold() in used:  # case too: one file per name on Windows readers
+            n += 1
+            suffix = f"_{n}"
+            candidate = base[: NAME_LIMIT - len(suffix)] + suffix
+        used.add(candidate.casefold())
+        out.append(candidate)
+    return out
+
+
+def class_fields(classes: Sequence[MaskClass]) -> dict[str, Field]:
+    """The class table as .mat fields."""
+    return {
+        "class_values": np.array([c.value for c in classes], np.float64),
+        "class_names": [c.name for c in classes],
+        "class_colors": np.array([c.color for c in classes], np.uint8).reshape(-1, 3),
+    }
 
 
 def _header() -> bytes:
@@ -39,26 +91,147 @@ def _header() -> bytes:
     return text[:116].ljust(116) + b"\x00" * 8 + b"\x00\x02" + b"IM"
 
 
-def write_mat(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
-    """Save named (H, W) or (C, H, W) arrays as one v7.3 .mat file, atomically.
+def _storable(a: np.ndarray) -> np.dtype | None:
+    dtype = np.dtype(np.float32 if a.dtype == np.float16 else a.dtype)
+    return dtype if dtype.name in _MATLAB_CLASS and a.ndim in (1, 2, 3) else None
 
-    Names are turned into MATLAB variable names; float16 is stored as single (MATLAB has no half).
-    """
+
+def _put_array(group: h5py.Group, name: str, a: np.ndarray) -> None:
+    """(H, W) transposed, (C, H, W) as H x W x C, a 1-D array as a 1 x N row."""
+    a = np.asarray(a)
+    dtype = _storable(a)
+    if a.ndim == 1:
+        a = a[None, :]
+    shape = a.shape[::-1] if a.ndim == 2 else (a.shape[0], a.shape[2], a.shape[1])
+    big = a.size > 4096
+    ds = group.create_dataset(name, shape=shape, dtype=dtype, compression="gzip" if big else None,
+                              chunks=True if big else None)
+    ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[dtype.name])
+    for c, plane in [(None, a)] if a.ndim == 2 else enumerate(a):
+        ds[() if c is None else c] = plane.T.astype(dtype, copy=False)
+
+
+def _put_text(group: h5py.Group, name: str, text: str) -> h5py.Dataset:
+    if not text:  # MATLAB's empty char: its dimensions, flagged empty
+        ds = group.create_dataset(name, data=np.array([0, 0], np.uint64))
+        ds.attrs["MATLAB_empty"] = np.uint8(1)
+    else:
+        units = np.frombuffer(text.encode("utf-16-le"), np.uint16)
+        ds = group.create_dataset(name, data=units.reshape(-1, 1))  # a 1 x L row in MATLAB
+        ds.attrs["MATLAB_int_decode"] = np.int32(2)
+    ds.attrs["MATLAB_class"] = np.bytes_("char")
+    return ds
+
+
+def _put_cell(f: h5py.File, name: str, texts: Sequence[str]) -> None:
+    refs = f.require_group("#refs#")
+    targets = [_put_text(refs, f"{name}_{i}", t).ref for i, t in enumerate(texts)]
+    ds = f.create_dataset(name, shape=(len(texts), 1), dtype=h5py.ref_dtype)
+    for i, ref in enumerate(targets):
+        ds[i, 0] = ref
+    ds.attrs["MATLAB_class"] = np.bytes_("cell")
+
+
+def _put_field(f: h5py.File, name: str, value: Field) -> None:
+    if isinstance(value, str):
+        _put_text(f, name, value)
+    elif isinstance(value, (list, tuple)):
+        _put_cell(f, name, [str(v) for v in value])
+    else:
+        _put_array(f, name, np.atleast_1d(np.asarray(value)))
+
+
+def write_mat(path: str | Path, arrays: Mapping[str, np.ndarray],
+              fields: Mapping[str, Field] | None = None) -> None:
+    """Save named (H, W) or (C, H, W) arrays and metadata `fields` (text, lists of text,
+    numbers) as one v7.3 .mat file, atomically. Array names must be valid MATLAB names
+    (`unique_matlab_names`); float16 is stored as single (MATLAB has no half)."""
     path = Path(path)
+    fields = dict(fields or {})
     for name, a in arrays.items():
-        if a.ndim not in (2, 3) or np.dtype(np.float32 if a.dtype == np.float16 else a.dtype).name not in _MATLAB_CLASS:
+        if matlab_name(name) != name or name in fields:
+            raise ImageWriteError(f"{name!r} is not a free MATLAB variable name", path)
+        if np.asarray(a).ndim not in (2, 3) or _storable(np.asarray(a)) is None:
             raise ImageWriteError(f"cannot store {name!r} ({a.dtype}, shape {a.shape}) in a .mat file", path)
 
     def write(tmp: Path) -> None:
         with h5py.File(tmp, "w", userblock_size=512) as f:
             for name, a in arrays.items():
-                dtype = np.dtype(np.float32 if a.dtype == np.float16 else a.dtype)
-                shape = a.shape[::-1] if a.ndim == 2 else (a.shape[0], a.shape[2], a.shape[1])
-                ds = f.create_dataset(matlab_name(name), shape=shape, dtype=dtype, compression="gzip", chunks=True)
-                ds.attrs["MATLAB_class"] = np.bytes_(_MATLAB_CLASS[dtype.name])
-                for c, plane in [(None, a)] if a.ndim == 2 else enumerate(a):
-                    ds[() if c is None else c] = plane.T.astype(dtype, copy=False)
+                _put_array(f, name, a)
+            for name, value in fields.items():
+                _put_field(f, name, value)
         with open(tmp, "r+b") as fh:
             fh.write(_header())
 
     atomic_write_bytes(path, write)
+
+
+# -- reading back ---------------------------------------------------------------------------
+
+
+@dataclass
+class MatContents:
+    """The masks of an app-written .mat file and what they mean."""
+
+    arrays: dict[str, np.ndarray]  # variable -> 2-D integer mask, H x W
+    image_names: dict[str, str] = field(default_factory=dict)  # variable -> image file name
+    classes: list[MaskClass] | None = None
+    pixel_size_um: dict[str, float] = field(default_factory=dict)  # variable -> size, if known
+
+
+def _text(f: h5py.File, ds: h5py.Dataset) -> str:
+    if ds.attrs.get("MATLAB_empty"):
+        return ""
+    return np.asarray(ds[()], np.uint16).ravel().tobytes().decode("utf-16-le")
+
+
+def _cell(f: h5py.File, ds: h5py.Dataset) -> list[str]:
+    return [_text(f, f[ref]) for ref in np.asarray(ds[()]).ravel()]
+
+
+def _numbers(ds: h5py.Dataset) -> np.ndarray:
+    return np.asarray(ds[()]).T.ravel()
+
+
+def _classes(f: h5py.File, path: Path) -> list[MaskClass] | None:
+    if "class_names" not in f or "class_values" not in f:
+        return None
+    names, values = _cell(f, f["class_names"]), _numbers(f["class_values"]).astype(int)
+    colours = (np.asarray(f["class_colors"][()]).T.reshape(-1, 3) if "class_colors" in f
+               else np.zeros((len(names), 3), int))
+    if not len(names) == len(values) == len(colours):
+        raise UserError("class_names, class_values and class_colors differ in length", path)
+    return [MaskClass(int(v), n, tuple(int(x) for x in c))
+            for v, n, c in zip(values, names, colours, strict=True)]
+
+
+def read_mat(path: str | Path) -> MatContents:
+    """The masks in a v7.3 .mat file (the app's, or any holding 2-D integer matrices), with
+    their class table and image names when the file carries them."""
+    path = Path(path)
+    try:
+        f = h5py.File(path, "r")
+    except OSError:
+        raise UserError("is not a MATLAB v7.3 .mat file (save it with save(..., '-v7.3'))",
+                        path) from None
+    with f:
+        try:
+            arrays = {name: np.asarray(ds[()]).T for name, ds in f.items()
+                      if isinstance(ds, h5py.Dataset) and name not in METADATA
+                      and ds.ndim == 2 and ds.dtype.kind in "ui"}
+            contents = MatContents(arrays, classes=_classes(f, path))
+            if "variable_names" in f and "image_names" in f:
+                variables, images = _cell(f, f["variable_names"]), _cell(f, f["image_names"])
+                contents.image_names = dict(zip(variables, images, strict=True))
+                if "pixel_sizes_um" in f:
+                    sizes = _numbers(f["pixel_sizes_um"])
+                    contents.pixel_size_um = dict(zip(variables, sizes.tolist(), strict=True))
+            elif "source" in f:
+                contents.image_names = {name: _text(f, f["source"]) for name in arrays}
+            if "pixel_size_um" in f:
+                size = float(_numbers(f["pixel_size_um"])[0])
+                contents.pixel_size_um = dict.fromkeys(arrays, size)
+        except (KeyError, ValueError, OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"damaged .mat file ({exc})", path) from None
+    contents.pixel_size_um = {k: v for k, v in contents.pixel_size_um.items() if np.isfinite(v)}
+    return contents

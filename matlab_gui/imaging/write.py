@@ -7,7 +7,10 @@ target: a crash leaves either the old file or the new one, never half of each.
 from __future__ import annotations
 
 import os
+import struct
 import tempfile
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -15,6 +18,7 @@ import numpy as np
 import tifffile
 
 from matlab_gui.errors import ImageWriteError, UserError
+from matlab_gui.imaging.class_table import MaskClass, description
 
 _PNG_DTYPES = (np.uint8, np.uint16)
 
@@ -60,7 +64,26 @@ def atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def _encode_png(data: np.ndarray, path: Path) -> bytes:
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+_AFTER_IHDR = 8 + 12 + 13  # signature, then IHDR's length, type, 13 data bytes and CRC
+
+
+def _png_metadata(payload: bytes, pixel_size_m: float | None, info: str | None) -> bytes:
+    """Insert the pixel size (pHYs, pixels per metre) and a text description (iTXt, UTF-8)
+    after the header, where every PNG reader looks for them."""
+    chunks = b""
+    per_m = round(1 / pixel_size_m) if pixel_size_m else 0
+    if 1 <= per_m <= 0xFFFFFFFF:
+        chunks += _png_chunk(b"pHYs", struct.pack(">IIB", per_m, per_m, 1))
+    if info:
+        chunks += _png_chunk(b"iTXt", b"Description\x00\x00\x00\x00\x00" + info.encode("utf-8"))
+    return payload[:_AFTER_IHDR] + chunks + payload[_AFTER_IHDR:]
+
+
+def _encode_png(data: np.ndarray, path: Path, pixel_size_m: float | None, info: str | None) -> bytes:
     if data.dtype not in _PNG_DTYPES:
         raise ImageWriteError(f"PNG holds only 8/16-bit integers, not {data.dtype.name}: save as .tif", path)
     if data.ndim == 3:
@@ -68,34 +91,78 @@ def _encode_png(data: np.ndarray, path: Path) -> bytes:
     ok, buffer = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:
         raise ImageWriteError("PNG encoding failed", path)
-    return buffer.tobytes()
+    return _png_metadata(buffer.tobytes(), pixel_size_m, info)
 
 
-def write_image(path: str | Path, data: np.ndarray, pixel_size_m: float | None = None) -> None:
-    """Save `data` ((H, W) or (H, W, 3|4)) losslessly as PNG or TIFF, chosen by the suffix.
+_IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
-    TIFFs are zlib-compressed and carry `pixel_size_m` as resolution tags in centimetres.
-    """
+
+def tiff_options(dtype: np.dtype, channels: int | None, pixel_size_m: float | None,
+                 info: str | None = None, labels: Sequence[str] | None = None,
+                 lut: np.ndarray | None = None) -> dict:
+    """tifffile.imwrite arguments that keep the pixel size for every reader: resolution tags in
+    centimetres (the TIFF standard's unit) and, in the types ImageJ opens, ImageJ metadata in
+    µm (ImageJ converts cm tags when its unit is um). `channels` > 0 for (C, H, W) planes
+    (`labels` names them), None for a grey or colour picture; `lut` colours an 8-bit mask."""
+    kwargs: dict = {"compression": "zlib",
+                    "photometric": "rgb" if channels == -1 else "minisblack"}
+    if pixel_size_m and 1 <= 0.01 / pixel_size_m < 2**32:  # what a TIFF rational holds
+        per_cm = 0.01 / pixel_size_m
+        kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+    else:
+        pixel_size_m = None
+    if np.dtype(dtype) not in _IMAGEJ_DTYPES or (channels == -1 and np.dtype(dtype) != np.uint8):
+        return kwargs
+    meta: dict = {"unit": "um"} if pixel_size_m else {}
+    if channels and channels > 0:
+        meta["axes"] = "CYX"
+    if labels:
+        meta["Labels"] = list(labels)
+    if info:
+        meta["Info"] = info
+    if lut is not None and np.dtype(dtype) == np.uint8:
+        meta["LUTs"] = [lut]
+    return {**kwargs, "imagej": True, "metadata": meta}
+
+
+def write_image(path: str | Path, data: np.ndarray, pixel_size_m: float | None = None,
+                info: str | None = None, lut: np.ndarray | None = None) -> None:
+    """Save `data` ((H, W) or (H, W, 3|4)) losslessly as PNG or TIFF, chosen by the suffix,
+    with the pixel size (when known) and `info` text in the file's own metadata fields."""
     path = Path(path)
     data = np.asarray(data)
     if data.ndim not in (2, 3) or (data.ndim == 3 and data.shape[2] not in (3, 4)):
         raise ImageWriteError(f"cannot save an array of shape {data.shape} as an image", path)
     suffix = path.suffix.lower()
     if suffix == ".png":
-        payload = _encode_png(data, path)
+        payload = _encode_png(data, path, pixel_size_m, info)
         atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
     elif suffix in (".tif", ".tiff"):
-        kwargs: dict = {"compression": "zlib", "photometric": "rgb" if data.ndim == 3 else "minisblack"}
-        if pixel_size_m:
-            per_cm = 0.01 / pixel_size_m
-            kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
+        channels = -1 if data.ndim == 3 else None
+        if data.ndim == 3 and data.shape[2] == 4:
+            kwargs = {"compression": "zlib", "photometric": "rgb", "extrasamples": "unassalpha",
+                      **{k: v for k, v in tiff_options(data.dtype, None, pixel_size_m).items()
+                         if k.startswith("resolution")}}
+        else:
+            kwargs = tiff_options(data.dtype, channels, pixel_size_m, info, lut=lut)
         atomic_write_bytes(path, lambda tmp: tifffile.imwrite(tmp, data, **kwargs))
     else:
         raise ImageWriteError("lossless formats only: use .png or .tif", path)
 
 
-def write_mask(path: str | Path, mask: np.ndarray) -> None:
-    """Save a 2-D class-index mask (uint8, or uint16 beyond 255 classes) as PNG or TIFF."""
+def class_lut(classes: Sequence[MaskClass]) -> np.ndarray:
+    """A (3, 256) lookup table painting each mask value in its class colour (ImageJ's LUT)."""
+    lut = np.zeros((3, 256), np.uint8)
+    for c in classes:
+        if c.value < 256:
+            lut[:, c.value] = c.color
+    return lut
+
+
+def write_mask(path: str | Path, mask: np.ndarray, pixel_size_m: float | None = None,
+               classes: Sequence[MaskClass] | None = None) -> None:
+    """Save a 2-D class-index mask (uint8, or uint16 beyond 255 classes) as PNG or TIFF, with
+    the pixel size and, when given, what each value means (text, and colours in Fiji)."""
     path = Path(path)
     mask = np.asarray(mask)
     if mask.ndim != 2:
@@ -104,4 +171,20 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
         if not np.issubdtype(mask.dtype, np.integer) or mask.min() < 0 or mask.max() > 65535:
             raise ImageWriteError(f"mask values must be class indices 0..65535 ({mask.dtype.name})", path)
         mask = mask.astype(np.uint8 if mask.max() <= 255 else np.uint16)
-    write_image(path, mask)
+    info = description(classes) if classes else None
+    write_image(path, mask, pixel_size_m, info, class_lut(classes) if classes else None)
+
+
+def write_maps(path: str | Path, planes: np.ndarray, pixel_size_m: float | None = None,
+               labels: Sequence[str] | None = None) -> None:
+    """(H, W) or (C, H, W) float maps (probabilities, uncertainty) as one float32 TIFF, a page
+    per plane named by `labels` in ImageJ, converted plane by plane (no float32 copy)."""
+    stack = planes[None] if planes.ndim == 2 else planes
+    kwargs = tiff_options(np.float32, stack.shape[0] if planes.ndim == 3 else None, pixel_size_m,
+                          labels=labels)
+
+    def write(tmp: Path) -> None:
+        tifffile.imwrite(tmp, (p.astype(np.float32) for p in stack), shape=planes.shape,
+                         dtype=np.float32, **kwargs)
+
+    atomic_write_bytes(Path(path), write)

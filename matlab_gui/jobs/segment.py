@@ -3,6 +3,8 @@
 Per image: a class-index mask (`<stem>_mask.png|.tif`, or inside `<stem>.mat`), optionally a
 colour overlay and the probability / uncertainty maps (float32 TIFF, or the same .mat), and one
 row of phase fractions in `phase_fractions.csv`; .mat files are MATLAB v7.3 (`imaging.matfile`).
+Masks number the model's classes from 1 (0 would be unlabelled), as every mask the app writes;
+`classes.csv` beside them says so, and every file carries the image's pixel size.
 Outputs keep the image's folder below the inputs' common folder, so no image's files overwrite
 another's; the CSV keeps the rows earlier runs wrote for other images.
 Every file is written atomically; an unreadable image gets its error in the CSV and the run goes on.
@@ -22,10 +24,11 @@ import numpy as np
 
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image, write_image, write_mask
-from matlab_gui.imaging.matfile import write_mat
+from matlab_gui.imaging.class_table import MaskClass, numbered, write_class_table
+from matlab_gui.imaging.matfile import class_fields, write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
-from matlab_gui.imaging.write import atomic_write_bytes, check_output
+from matlab_gui.imaging.write import atomic_write_bytes, check_output, write_maps
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 FORMATS = ("png", "tiff", "mat")
@@ -71,43 +74,64 @@ class SegmentResult:
 # -- writing --------------------------------------------------------------------------------
 
 
-def write_float_tiff(path: Path, planes: np.ndarray) -> None:
-    """(H, W) or (C, H, W) float16 maps as a float32 TIFF, one page per plane."""
-    import tifffile
+@dataclass(frozen=True)
+class OutputMeaning:
+    """What every file of a run means: the model, its classes as mask values, their names."""
 
-    stack = planes[None] if planes.ndim == 2 else planes
+    model: str
+    classes: list[MaskClass]  # the mask numbering: 0 unlabelled, model class i -> value i + 1
 
-    def write(tmp: Path) -> None:  # one series, converted plane by plane (no float32 copy)
-        tifffile.imwrite(tmp, (p.astype(np.float32) for p in stack), shape=planes.shape,
-                         dtype=np.float32, compression="zlib", photometric="minisblack")
-
-    atomic_write_bytes(path, write)
+    @property
+    def labels(self) -> list[str]:
+        return [c.name for c in self.classes[1:]]
 
 
-def write_outputs(request: SegmentRequest, base: Path, image: np.ndarray, prediction,
-                  colours: list, pixel_size_m: float | None) -> list[Path]:
-    """Every file asked for one image, named `base` + what it holds; returns their paths."""
+def mask_values(labels: np.ndarray) -> np.ndarray:
+    """The model's class indices (0-based) as mask values on disk (class i -> i + 1)."""
+    top = int(labels.max(initial=0)) + 1
+    return (labels + 1).astype(np.uint8 if top <= 255 else np.uint16, copy=False)
+
+
+def model_labels(mask: np.ndarray) -> np.ndarray:
+    """A mask written by `segment` back as the model's class indices (value k -> k - 1)."""
+    mask = np.asarray(mask)
+    if mask.size and not mask.min():
+        raise ValueError("holds unlabelled pixels (0): not a mask written by segment")
+    return mask - mask.dtype.type(1)
+
+
+def write_outputs(request: SegmentRequest, base: Path, micrograph, prediction,
+                  meaning: OutputMeaning) -> list[Path]:
+    """Every file asked for one image, named `base` + what it holds, each with the pixel size
+    and the class table, and `classes.csv` in its folder; returns their paths."""
+    pixel_size_m = micrograph.meta.pixel_size_m
     folder, name, files = request.out / base.parent, base.name, []
     folder.mkdir(parents=True, exist_ok=True)
-    mask = prediction.labels
+    mask = mask_values(prediction.labels)
     maps = {"uncertainty": prediction.uncertainty}
     if prediction.probabilities is not None:
         maps["probabilities"] = prediction.probabilities
     else:
         maps["confidence"] = prediction.confidence
     if request.format == "mat":
-        arrays = {"mask": mask, **(maps if request.maps else {})}
+        size_um = pixel_size_m * 1e6 if pixel_size_m else float("nan")
+        fields = {**class_fields(meaning.classes), "pixel_size_um": size_um,
+                  "model": meaning.model, "source": micrograph.meta.path.name}
         files.append(folder / f"{name}.mat")
-        write_mat(files[-1], arrays)
+        write_mat(files[-1], {"mask": mask, **(maps if request.maps else {})}, fields)
     else:
         files.append(folder / f"{name}_mask.{'png' if request.format == 'png' else 'tif'}")
-        write_mask(files[-1], mask)
+        write_mask(files[-1], mask, pixel_size_m, meaning.classes)
         for kind, data in maps.items() if request.maps else ():
             files.append(folder / f"{name}_{kind}.tif")
-            write_float_tiff(files[-1], data)
+            write_maps(files[-1], data, pixel_size_m,
+                       meaning.labels if kind == "probabilities" else [kind])
     if request.overlay:
         files.append(folder / f"{name}_overlay.png")
-        write_image(files[-1], blend(image, class_colours(mask, colours)), pixel_size_m)
+        colours = [c.color for c in meaning.classes[1:]]
+        write_image(files[-1], blend(micrograph.data, class_colours(prediction.labels, colours)),
+                    pixel_size_m)
+    write_class_table(folder, meaning.classes)
     return files
 
 
@@ -221,7 +245,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
                         request.model)
     check_model(model, card, device)
     names = [c.name for c in card.classes]
-    colours = [c.color for c in card.classes]
+    meaning = OutputMeaning(Path(model_dir).name, numbered(names, [c.color for c in card.classes]))
     segmenter = make_segmenter(model, card, device, tile=request.tile, overlap=request.overlap,
                                batch=request.batch, tta=request.tta, output=request.output)
     outcomes: list[ImageOutcome] = []
@@ -236,8 +260,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
             micrograph = read_image(path)
             prediction = segment_image(segmenter, card, micrograph.data, path, progress, cancel)
             outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
-            outcome.files = write_outputs(request, base, micrograph.data, prediction, colours,
-                                          micrograph.meta.pixel_size_m)
+            outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
         except UserError as exc:
             outcome.error = exc.problem
         write_fractions(fractions_csv, others, outcomes, names)

@@ -71,3 +71,23 @@ def test_written_masks_are_readable_by_others(tmp_path):
     path = tmp_path / "mask.png"
     write_mask(path, np.zeros((4, 4), np.uint8))
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+@SETTINGS
+@given(
+    data=st.one_of(arrays(np.uint8, SHAPES), arrays(np.uint16, SHAPES),
+                   arrays(np.uint8, st.tuples(st.integers(1, 20), st.integers(1, 20), st.just(3)))),
+    suffix=st.sampled_from([".png", ".tif"]),
+    pixel_size_m=st.floats(3e-10, 1e-5),
+)
+def test_written_images_keep_their_pixel_size(tmp_path, data, suffix, pixel_size_m):
+    """Masks, overlays and images come back with the pixel size they were written with (PNG
+    stores whole pixels per metre, so at most 2**32 of them: pixels of 0.3 nm and up, within
+    1e-4 relative; TIFF tags hold pixels per cm)."""
+    path = tmp_path / f"img{suffix}"
+    write_image(path, data, pixel_size_m)
+    assert read_image(path).meta.pixel_size_m == pytest.approx(pixel_size_m, rel=1e-4)
+    if data.ndim == 2:
+        write_mask(path, data, pixel_size_m)
+        assert read_image(path).meta.pixel_size_m == pytest.approx(pixel_size_m, rel=1e-4)
+        np.testing.assert_array_equal(read_mask(path), data)

@@ -11,7 +11,7 @@ import pytest
 from matlab_gui.imaging import read_mask, write_image, write_mask
 from matlab_gui.imaging.pixel_scores import segmentation_scores
 from matlab_gui.jobs.evaluate import EvaluateRequest, run_evaluation
-from matlab_gui.jobs.segment import SegmentRequest, run_segment
+from matlab_gui.jobs.segment import SegmentRequest, model_labels, run_segment
 from tests.jobs.test_jobs_segment import CLASSES, save_tiny_model
 
 
@@ -35,7 +35,7 @@ def _scores_of_segment_masks(model, labelled, out) -> dict:
     matrix = np.zeros((n, n), np.int64)
     for stem in ("a", "b"):
         truth = read_mask(labelled / "masks" / f"{stem}.png").astype(np.int64)
-        predicted = read_mask(out / f"{stem}_mask.png").astype(np.int64)
+        predicted = model_labels(read_mask(out / f"{stem}_mask.png")).astype(np.int64)
         matrix += np.bincount(n * truth.ravel() + predicted.ravel(), minlength=n * n).reshape(n, n)
     return segmentation_scores(matrix, list(CLASSES))
 
