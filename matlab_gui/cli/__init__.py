@@ -8,12 +8,14 @@ touches no shared file. Heavy imports (torch) happen inside `run`, keeping `--ve
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import pkgutil
 import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
 from matlab_gui import __version__
@@ -93,14 +95,29 @@ def _run_command(parser: argparse.ArgumentParser, argv: list[str]) -> int:
             raise
 
 
+def gui_arguments(argv: list[str], commands: list[str]) -> argparse.Namespace:
+    """The window's arguments. A first word that is neither a command nor a file, folder or
+    project to open is a mistyped command: say so (and which was meant) instead of starting
+    the window; an unknown option likewise."""
+    args, unknown = _gui_parser().parse_known_args(argv)
+    first = args.paths[0] if args.paths else None
+    if first is not None and not Path(first).exists() and Path(first).suffix.lower() != ".mgp":
+        close = difflib.get_close_matches(first, commands, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f" (commands: {', '.join(commands)})"
+        raise UserError(f"unknown command or no such file '{first}'{hint}")
+    if unknown:
+        raise UserError(f"unknown option '{unknown[0]}' (see matlab-gui --help)")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         parser = build_parser()
-        commands = set(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+        commands = sorted(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
         wants_gui = not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help", "--version"))
         if wants_gui:
-            gui_args = _gui_parser().parse_args(argv)
+            gui_args = gui_arguments(argv, commands)
             from matlab_gui.gui.app import run_gui
 
             return run_gui(gui_args.paths, screenshot=gui_args.screenshot, size=gui_args.size)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from matlab_gui.cli.output import StageBars, add_output_options, result
+
 NAME = "classify"
 HELP = "Classify every image in a folder; one CSV row per file (resumes an existing CSV)."
 
@@ -21,11 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--batch", type=int, default=32)
     a("--workers", type=int, default=2, help="background image decoders")
     a("--device", default="auto")
-    a("--quiet", action="store_true", help="no progress bar")
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from matlab_gui.cli.cmd_segment import StageBars
     from matlab_gui.jobs.classify import ClassifyRequest, run_classify
     from matlab_gui.ml.model_lookup import model_folder
 
@@ -35,9 +36,13 @@ def run(args: argparse.Namespace) -> int:
                                   out=args.out, device=args.device, batch=args.batch,
                                   workers=args.workers)
         try:
-            result = run_classify(request, progress=bars)
+            outcome = run_classify(request, progress=bars)
         finally:
             bars.close()
-    print(f"classified {result.classified}, skipped {result.skipped} already done, "
-          f"{result.failed} unreadable -> {args.out} ({result.wall_s:.1f} s)")
-    return 0 if result.any_classified else 1
+    summary = {"classified": outcome.classified, "skipped": outcome.skipped,
+               "failed": outcome.failed, "out": str(args.out), "classes": outcome.class_names,
+               "wall_s": round(outcome.wall_s, 3)}
+    result(args, summary, [
+        f"classified {outcome.classified}, skipped {outcome.skipped} already done, "
+        f"{outcome.failed} unreadable -> {args.out} ({outcome.wall_s:.1f} s)"])
+    return 0 if outcome.any_classified else 1

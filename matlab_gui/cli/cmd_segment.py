@@ -5,35 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from matlab_gui.cli.output import StageBars, add_output_options, error_line, result
+
 NAME = "segment"
 HELP = "Segment images (any size, tiled) with a model; write masks, maps and phase fractions."
-
-
-class StageBars:
-    """One tqdm bar per job stage, replaced when a stage starts over (next image)."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet, self.bars = quiet, {}
-
-    def __call__(self, event) -> None:
-        if self.quiet:
-            return
-        from tqdm import tqdm
-
-        bar = self.bars.get(event.stage)
-        if bar is None or bar.total != event.total or event.done < bar.n:
-            if bar is not None:
-                bar.close()
-            bar = self.bars[event.stage] = tqdm(total=event.total, desc=event.stage,
-                                                dynamic_ncols=True, leave=False)
-        if event.message:
-            bar.set_postfix_str(event.message, refresh=False)
-        bar.update(event.done - bar.n)
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.bars.clear()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--labels-only", action="store_true",
       help="keep argmax + max probability instead of every class's probability (less memory)")
     a("--device", default="auto")
-    a("--quiet", action="store_true", help="no progress bars")
+    add_output_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,12 +49,21 @@ def run(args: argparse.Namespace) -> int:
             output="labels" if args.labels_only else "auto",
         )
         try:
-            result = run_segment(request, progress=bars)
+            outcome = run_segment(request, progress=bars)
         finally:
             bars.close()
-    for item in result.images:
+    for item in outcome.images:
         if item.error:
-            print(f"{item.path}: error: {item.error}")
-    print(f"segmented {result.segmented} of {len(result.images)} images into {args.out} "
-          f"({result.wall_s:.1f} s); phase fractions in {result.fractions_csv}")
-    return 0 if result.segmented else 1
+            error_line(f"{item.path}: error: {item.error}")
+    summary = {
+        "segmented": outcome.segmented, "failed": len(outcome.images) - outcome.segmented,
+        "out": str(args.out), "classes": outcome.class_names,
+        "fractions_csv": str(outcome.fractions_csv), "wall_s": round(outcome.wall_s, 3),
+        "images": [{"path": str(i.path), "files": [str(f) for f in i.files],
+                    "fractions": dict(zip(outcome.class_names, i.fractions, strict=False)),
+                    "error": i.error or None} for i in outcome.images],
+    }
+    result(args, summary, [
+        f"segmented {outcome.segmented} of {len(outcome.images)} images into {args.out} "
+        f"({outcome.wall_s:.1f} s); phase fractions in {outcome.fractions_csv}"])
+    return 0 if outcome.segmented else 1

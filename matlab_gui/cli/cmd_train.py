@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from matlab_gui.cli.output import add_output_options, bars_wanted, result
+
 NAME = "train"
 HELP = "Train or fine-tune a segmentation or classification model and save it as a model folder."
 
@@ -66,6 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=0)
     a("--name", default="")
     a("--half", action="store_true", help="save float16 weights (half the size)")
+    add_output_options(parser)
 
 
 def _loss(text: str | None) -> dict | None:
@@ -108,8 +111,9 @@ def request_from_args(args: argparse.Namespace):
     )
 
 
-class TqdmProgress:
-    """Turns job `Progress` events into one tqdm bar per training stage, plus a line per epoch.
+class TrainProgress:
+    """Turns job `Progress` events into a tqdm bar per training stage on a terminal, plus a line
+    per epoch (also in a log file, where bars would add a line per redraw); nothing with quiet.
 
     The bar appears with the first step, so an error while reading data prints just its line.
     The time left is the job's own estimate (it knows `--time-limit`), not tqdm's, which would
@@ -118,8 +122,16 @@ class TqdmProgress:
 
     BAR = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
-    def __init__(self):
-        self.bar = None
+    def __init__(self, quiet: bool = False):
+        self.quiet, self.bars, self.bar, self.epoch = quiet, bars_wanted(quiet), None, None
+
+    def _line(self, text: str) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        if not self.quiet:
+            tqdm.write(text, file=sys.stderr)
 
     def __call__(self, event) -> None:
         from tqdm import tqdm
@@ -128,8 +140,13 @@ class TqdmProgress:
         if event.stage == "validate":
             scores = {k: m[k] for k in ("mean_iou", "balanced_accuracy", "accuracy") if m.get(k) is not None}
             text = " ".join(f"{k}={v:.4f}" for k, v in scores.items())
-            tqdm.write(f"epoch {m['epoch']}: loss={m['loss']:.4f} {text}")
+            self._line(f"epoch {m['epoch']}: loss={m['loss']:.4f} {text}")
         elif "loss" in m:
+            if not self.bars:  # a log: a line as each epoch starts, not a bar
+                if m["epoch"] != self.epoch:
+                    self.epoch = m["epoch"]
+                    self._line(f"{event.stage} {m['epoch']}/{m['epochs']}")
+                return
             if self.bar is None or self.bar.total != event.total:
                 self.close()
                 self.bar = tqdm(total=event.total, initial=event.done - 1, unit="step",
@@ -139,7 +156,7 @@ class TqdmProgress:
             self.bar.set_postfix(loss=f"{m['loss']:.4f}", **left, refresh=False)
             self.bar.update(event.done - self.bar.n)
         elif event.message:
-            tqdm.write(event.message)
+            self._line(event.message)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -151,14 +168,19 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.jobs.train import run_training
 
     request = request_from_args(args)
-    progress = TqdmProgress()
+    progress = TrainProgress(args.quiet)
     try:
-        result = run_training(request, progress=progress, cancel=args.cancel)
+        trained = run_training(request, progress=progress, cancel=args.cancel)
     finally:
         progress.close()
-    best = {k: v for k, v in result.best_metrics.items()
+    best = {k: v for k, v in trained.best_metrics.items()
             if isinstance(v, float) and k not in ("lr", "time_s")}
-    print(f"saved {result.model_dir} ({result.epochs_run} epochs, best epoch {result.best_epoch}, "
-          f"{result.wall_s:.0f} s on {result.device})")
-    print("  " + " ".join(f"{k}={v:.4f}" for k, v in best.items()))
+    summary = {"model_dir": str(trained.model_dir), "epochs_run": trained.epochs_run,
+               "best_epoch": trained.best_epoch, "stopped_early": trained.stopped_early,
+               "wall_s": round(trained.wall_s, 3), "device": trained.device,
+               "best_metrics": best, "splits": {k: len(v) for k, v in trained.splits.items()}}
+    result(args, summary, [
+        f"saved {trained.model_dir} ({trained.epochs_run} epochs, best epoch "
+        f"{trained.best_epoch}, {trained.wall_s:.0f} s on {trained.device})",
+        "  " + " ".join(f"{k}={v:.4f}" for k, v in best.items())])
     return 0

@@ -108,3 +108,21 @@ def test_started_with_nothing_the_app_opens_the_sample_its_default_model_was_mad
     sample = default_sample()
     assert sample.name == "superalloy_spot2_0d_0.tif"
     assert read_image(sample).meta.width == 512
+
+
+def test_a_mistyped_command_is_named_instead_of_starting_the_window(tmp_path, capsys,
+                                                                    monkeypatch):
+    import matlab_gui.gui.app as app
+
+    started = []
+    monkeypatch.setattr(app, "run_gui", lambda *a, **k: started.append(a) or 0)
+    assert main(["segmnt", "--model", "nasa-super", "x.png"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown command or no such file 'segmnt'; did you mean 'segment'?" in err
+    assert main(["--bogus"]) == 2 and "unknown option '--bogus'" in capsys.readouterr().err
+    assert not started
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    assert main([str(image), "--screenshot", str(tmp_path / "s.png")]) == 0  # a file: the window
+    assert main([str(tmp_path / "new.mgp")]) == 0  # a project to create
+    assert len(started) == 2

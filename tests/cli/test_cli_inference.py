@@ -93,10 +93,31 @@ def test_segment_png_masks_then_measure(models, folder, tmp_path, capsys):
     mask = out / "sem_2_mask.png"
     assert read_mask(mask).shape == (48, 40)
     capsys.readouterr()
-    assert main(["measure", str(mask), "--json", "--classes", *CLASSES]) == 0
+    assert main(["measure", str(mask), "--json"]) == 0  # names from classes.csv beside it
     result = json.loads(capsys.readouterr().out)
     assert result["length_unit"] == "px"
+    assert [c["name"] for c in result["classes"]] == ["unlabelled", *CLASSES]
+    assert result["classes"][0]["pixels"] == 0  # segment labels every pixel
     assert sum(c["area_fraction"] for c in result["classes"]) == pytest.approx(1.0)
+
+
+def test_segment_json_summary_on_stdout_errors_and_notes_on_stderr(models, folder, tmp_path,
+                                                                   capsys):
+    """Scripts parse stdout: one JSON object and nothing else; a failed image is named on
+    stderr; with stderr not a terminal no progress-bar frames fill the log."""
+    images = tmp_path / "in"
+    images.mkdir()
+    write_image(images / "ok.tif", np.zeros((40, 48), np.uint16))
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 20)
+    assert main(["segment", "--model", models["segmentation"], str(images), "--out",
+                 str(tmp_path / "seg"), "--json"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert summary["segmented"] == 1 and summary["failed"] == 1
+    by_name = {i["path"].rsplit("/", 1)[-1]: i for i in summary["images"]}
+    assert by_name["broken.png"]["error"] and set(by_name["ok.tif"]["fractions"]) == set(CLASSES)
+    assert "broken.png: error:" in captured.err and "error" not in captured.out.split('"')[0]
+    assert "\r" not in captured.err and "%|" not in captured.err
 
 
 def test_segment_recursive_writes_one_mask_per_image(models, tmp_path, capsys):

@@ -38,8 +38,13 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     code = main(["train", "--task", "segmentation", "--data", str(tmp_path / "nope"), *TINY,
                  "--out", str(tmp_path / "m")])
     assert code == EXIT_USER_ERROR
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no such folder" in err[0]
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err[-1].startswith("matlab-gui: error:") and "no such folder" in err[-1]
+    assert err[:-1] == ["reading data"] and not captured.out  # the note, then one line
+    assert main(["train", "--task", "segmentation", "--data", str(tmp_path / "nope"), *TINY,
+                 "--out", str(tmp_path / "m"), "--quiet"]) == EXIT_USER_ERROR
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
 @pytest.mark.slow
@@ -97,10 +102,11 @@ def test_time_limit_class_centred_and_sqrt_weights_reach_the_card(tmp_path, caps
 
 def test_the_progress_bar_shows_the_jobs_time_left_not_tqdms(capsys):
     """10,000 epochs under a time limit: the bar says the job's 2 min 5 s, not hours."""
-    from matlab_gui.cli.cmd_train import TqdmProgress
+    from matlab_gui.cli.cmd_train import TrainProgress
     from matlab_gui.progress import Progress
 
-    progress = TqdmProgress()
+    progress = TrainProgress()
+    progress.bars = True  # as on a terminal
     for step in (1, 2):
         progress(Progress("train", step, 10_000 * 16, {"epoch": 1, "epochs": 10_000, "step": step,
                                                         "loss": 0.5, "eta_s": 125.0}))
