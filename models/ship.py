@@ -2,6 +2,7 @@
 
     python models/ship.py SRC DST --dataset nasa_super --splits files.csv --split test \
         --metric mean_iou --licence MIT --notes "..." [--float32]
+    python models/ship.py --readme-only models/nasa-super ...   # README.md from the card alone
 
 `--splits` is a file in the data set's folder (`files.csv`) or in this repository
 (`models/splits/nasa_ebc_EBC1.csv`); the card records it relative to whichever holds it.
@@ -10,7 +11,9 @@ Evaluates SRC (float32) and its float16 copy on the test split with the same cod
 `matlab-gui evaluate`, keeps float16 unless it loses more than 0.002 on `--metric` (or
 --float32 is given), and records in the card: the test metrics of the shipped weights, the
 float32 metric, what to evaluate on (`data.evaluate`, used by tests/models), the data licence
-and notes. Weights are loaded and saved as safetensors (no pickle).
+and notes. Weights are loaded and saved as safetensors (no pickle). Beside card.json it writes
+README.md, the model card for people (`matlab_gui.ml.model_readme`); `--readme-only DST`
+regenerates just that from DST's card.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,7 +36,22 @@ def evaluate(folder: Path, data: Path, splits: list[Path] | None, split: str) ->
                                           device="cpu")).metrics
 
 
+def write_readme(folder: Path) -> Path:
+    """README.md from the folder's card.json, written atomically beside it."""
+    from matlab_gui.imaging.write import atomic_write_bytes
+    from matlab_gui.ml.model_readme import model_readme
+
+    card = json.loads((folder / "card.json").read_text(encoding="utf-8"))
+    text = model_readme(card).encode("utf-8")
+    atomic_write_bytes(folder / "README.md", lambda tmp: tmp.write_bytes(text))
+    return folder / "README.md"
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--readme-only"]:
+        for folder in sys.argv[2:]:
+            print(write_readme(Path(folder)))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("src")
     ap.add_argument("dst")
@@ -71,6 +90,7 @@ def main() -> None:
     if a.notes:
         card.notes = a.notes
     save_model(a.dst, loaded.module, card, half=use_half)
+    write_readme(Path(a.dst))
     print(json.dumps({"float32": m32[a.metric], "float16": m16[a.metric], "shipped":
                       "float16" if use_half else "float32", "metrics": metrics}, default=str))
 

@@ -27,6 +27,7 @@ from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.gui.measure_panel import MeasurePanel
 from matlab_gui.gui.model_menus import add_menus
 from matlab_gui.gui.model_panel import ModelPanel
+from matlab_gui.gui.portable_export import PortableExport
 from matlab_gui.gui.prediction_layer import PredictionLayer
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
@@ -66,6 +67,7 @@ class ModelFeatures(QtCore.QObject):
         self.batch = JobWorker(self)
         self.batch_results = BatchResults()
         self.measurements = MeasurePanel(window, self.prediction)
+        self.portable = PortableExport(self)  # Model > Export for ONNX / TorchScript
         self.entries: list[tuple[str, str]] = []
         self._batch_result = None  # the last batch run's, for opening its rows
         self.docks = {t: self._dock(t, w) for t, w in [
@@ -234,6 +236,11 @@ class ModelFeatures(QtCore.QObject):
             return
         self.window.statusBar().showMessage(f"Exported model {name} to {target}", 5000)
 
+    def export_portable(self) -> None:
+        """Model > Export for ONNX / TorchScript: format and folder asked, the export and its
+        check against the app run on a worker thread (gui/portable_export.py)."""
+        self.portable.ask()
+
     def _write_model(self, key: str, name: str, target: Path) -> None:
         """A project's model straight from the project, any other one by copying its folder."""
         if key.startswith(PROJECT):
@@ -363,7 +370,7 @@ class ModelFeatures(QtCore.QObject):
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
         for worker in (self.trainer, self.prediction.worker, self.batch,
-                       self.measurements.worker):
+                       self.measurements.worker, self.portable.worker):
             worker.cancel()
             worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)

@@ -1,5 +1,6 @@
 """The model features' menu entries and toolbar buttons: Model (fine-tune, settings, import,
-export, predict, accept, class use, view keys) and Batch (classify or segment a folder)."""
+export as a folder or for ONNX / TorchScript, predict, accept, class use, view keys) and Batch
+(classify or segment a folder)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,11 @@ def add_menus(window, features) -> None:
     export = QtGui.QAction("&Export model folder…", window, triggered=features.export_model)
     export.setStatusTip("Write the current model into a new folder named after it")
     model.addAction(export)
+    portable = QtGui.QAction("Export for &ONNX / TorchScript…", window,
+                             triggered=features.export_portable)
+    portable.setStatusTip("Write the current model as an ONNX or TorchScript file with its card "
+                          "and a README, checked against the app's own prediction")
+    model.addAction(portable)
     for text, kind in [("&Classify folder…", CLASSIFY), ("&Segment folder…", "segment")]:
         batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
     model.addSeparator()

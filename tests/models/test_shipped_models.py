@@ -30,7 +30,7 @@ def test_there_are_shipped_models():
 @pytest.mark.parametrize("folder", FOLDERS, ids=_ids(FOLDERS))
 def test_folder_is_small_and_has_no_pickle(folder):
     files = {p.name for p in folder.iterdir()}
-    assert files == {"model.safetensors", "card.json"}
+    assert files == {"model.safetensors", "card.json", "README.md"}  # README: ml/model_readme.py
     assert sum(p.stat().st_size for p in folder.iterdir()) <= 16 * 1024 * 1024
 
 
