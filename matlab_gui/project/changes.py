@@ -50,6 +50,7 @@ class Changes:
     models: dict[str, dict[str, bytes]] = field(default_factory=dict)  # name -> file -> bytes
     removed: set[str] = field(default_factory=set)
     history: list[dict] = field(default_factory=list)
+    described: set[str] = field(default_factory=set)  # records changed: refresh their attributes
 
     def __bool__(self) -> bool:
         return bool(
@@ -81,11 +82,29 @@ class Changes:
         found += [f"model {n!r}" for n in self.models if written_since(f[schema.MODELS], n, generation)]
         return found
 
+    def summary(self, base: schema.Meta, meta: schema.Meta) -> dict:
+        """What this save changes, by image name, for the history (empty when only settings
+        or the view changed)."""
+        def names(ids) -> list[str]:
+            return sorted(meta.records[i].name for i in ids if i in meta.records)
+
+        labels = [i for i, r in meta.records.items()
+                  if i in base.records and base.records[i].label != r.label]
+        sizes = [i for i, r in meta.records.items()
+                 if i in base.records and base.records[i].pixel_size_m != r.pixel_size_m]
+        out = {"masks": names(self.masks), "labels": names(labels),
+               "predictions": names(self.predictions), "pixel sizes": names(sizes),
+               "models": sorted(self.models)}
+        if [c.to_json() for c in base.classes] != [c.to_json() for c in meta.classes]:
+            out["classes"] = [c.name for c in meta.classes]
+        return {k: v for k, v in out.items() if v}
+
     def write(self, f: h5py.File, meta: schema.Meta, check=lambda: None) -> None:
         """Write these changes and the metadata into the project file `f`; every dataset gets
         the metadata's generation. `check()` runs between datasets and may raise to stop early
         (a failed write underneath)."""
         gen = meta.generation
+        undescribed = "class_values" not in f.attrs  # written before datasets were described
         for image_id in self.removed:
             check_name(image_id, "image id")
             for group in (schema.IMAGES, schema.MASKS, schema.PREDICTIONS):
@@ -108,6 +127,11 @@ class Changes:
                 write_array(group, "confidence", confidence, compress=True, generation=gen)
             group.attrs["model"] = model_name or ""
             group.attrs["generation"] = gen
+        touched = meta.records if undescribed else {*self.images, *self.masks, *self.predictions,
+                                                    *self.described}
+        for image_id in touched:
+            if image_id in meta.records:
+                schema.describe(f, meta.records[image_id])
         for name, files in self.models.items():
             check()
             check_name(name, "model name")

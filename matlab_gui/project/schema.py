@@ -17,7 +17,11 @@ names and file names) are checked to be plain names before anything uses them.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
 
 from matlab_gui.project.names import check_image_name, check_name
 
@@ -137,8 +141,44 @@ class Meta:
 
     def write(self, attrs) -> None:
         attrs["classes"] = json.dumps([c.to_json() for c in self.classes])
+        # the class table again as plain arrays, for readers without a JSON parser (MATLAB)
+        attrs["class_values"] = np.array([c.index for c in self.classes], np.int32)
+        attrs["class_names"] = np.array([c.name.replace("\x00", "") for c in self.classes],
+                                        dtype=h5py.string_dtype())
+        attrs["class_colors"] = np.array([c.color for c in self.classes], np.uint8).reshape(-1, 3)
         attrs["images"] = json.dumps([r.to_json() for r in self.records.values()])
         attrs["models"] = json.dumps(self.models)
         attrs["current_model"] = self.current_model or ""
         attrs["settings"] = json.dumps(self.settings)
         attrs["generation"] = self.generation
+
+
+def _axes(ndim: int, planes_first: bool) -> str:
+    return {2: "yx", 3: "cyx" if planes_first else "yxc"}.get(ndim, "")
+
+
+def describe(f: h5py.File, record: ImageRecord) -> None:
+    """Name an image's datasets for readers that know only HDF5: the image's name, source,
+    checksum and pixel size on each, and `element_size_um` (one value per axis, 1 for
+    channels) from which Fiji's HDF5 reader takes the scale."""
+    size_um = record.pixel_size_m * 1e6 if record.pixel_size_m else math.nan
+    targets = [(IMAGES, record.id, False), (MASKS, record.id, False),
+               (PREDICTIONS, f"{record.id}/labels", True),
+               (PREDICTIONS, f"{record.id}/confidence", True)]
+    for group, name, planes_first in targets:
+        if name not in f[group]:
+            continue
+        ds = f[group][name]
+        axes = _axes(ds.ndim, planes_first)
+        ds.attrs["name"] = record.name
+        ds.attrs["source_path"] = record.source_path or ""
+        ds.attrs["sha256"] = record.sha256 or ""
+        ds.attrs["pixel_size_um"] = size_um
+        ds.attrs["axes"] = axes
+        if record.pixel_size_m and axes:
+            ds.attrs["element_size_um"] = np.array(
+                [size_um if a in "yx" else 1.0 for a in axes], np.float64)
+        elif "element_size_um" in ds.attrs:
+            del ds.attrs["element_size_um"]
+        if group == MASKS:
+            ds.attrs["values"] = "0 = unlabelled, k = class k (root attributes class_values, class_names)"

@@ -472,6 +472,7 @@ class Project:
     def _update(self, image_id: str, **changes) -> None:
         self._meta.records[image_id] = replace(self.record(image_id), **changes)
         self._changes.meta = True
+        self._changes.described.add(image_id)
 
     def add_image(
         self,
@@ -623,9 +624,10 @@ class Project:
         confidence: np.ndarray | None = None,
         model_name: str | None = None,
     ) -> None:
-        """Keep a model's output: labels (argmax) and optionally float16 confidences/probabilities."""
+        """Keep a model's output: labels (argmax) and optionally float32 confidences or
+        probabilities (the float type Fiji and MATLAB read; older projects hold float16)."""
         self.record(image_id)
-        conf = None if confidence is None else np.asarray(confidence, dtype=np.float16)
+        conf = None if confidence is None else np.asarray(confidence, dtype=np.float32)
         self._changes.predictions[image_id] = (np.asarray(labels).copy(), conf, model_name)
         self._update(image_id, has_prediction=True)
 
@@ -693,6 +695,16 @@ class Project:
         self._changes = Changes()
         self._close_handle()  # reopened by the next read, from the file as saved
 
+    def _log_edits(self, meta: Meta) -> None:
+        """One history entry per save naming what it changes (masks, labels, predictions,
+        models, classes, pixel sizes), added once even when a failed save is retried."""
+        history = self._changes.history
+        if history and history[-1].get("action") == "save":
+            history.pop()  # a retry: summarised afresh below
+        summary = self._changes.summary(self._base, meta)
+        if summary:
+            history.append({"time": _now(), "action": "save", "details": summary})
+
     def _merged_meta(self, f: h5py.File, prefer_ours: bool = False) -> Meta:
         """The metadata to write: ours, merged onto another process's save since we read the
         file (MergeConflict where both changed the same thing, unless `prefer_ours`), with the
@@ -701,6 +713,8 @@ class Project:
         landed = self._attempted is not None and theirs == self._attempted
         if landed:  # a save that failed got applied after all: its history entries are in
             del self._changes.history[: self._attempted_history]
+        else:
+            self._log_edits(self._meta)
         if theirs == self._base or landed:
             meta = self._meta.copy()
         else:

@@ -49,7 +49,7 @@ def test_predict_shows_an_overlay_and_maps(features, qtbot, monkeypatch):
     assert rgba.shape == (120, 160, 4)
     assert tuple(rgba[50, 80, :3]) == s.project.classes[1].color  # grain -> class index 2
     labels, confidence = s.project.get_prediction(s.image_id)
-    assert labels[50, 80] == 2 and labels[0, 0] == 1 and confidence.dtype == np.float16
+    assert labels[50, 80] == 2 and labels[0, 0] == 1 and confidence.dtype == np.float32
     layer.mode.setCurrentIndex(2)  # probability of Phase 2
     assert layer.item.image.dtype == np.float32 and layer.item.image[50, 80] == pytest.approx(0.9, abs=1e-3)
     assert layer.colour_bar.isVisibleTo(layer)
