@@ -1,4 +1,4 @@
-"""Shared fixtures: the real micrograph data sets (skipped when ../shared is absent)."""
+"""Shared fixtures: the real micrograph data sets (skipped when ../shared is absent), a tiny model."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return REPO / "resources" / "samples"
+
+
+@pytest.fixture(scope="session")
+def tiny_segmenter(tmp_path_factory) -> Path:
+    """A random-init one-channel U-Net folder (2 classes, 64 px), quick to build and run."""
+    import torch
+
+    from matlab_gui.ml.model_folder import save_model
+    from matlab_gui.ml.zoo import build_model, default_card
+
+    torch.manual_seed(0)
+    card = default_card("segmentation", "unet", ["matrix", "precipitate"], encoder="tu-resnet10t",
+                        in_channels=1, input_size=64, name="tiny")
+    folder = tmp_path_factory.mktemp("models") / "tiny"
+    save_model(folder, build_model(card, pretrained=False), card)
+    return folder

@@ -9,19 +9,9 @@ import pytest
 from matlab_gui.cli import main
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    import torch
-
-    from matlab_gui.ml.model_folder import save_model
-    from matlab_gui.ml.zoo import build_model, default_card
-
-    torch.manual_seed(0)
-    card = default_card("segmentation", "unet", ["matrix", "precipitate"], encoder="tu-resnet10t",
-                        in_channels=1, input_size=64, name="tiny")
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    save_model(folder, build_model(card, pretrained=False), card)
-    return folder
+@pytest.fixture
+def model(tiny_segmenter):
+    return tiny_segmenter
 
 
 @pytest.mark.parametrize("fmt, file", [("onnx", "model.onnx"),

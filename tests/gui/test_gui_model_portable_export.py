@@ -10,19 +10,9 @@ import pytest
 from matlab_gui.gui import dialogs, portable_export
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    import torch
-
-    from matlab_gui.ml.model_folder import save_model
-    from matlab_gui.ml.zoo import build_model, default_card
-
-    torch.manual_seed(0)
-    card = default_card("segmentation", "unet", ["matrix", "precipitate"], encoder="tu-resnet10t",
-                        in_channels=1, input_size=64, name="tiny")
-    folder = tmp_path_factory.mktemp("models") / "tiny"
-    save_model(folder, build_model(card, pretrained=False), card)
-    return folder
+@pytest.fixture
+def tiny_model(tiny_segmenter):
+    return tiny_segmenter
 
 
 def portable_action(window):
