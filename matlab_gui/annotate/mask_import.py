@@ -166,9 +166,12 @@ class ImportPlan:
         return any(m.guess for m in self.matches)
 
     def summary(self) -> str:
-        text = f"{len(self.matches)} masks for {len(self.images)} images"
+        def count(n: int, word: str) -> str:
+            return f"{n} {word}{'' if n == 1 else 's'}"
+
+        text = f"{count(len(self.matches), 'mask')} for {count(len(self.images), 'image')}"
         if self.skipped:
-            text += f"; {len(self.skipped)} files not imported"
+            text += f"; {count(len(self.skipped), 'file')} not imported"
         return text
 
     def mapping(self, zero_is_class: bool | None = None, add_missing: bool = False,

@@ -132,6 +132,8 @@ class Changes:
         for image_id in touched:
             if image_id in meta.records:
                 schema.describe(f, meta.records[image_id])
+        rebuild = undescribed or self.images or self.removed or schema.BY_NAME not in f
+        schema.link_by_name(f, meta, None if rebuild else {*self.masks, *self.predictions})
         for name, files in self.models.items():
             check()
             check_name(name, "model name")

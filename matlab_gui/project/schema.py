@@ -3,12 +3,15 @@
 Layout (schema 1):
   attrs   format, schema_version, classes (json), images (json: per-image metadata in order),
           models (json: name -> file names), current_model, settings (json), generation (int:
-          the number of saves, so a save notices another process's save since it last read)
+          the number of saves, so a save notices another process's save since it last read),
+          class_values / class_names / class_colors (the classes as plain arrays)
   /images/<id>            embedded pixel data (native dtype)
   /masks/<id>             label mask, chunked + compressed, 0 = unlabelled
   /predictions/<id>/labels, /predictions/<id>/confidence
   /models/<name>/<file>   bytes of a trained model folder's files
   /history                append-only JSON lines (time, action, details)
+  /by_name/<image name>/{image,mask,prediction}  soft links to the datasets above
+Every dataset of an image also carries its name, pixel size and element_size_um (`describe`).
 All metadata sits in root attributes so opening reads no dataset at all. Every dataset a save
 writes carries that save's `generation` attribute. Names read from the file (image ids, model
 names and file names) are checked to be plain names before anything uses them.
@@ -182,3 +185,35 @@ def describe(f: h5py.File, record: ImageRecord) -> None:
             del ds.attrs["element_size_um"]
         if group == MASKS:
             ds.attrs["values"] = "0 = unlabelled, k = class k (root attributes class_values, class_names)"
+
+
+BY_NAME = "by_name"
+
+
+def name_index(meta: Meta) -> dict[str, str]:
+    """Image id -> the readable name of its entry in /by_name: its file name, with the id added
+    where two images share a name (HDF5 names cannot hold '/'; image names never do)."""
+    count: dict[str, int] = {}
+    for r in meta.records.values():
+        count[r.name] = count.get(r.name, 0) + 1
+    return {i: r.name if count[r.name] == 1 and r.name not in (".", "..") else f"{r.name} ({i})"
+            for i, r in meta.records.items()}
+
+
+def link_by_name(f: h5py.File, meta: Meta, ids=None) -> None:
+    """/by_name/<image name>/{image,mask,prediction}: soft links to the id-named datasets, so
+    h5dump, HDFView and h5read find an image by its name. Rebuilt whole when `ids` is None
+    (images added or removed), else made for those images' new datasets."""
+    if ids is None and BY_NAME in f:
+        del f[BY_NAME]
+    index = f.require_group(BY_NAME)
+    names = name_index(meta)
+    for image_id in meta.records if ids is None else ids:
+        if image_id not in names:
+            continue
+        entry = index.require_group(names[image_id])
+        entry.attrs["id"] = image_id
+        for link, target in (("image", f"/{IMAGES}/{image_id}"), ("mask", f"/{MASKS}/{image_id}"),
+                             ("prediction", f"/{PREDICTIONS}/{image_id}")):
+            if target.lstrip("/") in f and link not in entry:
+                entry[link] = h5py.SoftLink(target)

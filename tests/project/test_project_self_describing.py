@@ -84,3 +84,27 @@ def test_an_older_project_gets_described_at_its_first_save(saved):
     with h5py.File(path, "r") as f:
         assert f["masks"][a].attrs["name"] == "grain map.tif"
         assert list(f["masks"][a].attrs["element_size_um"]) == pytest.approx([0.05, 0.05])
+
+
+def test_images_are_found_by_name_as_h5dump_lists_them(saved, tmp_path):
+    path, project, a, b = saved
+    with h5py.File(path, "r") as f:
+        entry = f["by_name"]["grain map.tif"]
+        assert entry.attrs["id"] == a
+        np.testing.assert_array_equal(entry["mask"][()], np.ones((8, 10), np.uint8))
+        assert entry["prediction"]["confidence"].shape == (2, 8, 10)
+        assert set(f["by_name"]["other.png"]) == {"image"}  # no mask painted yet
+    project.set_mask(b, np.ones((8, 10), np.uint8))  # a later mask gets its link
+    project.save()
+    with h5py.File(path, "r") as f:
+        assert set(f["by_name"]["other.png"]) == {"image", "mask"}
+    twin = project.add_image(tmp_path / "sub" / "other.png", data=np.zeros((8, 10), np.uint8))
+    project.save()
+    with h5py.File(path, "r") as f:
+        names = set(f["by_name"])
+        assert names == {"grain map.tif", f"other.png ({b})", f"other.png ({twin})"}
+        assert "mask" in f["by_name"][f"other.png ({b})"]
+    project.remove_image(twin)
+    project.save()
+    with h5py.File(path, "r") as f:
+        assert set(f["by_name"]) == {"grain map.tif", "other.png"}
