@@ -7,6 +7,8 @@ the problem, never a library traceback.
 
 from __future__ import annotations
 
+import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +45,54 @@ class Micrograph:
     meta: ImageMeta
 
 
+OPENCV_MAX_PIXELS = 1 << 30  # OpenCV's own limit for PNG, JPEG and BMP (CV_IO_MAX_IMAGE_PIXELS)
+TIFF_MAX_PIXELS = 1 << 34  # 131k x 131k: beyond any montage, and beyond any desktop's memory
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # Windows has no sysconf
+        return None
+
+
+def check_size(width: int, height: int, bytes_per_pixel: int, path: Path,
+               max_pixels: int | None = None) -> None:
+    """Refuse, before decoding, an image whose header claims more pixels than can be read
+    (a decompression bomb, or a montage beyond this computer's memory)."""
+    pixels = int(width) * int(height)
+    if width <= 0 or height <= 0:
+        raise ImageReadError(f"corrupt header: {width} x {height} pixels", path)
+    if max_pixels is not None and pixels > max_pixels:
+        raise ImageReadError(
+            f"{width} x {height} pixels is more than this format can be read with "
+            f"({max_pixels / 1e9:.2f} gigapixels); save it as a (tiled) TIFF", path)
+    memory = _physical_memory()
+    if memory is not None and pixels * bytes_per_pixel > memory // 2:
+        raise ImageReadError(
+            f"{width} x {height} pixels needs {pixels * bytes_per_pixel / 2**30:.1f} GiB, more "
+            f"than half this computer's memory ({memory / 2**30:.0f} GiB)", path)
+
+
+def _header_size(raw: bytes, fmt: str) -> tuple[int, int] | None:
+    """Width and height as a PNG, BMP or JPEG header states them, None if not found."""
+    if fmt == "png" and len(raw) >= 24 and raw[12:16] == b"IHDR":
+        return struct.unpack(">II", raw[16:24])
+    if fmt == "bmp" and len(raw) >= 26:
+        width, height = struct.unpack("<ii", raw[18:26])
+        return width, abs(height)  # negative height: stored top-down
+    if fmt == "jpeg":
+        at = 2
+        while at + 9 <= len(raw) and raw[at] == 0xFF:
+            marker, length = raw[at + 1], struct.unpack(">H", raw[at + 2:at + 4])[0]
+            if marker in _JPEG_SOF:
+                height, width = struct.unpack(">HH", raw[at + 5:at + 9])
+                return width, height
+            at += 2 + length
+    return None
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise ImageReadError("no such file", path)
@@ -64,6 +114,9 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
                     f"truncated TIFF: pixel data needs {max(ends)} bytes, the file has {size}", path
                 )
             pages = len(tif.pages)
+            height, width = page.imagelength, page.imagewidth
+            check_size(width, height, page.samplesperpixel * page.dtype.itemsize, path,
+                       TIFF_MAX_PIXELS)
             data = page.asarray()
             if page.axes.startswith("S") and data.ndim == 3:  # planar RGB stored plane by plane
                 data = np.moveaxis(data, 0, -1)
@@ -83,7 +136,13 @@ def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration]:
         raise ImageReadError("truncated PNG: the end-of-image chunk is missing", path)
     if fmt == "jpeg" and b"\xff\xd9" not in raw[-64:]:
         raise ImageReadError("truncated JPEG: the end-of-image marker is missing", path)
-    data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    size = _header_size(raw, fmt)
+    if size is not None:
+        check_size(*size, 8, path, OPENCV_MAX_PIXELS)  # up to 4 channels of 16 bits
+    try:
+        data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ImageReadError(f"corrupt or unreadable {fmt.upper()} ({_short(exc)})", path) from None
     if data is None:
         raise ImageReadError(f"corrupt or unreadable {fmt.upper()}", path)
     if data.ndim == 3 and data.shape[2] == 3:
