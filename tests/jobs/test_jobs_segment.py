@@ -179,3 +179,21 @@ def test_channel_and_class_mismatches_name_both():
     check_channels(np.zeros((4, 4), np.uint8), SimpleNamespace(in_channels=3))
     with pytest.raises(ModelError, match="predicts 4 classes but its card names 3"):
         check_model(nn.Conv2d(2, 4, 1), card, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "mat"])
+def test_images_one_pixel_wide_or_high_are_segmented_with_every_map(tiny_segmenter, tmp_path,
+                                                                    fmt):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shapes = {"dot": (1, 1), "row": (1, 9), "column": (7, 1), "thin": (2, 40)}
+    for name, shape in shapes.items():
+        write_image(folder / f"{name}.png", np.full(shape, 120, np.uint8), pixel_size_m=1e-8)
+    result = run_segment(SegmentRequest(model=tiny_segmenter, inputs=[folder], out=tmp_path / "o",
+                                        format=fmt, maps=True, tta=True, device="cpu"))
+    assert [i.error for i in result.images] == [""] * 4
+    if fmt == "tiff":
+        for name, shape in shapes.items():
+            assert read_mask(tmp_path / "o" / f"{name}_mask.tif").shape == shape
+            probs = tifffile.imread(tmp_path / "o" / f"{name}_probabilities.tif")
+            assert probs.shape == (2, *shape)
