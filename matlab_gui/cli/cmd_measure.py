@@ -65,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
     if names and int(mask.max()) >= len(names):
         raise UserError(f"mask value {int(mask.max())} has no name among {len(names)} "
                         f"classes {names}", args.mask)
-    out = run_measure(MeasureRequest(mask, names, pixel_size)).to_dict(args.bins)
+    try:
+        out = run_measure(MeasureRequest(mask, names, pixel_size)).to_dict(args.bins)
+    except UserError as exc:
+        raise UserError(exc.problem, args.mask) from None
     out["mask"] = str(args.mask)
     if args.json:
         print(json.dumps(out, ensure_ascii=False))

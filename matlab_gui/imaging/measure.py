@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from skimage import measure as skm
 
+from matlab_gui.errors import UserError
+
+MAX_UNNAMED_CLASSES = 64  # more distinct values than this, unnamed, is a picture, not a labelling
+
 
 @dataclass
 class Particles:
@@ -100,8 +104,12 @@ def measure_mask(mask: np.ndarray, class_names: Sequence[str] | None = None,
     reported, present or not), else each value present in the mask is reported by number."""
     mask = np.asarray(mask)
     if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
-        raise ValueError(f"a class-index mask is a 2-D integer array, not {mask.dtype} {mask.shape}")
+        raise UserError(f"a class-index mask is a 2-D integer array, not {mask.dtype} {mask.shape}")
     values = list(range(len(class_names))) if class_names else np.unique(mask).tolist()
+    if not class_names and len(values) > MAX_UNNAMED_CLASSES:
+        raise UserError(f"holds {len(values)} different values: a class-index mask holds a few "
+                        f"(at most {MAX_UNNAMED_CLASSES} without class names); is this a "
+                        "micrograph rather than its mask?")
     counts = pixel_counts(mask, values)
     pixel_area = (pixel_size_m * 1e6) ** 2 if pixel_size_m else 1.0
     result = Measurement(int(mask.shape[0]), int(mask.shape[1]), pixel_size_m)

@@ -200,3 +200,15 @@ def test_real_data_and_a_corrupted_copy(shared_data, models, tmp_path, capsys):
     assert main(["measure", str(seg / f"{images[0].stem}_mask.png"), "--image", str(images[0]),
                  "--pixel-size", "10nm", "--json"]) == 0
     assert '"area_unit": "µm²"' in capsys.readouterr().out
+
+
+def test_measure_on_a_micrograph_instead_of_its_mask_is_one_line_at_once(tmp_path, capsys):
+    import time
+
+    picture = np.random.default_rng(0).integers(0, 65535, (2048, 2048), dtype=np.uint16)
+    write_image(tmp_path / "sem.tif", picture)
+    started = time.perf_counter()
+    assert main(["measure", str(tmp_path / "sem.tif")]) == 2
+    assert time.perf_counter() - started < 20  # it used to label every grey value: minutes
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sem.tif" in err[0] and "is this a micrograph" in err[0]
