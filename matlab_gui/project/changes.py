@@ -105,6 +105,8 @@ class Changes:
         (a failed write underneath)."""
         gen = meta.generation
         undescribed = "class_values" not in f.attrs  # written before datasets were described
+        for group in schema.GROUPS:  # one lost to another tool is made again
+            f.require_group(group)
         for image_id in self.removed:
             check_name(image_id, "image id")
             for group in (schema.IMAGES, schema.MASKS, schema.PREDICTIONS):
@@ -146,6 +148,9 @@ class Changes:
                 group.create_dataset(file_name, data=np.frombuffer(data, dtype=np.uint8))
         check()
         if self.history:
+            if schema.HISTORY not in f:  # lost to another tool: start it again
+                f.create_dataset(schema.HISTORY, shape=(0,), maxshape=(None,), chunks=(256,),
+                                 dtype=h5py.string_dtype())
             history = f[schema.HISTORY]
             start = history.shape[0]
             history.resize((start + len(self.history),))

@@ -287,7 +287,12 @@ class Project:
     def _read_meta(self, f: h5py.File) -> Meta:
         if f.attrs.get("format") != schema.FORMAT_NAME:
             raise ProjectError("not a matlab_gui project (HDF5 without project data)", self.path)
-        version = int(f.attrs.get("schema_version", 0))
+        raw_version = f.attrs.get("schema_version", 0)
+        try:
+            version = int(raw_version)
+        except (TypeError, ValueError, OverflowError):
+            raise ProjectError(f"corrupt project: schema version '{raw_version}' is not a number",
+                               self.path) from None
         if version > schema.SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"written by a newer matlab_gui (schema {version}, this version reads up to "
@@ -598,7 +603,11 @@ class Project:
         if image_id in self._changes.masks:
             return self._changes.masks[image_id].copy()
         if record.has_mask:
-            return self._dataset(schema.MASKS, image_id)[()]
+            mask = self._dataset(schema.MASKS, image_id)[()]
+            if mask.dtype not in (np.uint8, np.uint16) or mask.shape != tuple(record.shape[:2]):
+                raise ProjectError(f"the mask of {record.name!r} is damaged ({mask.dtype}, shape "
+                                   f"{mask.shape}; masks are 8/16-bit class numbers)", self.path)
+            return mask
         return np.zeros(record.shape[:2], dtype=_mask_dtype(self._meta.classes))
 
     def set_mask(self, image_id: str, mask: np.ndarray) -> None:
@@ -653,7 +662,13 @@ class Project:
     @property
     @_reads
     def history(self) -> list[dict]:
-        stored = [json.loads(s) for s in self._file[schema.HISTORY].asstr()[()]]
+        lines = self._file[schema.HISTORY].asstr()[()] if schema.HISTORY in self._file else []
+        stored = []
+        for line in lines:
+            try:
+                stored.append(json.loads(line))
+            except ValueError:  # one damaged line loses that line, not the history
+                stored.append({"time": "", "action": "unreadable history entry", "details": {}})
         return stored + [dict(e) for e in self._changes.history]
 
     # -- saving ---------------------------------------------------------------------------
