@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from matlab_gui.errors import DataError
+from matlab_gui.errors import DataError, UserError
+from matlab_gui.imaging.write import check_output
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
@@ -282,6 +283,11 @@ class _Run:
 
         r = self.request
         t0 = time.perf_counter()
+        check_output(Path(r.out).parent, folder=True)  # now, not after an hour of training
+        if Path(r.out).is_file():
+            raise UserError("is a file; the model is saved as a folder", r.out)
+        if r.checkpoint_dir is not None:
+            check_output(Path(r.checkpoint_dir), folder=True)
         self.device = pick_device(r.device)
         report(self.progress, Progress("prepare", 0, 1, message="reading data"))
         with open_source(r.task, r.data, r.sparse_masks, r.class_names) as source:
@@ -322,7 +328,10 @@ class _Run:
                                    notes=r.notes or card.notes)
         self.cancel.raise_if_cancelled()
         report(self.progress, Progress("save", 0, 1, message=f"writing {r.out}"))
-        save_model(Path(r.out), model, card, half=r.half)
+        try:
+            save_model(Path(r.out), model, card, half=r.half)
+        except OSError as exc:  # e.g. the disk filled up while it trained
+            raise UserError(f"cannot save the model: {exc.strerror or exc}", r.out) from exc
         return TrainResult(
             model_dir=Path(r.out), card=card, history=history, best_metrics=outcome.best_metrics,
             best_epoch=outcome.best_epoch, epochs_run=len(history),

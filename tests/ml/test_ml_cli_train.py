@@ -113,3 +113,20 @@ def test_the_progress_bar_shows_the_jobs_time_left_not_tqdms(capsys):
     shown = str(progress.bar)
     progress.close()
     assert "left=02:05" in shown and "<" not in shown  # tqdm's own remaining time is "<hh:mm:ss"
+
+
+@pytest.mark.parametrize("where", ["out", "checkpoint"])
+def test_an_output_that_cannot_be_written_stops_before_training(tmp_path, capsys, where):
+    data = write_segmentation_folder(tmp_path / "data")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    out = blocker / "model" if where == "out" else tmp_path / "model"
+    extra = ["--checkpoint", str(blocker / "ckpt")] if where == "checkpoint" else []
+    code = main(["train", "--task", "segmentation", "--data", str(data), *TINY, "--epochs", "2",
+                 "--patch", "32", "--patches-per-epoch", "4", "--batch", "2",
+                 "--classes", "matrix,disc,square", "--out", str(out), *extra])
+    assert code == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert ("is a file; the output must be a folder" in err or "Not a directory" in err)
+    assert "a_file" in err and len(err.strip().splitlines()) == 1
+    assert "epoch" not in err and "reading data" not in err  # nothing trained first
