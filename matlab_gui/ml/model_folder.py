@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import os
 import shutil
 import sys
@@ -25,7 +26,7 @@ from torch import nn
 
 from matlab_gui.errors import ModelError, UserError
 from matlab_gui.imaging.write import FILE_MODE
-from matlab_gui.ml.card import ModelCard
+from matlab_gui.ml.card import ModelCard, check_card
 from matlab_gui.ml.model_lookup import old_copy, restore_interrupted_save
 
 WEIGHTS, CARD = "model.safetensors", "card.json"
@@ -98,8 +99,13 @@ def _swap_in(tmp: Path, folder: Path) -> None:
 
 
 def save_model(folder: str | Path, model: nn.Module, card: ModelCard, half: bool = False) -> Path:
-    """Write `model` and `card` as a model folder; `half` stores float weights as float16."""
+    """Write `model` and `card` as a model folder; `half` stores float weights as float16.
+    A card that `read_card` would refuse is not written (ModelError naming the field)."""
     folder = Path(folder)
+    try:  # never write a card that reading would refuse (e.g. a 16 px patch)
+        check_card(json.loads(card.to_json()))
+    except ModelError as exc:
+        raise ModelError(f"not saved: the card would not load ({exc.problem})", folder / CARD) from None
     folder.parent.mkdir(parents=True, exist_ok=True)
     restore_interrupted_save(folder)
     state = {}
@@ -132,26 +138,71 @@ def read_card(folder: str | Path) -> ModelCard:
         raise ModelError("a model is a folder with model.safetensors and card.json, not a file", folder)
     if not (folder / CARD).is_file():
         raise ModelError("card.json is missing: this is not a model folder", folder)
-    try:
-        return ModelCard.from_json((folder / CARD).read_text(encoding="utf-8"))
-    except ModelError as exc:
-        raise ModelError(exc.problem, folder / CARD) from None
+    return ModelCard.read(folder / CARD)
+
+
+# Weights a module may hold in its floating-point tensors; integer buffers (BatchNorm's
+# num_batches_tracked) must stay integer and boolean ones boolean.
+FLOAT_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _key(name: str) -> str:
+    """A tensor's name as an error line shows it: printable, at most 80 characters."""
+    text = name if name.isprintable() else repr(name)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _kind(dtype: torch.dtype) -> str:
+    if dtype.is_floating_point:
+        return "float"
+    if dtype.is_complex:
+        return "complex"
+    return "bool" if dtype == torch.bool else "integer"
+
+
+def _dtype_problem(got: torch.dtype, want: torch.dtype) -> str | None:
+    """Why a stored tensor of dtype `got` cannot fill the module's tensor of dtype `want`."""
+    if want.is_floating_point:
+        if got not in FLOAT_DTYPES:
+            return f"is {str(got).removeprefix('torch.')}, where the model takes float32, float16 or bfloat16"
+    elif _kind(got) != _kind(want):
+        return f"is {str(got).removeprefix('torch.')}, where the model keeps {_kind(want)} values"
+    return None
 
 
 def _check_state(state: dict[str, torch.Tensor], module: nn.Module, path: Path) -> None:
+    """ModelError (one line naming `path` and the tensors) unless `state` fits `module` exactly:
+    the same names and shapes, floating weights as float32/16 or bfloat16 and all finite."""
     own = module.state_dict()
-    missing = [k for k in own if k not in state]
-    extra = [k for k in state if k not in own]
-    wrong = [f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
+    missing = [_key(k) for k in own if k not in state]
+    extra = [_key(k) for k in state if k not in own]
+    wrong = [f"{_key(k)} {tuple(state[k].shape)} != {tuple(v.shape)}" for k, v in own.items()
              if k in state and state[k].shape != v.shape]
     for problem, items in (("missing tensors", missing), ("unexpected tensors", extra), ("wrong shapes", wrong)):
         if items:
             more = f" and {len(items) - 3} more" if len(items) > 3 else ""
             raise ModelError(f"weights do not fit the card's architecture: {problem}: {', '.join(items[:3])}{more}", path)
+    for key, want in own.items():
+        tensor = state[key]
+        problem = _dtype_problem(tensor.dtype, want.dtype)
+        if problem:
+            raise ModelError(f"tensor {_key(key)} {problem}", path)
+        if tensor.is_floating_point():
+            finite = torch.isfinite(tensor)
+            if not bool(finite.all()):
+                nan = int(torch.isnan(tensor).sum())
+                inf = tensor.numel() - int(finite.sum()) - nan
+                what = " and ".join(f"{n} {w}" for n, w in ((nan, "NaN"), (inf, "infinite")) if n)
+                raise ModelError(f"tensor {_key(key)} holds {what} value{'s' if nan + inf > 1 else ''} "
+                                 f"(of {tensor.numel()}): the weights are broken", path)
 
 
 def load_model(folder: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """The model in `folder`, in eval mode on `device`. Executes no pickled code."""
+    """The model in `folder`, in eval mode on `device`. Executes no pickled code.
+
+    Card and weights are untrusted: the card is checked field by field (`ModelCard.read`), the
+    weights must match the card's network tensor for tensor (names, shapes, dtypes) and be
+    finite. Every refusal is one ModelError line naming the file."""
     from matlab_gui.ml.zoo import build_model
 
     folder = Path(folder)
@@ -161,14 +212,16 @@ def load_model(folder: str | Path, device: str | torch.device = "cpu") -> Loaded
         raise ModelError("model.safetensors is missing", folder)
     try:
         state = load_file(str(weights), device="cpu")
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelError(f"unreadable weights ({str(exc)[:80]})", weights) from None
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelError(f"unreadable weights ({_key(str(exc))})", weights) from None
     try:
         module = build_model(card, pretrained=False)
-    except UserError:
+    except UserError as exc:
+        if exc.path is None:  # the zoo's own message: say which model it is about
+            raise ModelError(exc.problem, folder / CARD) from None
         raise
     except Exception as exc:  # a card naming an encoder the libraries cannot build
-        raise ModelError(f"cannot build {card.arch} with encoder {card.encoder!r} ({str(exc)[:80]})", folder) from None
+        raise ModelError(f"cannot build {card.arch} with encoder {card.encoder!r} ({_key(str(exc))})", folder) from None
     _check_state(state, module, weights)
     module.load_state_dict(state)
     return LoadedModel(module.to(device).eval(), card, folder)

@@ -30,7 +30,7 @@ numbers = st.floats(allow_nan=False, allow_infinity=False, width=32)
 def test_card_round_trips_through_json(classes, channels, size, low, high, metrics, history, stems, notes):
     card = ModelCard(
         task="segmentation", arch="unet", encoder="tu-tf_efficientnet_lite0", classes=classes, in_channels=channels,
-        input_size=size, normalisation=Normalisation("percentile", low, high, [0.5] * channels, [0.25] * channels),
+        input_size=size, tile_overlap=size // 4, normalisation=Normalisation("percentile", low, high, [0.5] * channels, [0.25] * channels),
         preprocessing={"equalize": False}, weight_source="random initialisation", training={"epochs": 3},
         data={"train": stems, "val": stems[:1]}, metrics=metrics, history=history, notes=notes,
     )
@@ -54,13 +54,13 @@ RAW = default_card("classification", "fnn", ["a", "b"]).to_dict()
 @pytest.mark.parametrize(
     "change, field",
     [
-        ({"task": "regression"}, "'task'"),
-        ({"classes": []}, "'classes'"),
-        ({"classes": [{"colour": "red"}]}, "'name'"),
+        ({"task": "regression"}, "task must be"),
+        ({"classes": []}, "classes must be"),
+        ({"classes": [{"colour": "red"}]}, r"classes\[0\]\.name is missing"),
         ({"classes": [{"name": "a", "color": "#12"}]}, "#rrggbb"),
-        ({"in_channels": 4, "normalisation": {**RAW["normalisation"], "mean": [0.5] * 4, "std": [0.5] * 4}}, "'in_channels'"),
-        ({"normalisation": {**RAW["normalisation"], "scale": "minmax"}}, "'normalisation.scale'"),
-        ({"normalisation": {**RAW["normalisation"], "mean": [0.5]}}, "'normalisation.mean/std'"),
+        ({"in_channels": 4, "normalisation": {**RAW["normalisation"], "mean": [0.5] * 4, "std": [0.5] * 4}}, "in_channels must be 1 or 3"),
+        ({"normalisation": {**RAW["normalisation"], "scale": "minmax"}}, "normalisation.scale must be"),
+        ({"normalisation": {**RAW["normalisation"], "mean": [0.5]}}, "normalisation.mean must be"),
         ({"schema_version": 99}, "newer"),
     ],
     ids=["task", "no-classes", "class-name", "colour", "channels", "scale", "mean", "schema"],
@@ -72,5 +72,5 @@ def test_bad_fields_are_named(change, field):
 
 @pytest.mark.parametrize("missing", ["task", "arch", "classes"])
 def test_missing_required_fields_are_named(missing):
-    with pytest.raises(ModelError, match=f"no '{missing}'"):
+    with pytest.raises(ModelError, match=f"{missing} is missing"):
         ModelCard.from_dict({k: v for k, v in RAW.items() if k != missing})

@@ -66,7 +66,7 @@ def test_saving_over_a_folder_replaces_it_whole(saved):
     [
         (lambda f: (f / "card.json").unlink(), "card.json is missing"),
         (lambda f: (f / "card.json").write_text("{not json"), "not valid JSON"),
-        (lambda f: (f / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet"})), "'classes'"),
+        (lambda f: (f / "card.json").write_text(json.dumps({"task": "segmentation", "arch": "unet"})), "classes is missing"),
         (lambda f: (f / "card.json").write_text((f / "card.json").read_text().replace('"unet"', '"hypernet"')), "unknown architecture"),
         (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
         (lambda f: (f / "model.safetensors").write_bytes(b"garbage"), "unreadable weights"),
