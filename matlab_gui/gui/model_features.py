@@ -32,6 +32,7 @@ from matlab_gui.gui.prediction_layer import PredictionLayer
 from matlab_gui.gui.train_dialog import TrainDialog, TrainSettings
 from matlab_gui.gui.training_panel import TrainingPanel
 from matlab_gui.jobs.predict import PredictResult
+from matlab_gui.ml.card import ModelCard
 from matlab_gui.ml.model_lookup import card_json  # plain JSON: no torch here
 from matlab_gui.progress import Progress
 from matlab_gui.project import names
@@ -202,6 +203,11 @@ class ModelFeatures(QtCore.QObject):
             return
         if not card_json(folder):
             dialogs.error(self.window, "Not a model folder", f"{folder}: no readable card.json")
+            return
+        try:  # the card is untrusted: every field checked before the project keeps it
+            ModelCard.read(folder / "card.json")
+        except UserError as exc:
+            dialogs.error(self.window, "Cannot import the model", str(exc))
             return
         self.window.session.wait()
         try:

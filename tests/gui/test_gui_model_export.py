@@ -127,3 +127,20 @@ def test_storing_again_under_the_same_name_batches_with_the_new_weights(
     features.window.session.project.store_model("m", model_folder(tmp_path, "B", b"B" * 80))
     batch()
     assert calls == [b"A" * 64, b"B" * 80]
+
+
+def test_import_refuses_a_folder_whose_card_is_out_of_bounds(features, monkeypatch, tmp_path,
+                                                             messages):
+    """Model > Import… checks every card field before the project keeps the folder."""
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    card = json.loads((models_dir() / "uhcs" / "card.json").read_text())
+    card["input_size"] = 0
+    (folder / "card.json").write_text(json.dumps(card))
+    (folder / "model.safetensors").write_bytes((models_dir() / "uhcs" / "model.safetensors")
+                                               .read_bytes())
+    monkeypatch.setattr(dialogs, "folder", lambda *_a, **_k: folder)
+    features.import_model()
+    kind, title, text = messages[-1]
+    assert kind == "critical" and "input_size must be an integer" in text and "card.json" in text
+    assert "hostile" not in features.project.model_names()
