@@ -8,6 +8,7 @@ atomic write: a cancelled or failed run leaves any earlier model there byte-iden
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -276,6 +277,7 @@ class _Run:
         return trainer.fit(), config
 
     def run(self) -> TrainResult:
+        from matlab_gui.ml.card import check_card
         from matlab_gui.ml.data import open_source
         from matlab_gui.ml.device import describe_device, pick_device
         from matlab_gui.ml.losses import DEFAULT_CLS_LOSS, DEFAULT_SEG_LOSS, build_loss
@@ -295,6 +297,7 @@ class _Run:
                                                     r.seed)
             stages = HPTL_CHAIN if r.hptl else (None,)
             model, card = self.start_model(source, stages[0])
+            check_card(json.loads(card.to_json()))  # a card save_model would refuse: say so now
             report(self.progress, Progress("start", 0, 1, message=card.weight_source))
             dataset, validate, counts, summary = self.datasets(source, card, split)
         default_terms = DEFAULT_SEG_LOSS if r.task == SEGMENTATION else DEFAULT_CLS_LOSS

@@ -25,9 +25,10 @@ def shipped_models() -> list[str]:
 def card_json(folder: Path | None) -> dict:
     """A model folder's card as plain JSON, unvalidated and without torch; {} when unreadable."""
     try:
-        return json.loads((Path(folder) / CARD).read_text(encoding="utf-8"))
-    except (OSError, TypeError, ValueError):
+        card = json.loads((Path(folder) / CARD).read_text(encoding="utf-8"))
+    except (OSError, TypeError, ValueError, RecursionError):  # nesting too deep for json
         return {}
+    return card if isinstance(card, dict) else {}
 
 
 def old_copy(folder: Path) -> Path:

@@ -350,3 +350,11 @@ def test_a_card_that_would_not_load_is_never_saved(tiny, tmp_path):
         save_model(tmp_path / "m", loaded.module, card)
     assert str(exc.value).startswith(f"{tmp_path / 'm' / 'card.json'}: ") and "input_size" in str(exc.value)
     assert not (tmp_path / "m").exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000 + "]" * 100_000, "[1, 2]", "\"card\"", "{"])
+def test_the_torch_free_look_up_never_raises_on_a_hostile_card(tmp_path, text):
+    from matlab_gui.ml.model_lookup import card_json
+
+    (tmp_path / "card.json").write_text(text)
+    assert card_json(tmp_path) == {}

@@ -130,3 +130,14 @@ def test_an_output_that_cannot_be_written_stops_before_training(tmp_path, capsys
     assert ("is a file; the output must be a folder" in err or "Not a directory" in err)
     assert "a_file" in err and len(err.strip().splitlines()) == 1
     assert "epoch" not in err and "reading data" not in err  # nothing trained first
+
+
+def test_a_patch_the_card_cannot_hold_stops_before_training(tmp_path, capsys):
+    data = write_segmentation_folder(tmp_path / "data")
+    code = main(["train", "--task", "segmentation", "--data", str(data), *TINY, "--epochs", "2",
+                 "--patch", "16", "--patches-per-epoch", "4", "--batch", "2",
+                 "--classes", "matrix,disc,square", "--out", str(tmp_path / "m")])
+    assert code == EXIT_USER_ERROR
+    err = capsys.readouterr().err
+    assert "input_size must be an integer 32..8192, not 16" in err
+    assert "epoch" not in err and not (tmp_path / "m").exists()
