@@ -22,6 +22,8 @@ def _is_project(path: Path) -> bool:
 
     if path.suffix.lower() == PROJECT_SUFFIX:
         return True
+    if not path.is_file():  # a FIFO or device would block the read below
+        return False
     try:
         with path.open("rb") as fh:
             return fh.read(8) == b"\x89HDF\r\n\x1a\n"

@@ -10,6 +10,16 @@ NAME = "measure"
 HELP = "Area fraction and particle analysis per class of a mask (µm when the pixel size is known)."
 
 
+def _bins(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number 1..1000, not {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
     a("mask", type=Path, metavar="MASK", help="class-index mask (0, 1, 2, ...)")
@@ -17,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--pixel-size", metavar="SIZE", help="e.g. 5nm, 0.5um, 2.3µm, or metres (1e-9)")
     a("--classes", nargs="+", metavar="NAME",
       help="class names for values 0, 1, 2, ... (default: the classes.csv beside the mask)")
-    a("--bins", type=int, default=10, help="size-distribution histogram bins")
+    a("--bins", type=_bins, default=10, help="size-distribution histogram bins (1..1000)")
     a("--json", action="store_true", help="print one JSON object")
 
 

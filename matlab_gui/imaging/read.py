@@ -7,6 +7,7 @@ the problem, never a library traceback.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from dataclasses import dataclass, field
@@ -44,6 +45,20 @@ class Micrograph:
     data: np.ndarray
     meta: ImageMeta
 
+
+# OpenCV and tifffile print their own lines about a broken file before our one-line message;
+# the message says it all, so their logs are silenced (tifffile warns through `logging`).
+
+
+def _quiet_libraries() -> None:
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    except AttributeError:  # an OpenCV build without the logging module
+        pass
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
+
+
+_quiet_libraries()
 
 OPENCV_MAX_PIXELS = 1 << 30  # OpenCV's own limit for PNG, JPEG and BMP (CV_IO_MAX_IMAGE_PIXELS)
 TIFF_MAX_PIXELS = 1 << 34  # 131k x 131k: beyond any montage, and beyond any desktop's memory
@@ -98,6 +113,8 @@ def _check_file(path: Path) -> None:
         raise ImageReadError("no such file", path)
     if path.is_dir():
         raise ImageReadError("is a folder, not an image file", path)
+    if not path.is_file():  # a FIFO, socket or device: reading it could block forever
+        raise ImageReadError("is not a regular file (a pipe or device?)", path)
     if path.stat().st_size == 0:
         raise ImageReadError("empty file (0 bytes)", path)
 

@@ -212,3 +212,12 @@ def test_measure_on_a_micrograph_instead_of_its_mask_is_one_line_at_once(tmp_pat
     assert time.perf_counter() - started < 20  # it used to label every grey value: minutes
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "sem.tif" in err[0] and "is this a micrograph" in err[0]
+
+
+@pytest.mark.parametrize("bins", ["0", "100000000", "ten"])
+def test_measure_bins_out_of_range_is_one_line(tmp_path, capsys, bins):
+    write_mask(tmp_path / "m.png", np.zeros((8, 8), np.uint8))
+    with pytest.raises(SystemExit) as stop:
+        main(["measure", str(tmp_path / "m.png"), "--bins", bins])
+    assert stop.value.code == 2
+    assert "--bins: must be a whole number 1..1000" in capsys.readouterr().err

@@ -79,3 +79,40 @@ def test_ordinary_sizes_still_read(tmp_path):
     path = tmp_path / "ok.png"
     cv2.imwrite(str(path), np.full((300, 500), 7, np.uint8))
     assert read_image(path).data.shape == (300, 500)
+
+
+def _broken_png(path):
+    raw = bytearray(cv2.imencode(".png", np.zeros((64, 64), np.uint8))[1].tobytes())
+    raw[40:60] = bytes(20)  # a damaged first data chunk
+    path.write_bytes(bytes(raw))
+
+
+def _broken_tiff(path):
+    tifffile.imwrite(path, np.zeros((64, 64), np.uint8))
+    raw = bytearray(path.read_bytes())
+    raw[4:8] = (60000).to_bytes(4, "little")  # the first page's offset points nowhere
+    path.write_bytes(bytes(raw))
+
+
+def _fifo(path):
+    import os
+
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize("make, name", [(_broken_png, "b.png"), (_broken_tiff, "b.tif"),
+                                        (_fifo, "pipe.tif")])
+def test_a_broken_file_prints_exactly_one_line(tmp_path, make, name):
+    """No OpenCV or tifffile log lines before ours, and a pipe never blocks the read."""
+    import subprocess
+    import sys
+
+    if name == "pipe.tif" and not hasattr(__import__("os"), "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    make(tmp_path / name)
+    out = subprocess.run([sys.executable, "-m", "matlab_gui", "info", str(tmp_path / name)],
+                         capture_output=True, text=True, timeout=60)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and name in lines[0], out.stderr
+    if name == "pipe.tif":
+        assert "is not a regular file" in lines[0]
