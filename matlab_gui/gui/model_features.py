@@ -201,9 +201,6 @@ class ModelFeatures(QtCore.QObject):
         folder = dialogs.folder(self.window, "Import a model folder (card.json + weights)")
         if folder is None or self.project is None:
             return
-        if not card_json(folder):
-            dialogs.error(self.window, "Not a model folder", f"{folder}: no readable card.json")
-            return
         try:  # the card is untrusted: every field checked before the project keeps it
             ModelCard.read(folder / "card.json")
         except UserError as exc:

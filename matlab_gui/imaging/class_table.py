@@ -43,12 +43,13 @@ class MaskClass:
         return self.name.strip().casefold() == UNLABELLED
 
 
+UNLABELLED_ROW = MaskClass(0, UNLABELLED, (0, 0, 0))
+
+
 def numbered(names: Sequence[str], colours: Sequence[Sequence[int]]) -> list[MaskClass]:
     """The app's numbering for a class list: 0 unlabelled, then the classes from 1."""
-    rows = [MaskClass(0, UNLABELLED, (0, 0, 0))]
-    rows += [MaskClass(k, n, tuple(int(v) for v in c))
-             for k, (n, c) in enumerate(zip(names, colours, strict=True), start=1)]
-    return rows
+    return [UNLABELLED_ROW, *(MaskClass(k, n, tuple(int(v) for v in c))
+                              for k, (n, c) in enumerate(zip(names, colours, strict=True), 1))]
 
 
 def table_text(classes: Sequence[MaskClass]) -> str:

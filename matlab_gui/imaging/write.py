@@ -99,12 +99,12 @@ _IMAGEJ_DTYPES = (np.uint8, np.uint16, np.float32)
 
 def tiff_options(dtype: np.dtype, channels: int | None, pixel_size_m: float | None,
                  info: str | None = None, labels: Sequence[str] | None = None,
-                 lut: np.ndarray | None = None, width: int = 2) -> dict:
+                 lut: np.ndarray | None = None, imagej: bool = True) -> dict:
     """tifffile.imwrite arguments that keep the pixel size for every reader: resolution tags in
     centimetres (the TIFF standard's unit) and, in the types ImageJ opens, ImageJ metadata in
     µm (ImageJ converts cm tags when its unit is um). `channels` > 0 for (C, H, W) planes
-    (`labels` names them), None for a grey or colour picture; `lut` colours an 8-bit mask.
-    An image one pixel wide gets no ImageJ metadata (tifffile cannot write it in that mode)."""
+    (`labels` names them), None for a grey picture, -1 for RGB; `lut` colours an 8-bit mask.
+    `imagej` False where tifffile cannot write ImageJ mode (maps streamed one pixel wide)."""
     kwargs: dict = {"compression": "zlib",
                     "photometric": "rgb" if channels == -1 else "minisblack"}
     if pixel_size_m and 1 <= 0.01 / pixel_size_m < 2**32:  # what a TIFF rational holds
@@ -112,7 +112,7 @@ def tiff_options(dtype: np.dtype, channels: int | None, pixel_size_m: float | No
         kwargs.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
     else:
         pixel_size_m = None
-    if (np.dtype(dtype) not in _IMAGEJ_DTYPES or width < 2
+    if (not imagej or np.dtype(dtype) not in _IMAGEJ_DTYPES
             or (channels == -1 and np.dtype(dtype) != np.uint8)):
         return kwargs
     meta: dict = {"unit": "um"} if pixel_size_m else {}
@@ -140,14 +140,8 @@ def write_image(path: str | Path, data: np.ndarray, pixel_size_m: float | None =
         payload = _encode_png(data, path, pixel_size_m, info)
         atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
     elif suffix in (".tif", ".tiff"):
-        channels = -1 if data.ndim == 3 else None
-        if data.ndim == 3 and data.shape[2] == 4:
-            kwargs = {"compression": "zlib", "photometric": "rgb", "extrasamples": "unassalpha",
-                      **{k: v for k, v in tiff_options(data.dtype, None, pixel_size_m).items()
-                         if k.startswith("resolution")}}
-        else:
-            kwargs = tiff_options(data.dtype, channels, pixel_size_m, info, lut=lut,
-                                  width=data.shape[1])
+        kwargs = tiff_options(data.dtype, -1 if data.ndim == 3 else None, pixel_size_m, info,
+                              lut=lut)
         atomic_write_bytes(path, lambda tmp: tifffile.imwrite(tmp, data, **kwargs))
     else:
         raise ImageWriteError("lossless formats only: use .png or .tif", path)
@@ -184,7 +178,7 @@ def write_maps(path: str | Path, planes: np.ndarray, pixel_size_m: float | None 
     per plane named by `labels` in ImageJ, converted plane by plane (no float32 copy)."""
     stack = planes[None] if planes.ndim == 2 else planes
     kwargs = tiff_options(np.float32, stack.shape[0] if planes.ndim == 3 else None, pixel_size_m,
-                          labels=labels, width=planes.shape[-1])
+                          labels=labels, imagej=planes.shape[-1] > 1)
 
     def write(tmp: Path) -> None:
         if planes.shape[-1] < 2:  # tifffile cannot stream pages one pixel wide; they are small

@@ -14,7 +14,7 @@ import numpy as np
 
 from matlab_gui.errors import UserError
 from matlab_gui.imaging import write_image, write_mask
-from matlab_gui.imaging.class_table import UNLABELLED, MaskClass, write_class_table
+from matlab_gui.imaging.class_table import UNLABELLED_ROW, MaskClass, write_class_table
 from matlab_gui.imaging.matfile import class_fields, unique_matlab_names, write_mat
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import check_output
@@ -34,8 +34,8 @@ class ExportResult:
 
 def class_table(project) -> list[MaskClass]:
     """The project's classes as mask values, with 0 named unlabelled."""
-    return [MaskClass(0, UNLABELLED, (0, 0, 0))] + [
-        MaskClass(c.index, c.name, c.color) for c in sorted(project.classes, key=lambda c: c.index)]
+    return [UNLABELLED_ROW, *(MaskClass(c.index, c.name, c.color)
+                              for c in sorted(project.classes, key=lambda c: c.index))]
 
 
 def export_masks(project, folder: Path, fmt: str, progress: ProgressCallback | None = None,

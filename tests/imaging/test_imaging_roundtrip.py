@@ -91,3 +91,16 @@ def test_written_images_keep_their_pixel_size(tmp_path, data, suffix, pixel_size
         write_mask(path, data, pixel_size_m)
         assert read_image(path).meta.pixel_size_m == pytest.approx(pixel_size_m, rel=1e-4)
         np.testing.assert_array_equal(read_mask(path), data)
+
+
+@pytest.mark.parametrize("shape", [(5, 6, 4), (7, 1), (7, 1, 3)])
+def test_rgba_and_one_pixel_wide_tiffs_keep_pixels_and_pixel_size(tmp_path, shape):
+    """Odd layouts through the ImageJ-mode writer: every value and the pixel size come back."""
+    data = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    write_image(tmp_path / "x.tif", data, 5e-9)
+    back = read_image(tmp_path / "x.tif")
+    assert back.meta.pixel_size_m == pytest.approx(5e-9)
+    assert back.data.shape[:2] == shape[:2]
+    import tifffile
+
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "x.tif"), data)
