@@ -134,7 +134,8 @@ class Changes:
         for image_id in touched:
             if image_id in meta.records:
                 schema.describe(f, meta.records[image_id])
-        rebuild = undescribed or self.images or self.removed or schema.BY_NAME not in f
+        rebuild = (undescribed or self.images or self.removed
+                   or not schema.linked(f, schema.BY_NAME))
         schema.link_by_name(f, meta, None if rebuild else {*self.masks, *self.predictions})
         for name, files in self.models.items():
             check()

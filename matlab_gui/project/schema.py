@@ -160,6 +160,17 @@ def _axes(ndim: int, planes_first: bool) -> str:
     return {2: "yx", 3: "cyx" if planes_first else "yxc"}.get(ndim, "")
 
 
+def linked(group: h5py.Group, path: str) -> bool:
+    """Whether `path` (names joined by '/') exists below `group`, asked link by link (H5Lexists):
+    `path in group` also reads each object's header, which HDF5 refuses for objects written
+    moments ago in the same open file ("Read only entry modified")."""
+    for part in path.split("/"):
+        if not group.id.links.exists(part.encode()):
+            return False
+        group = group[part]
+    return True
+
+
 def describe(f: h5py.File, record: ImageRecord) -> None:
     """Name an image's datasets for readers that know only HDF5: the image's name, source,
     checksum and pixel size on each, and `element_size_um` (one value per axis, 1 for
@@ -169,7 +180,7 @@ def describe(f: h5py.File, record: ImageRecord) -> None:
                (PREDICTIONS, f"{record.id}/labels", True),
                (PREDICTIONS, f"{record.id}/confidence", True)]
     for group, name, planes_first in targets:
-        if name not in f[group]:
+        if not linked(f[group], name):
             continue
         ds = f[group][name]
         axes = _axes(ds.ndim, planes_first)
@@ -204,7 +215,7 @@ def link_by_name(f: h5py.File, meta: Meta, ids=None) -> None:
     """/by_name/<image name>/{image,mask,prediction}: soft links to the id-named datasets, so
     h5dump, HDFView and h5read find an image by its name. Rebuilt whole when `ids` is None
     (images added or removed), else made for those images' new datasets."""
-    if ids is None and BY_NAME in f:
+    if ids is None and linked(f, BY_NAME):
         del f[BY_NAME]
     index = f.require_group(BY_NAME)
     names = name_index(meta)
@@ -215,5 +226,5 @@ def link_by_name(f: h5py.File, meta: Meta, ids=None) -> None:
         entry.attrs["id"] = image_id
         for link, target in (("image", f"/{IMAGES}/{image_id}"), ("mask", f"/{MASKS}/{image_id}"),
                              ("prediction", f"/{PREDICTIONS}/{image_id}")):
-            if target.lstrip("/") in f and link not in entry:
+            if linked(f, target.lstrip("/")) and not linked(entry, link):
                 entry[link] = h5py.SoftLink(target)
