@@ -49,10 +49,36 @@ def image_info(path: Path) -> dict:
     }
 
 
+def _damage(path: Path) -> list:
+    """The problems `repair` would list (attributes and dataset shapes only: cheap), or [] when
+    the file is no project at all or one from a newer app."""
+    from matlab_gui.errors import ProjectError
+    from matlab_gui.project.repair import diagnose
+
+    try:
+        return diagnose(path)
+    except ProjectError:
+        return []
+
+
+def _repair_hint(path: Path, problems: list) -> str:
+    return (f"damaged ({len(problems)} problem{'s' if len(problems) != 1 else ''}): "
+            f"`matlab-gui repair {path}` lists them and saves a repaired copy")
+
+
 def project_info(path: Path) -> dict:
+    from matlab_gui.errors import ProjectError
     from matlab_gui.project import Project
 
-    with Project.open(path) as project:
+    try:
+        project = Project.open(path)
+    except ProjectError as exc:  # a damaged project, or none at all (then no hint)
+        problems = _damage(path)
+        if problems:
+            raise ProjectError(f"{exc.problem}; {_repair_hint(path, problems)}", path) from exc
+        raise
+    problems = _damage(path)
+    with project:
         records = [project.record(i) for i in project.image_ids]
         return {
             "path": str(path),
@@ -64,7 +90,7 @@ def project_info(path: Path) -> dict:
             "labelled_images": sum(r.has_mask for r in records),
             "image_labels": sum(r.label is not None for r in records),
             "models": project.model_names(),
-            "notes": list(project.notices),
+            "notes": list(project.notices) + ([_repair_hint(path, problems)] if problems else []),
         }
 
 

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from matlab_gui import __version__
 from matlab_gui.annotate.render import palette
 from matlab_gui.errors import ProjectConflictError, ProjectLockedError, UserError
-from matlab_gui.gui import dialogs, menus
+from matlab_gui.gui import dialogs, menus, repair_dialog
 from matlab_gui.gui.canvas import Canvas
 from matlab_gui.gui.class_palette import ClassPalette
 from matlab_gui.gui.image_list import ImageList
@@ -201,12 +201,15 @@ class MainWindow(QtWidgets.QMainWindow):
                     return
                 session = Session.open(path, readonly=True)
         except UserError as exc:
-            dialogs.error(self, "Cannot open the project", str(exc))
+            session = repair_dialog.open_damaged(self, path, exc)
+        else:
+            session = repair_dialog.check_opened(self, session)
+        if session is None:
             return
         self._replace_session(session)
         if session.project.notices:
             dialogs.warning(self, "Opened with a note", "\n\n".join(session.project.notices))
-        menus.remember_recent(self, path)
+        menus.remember_recent(self, session.project.path)
 
     def new_project(self, path: Path | None = None) -> None:
         """Ask about the current project's unsaved work first, then where the new one goes."""
