@@ -32,9 +32,9 @@ def _is_project(path: Path) -> bool:
 
 
 def image_info(path: Path) -> dict:
-    from matlab_gui.imaging import read_image
+    from matlab_gui.imaging.read import read_header
 
-    meta = read_image(path).meta
+    meta = read_header(path)
     return {
         "path": str(path),
         "format": meta.format,

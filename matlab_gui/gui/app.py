@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6 import QtGui, QtWidgets
 
 from matlab_gui.errors import UserError
+from matlab_gui.gui import image_limit
 from matlab_gui.resources import resources_dir
 
 
@@ -33,6 +34,7 @@ def application() -> QtWidgets.QApplication:
     # Jobs run Python in threads beside the GUI; the default 5 ms GIL hand-over made repaints wait
     # (event-loop p95 81 ms with a Python-heavy job, 26 ms at 1 ms).
     sys.setswitchinterval(0.001)
+    image_limit.apply_saved()
     style = resources_dir() / "style" / "app.qss"
     if style.is_file():
         app.setStyleSheet(style.read_text(encoding="utf-8"))

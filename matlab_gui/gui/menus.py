@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui import __version__
-from matlab_gui.gui import dialogs, mask_transfer
+from matlab_gui.gui import dialogs, image_limit, mask_transfer
 from matlab_gui.gui.icons import icon
 from matlab_gui.workbench.state import TOOLS
 
@@ -151,9 +151,15 @@ def build(w) -> dict[str, QtGui.QAction]:
         w, "Re&link missing images…", w.relink_images,
         tip="Find referenced images that were moved: same file name and content, in a folder",
     )
+    A["image_limit"] = _action(
+        w, "Largest image to &open…", partial(image_limit.ask, w),
+        tip="Images whose header claims more pixels are refused before decoding",
+    )
     i.addAction(A["pixel_size"])
     i.addAction(A["remove_images"])
     i.addAction(A["relink"])
+    i.addSeparator()
+    i.addAction(A["image_limit"])
 
     a = mb.addMenu("&Annotate")
     group = QtGui.QActionGroup(w)

@@ -18,8 +18,10 @@ import numpy as np
 import tifffile
 
 from matlab_gui.errors import ImageReadError, UnsupportedImageError
+from matlab_gui.imaging import limits
 from matlab_gui.imaging.calibration import NONE, Calibration, png_calibration, tiff_calibration
 from matlab_gui.imaging.formats import format_from_suffix, sniff_format
+from matlab_gui.imaging.native_log import native_stderr
 
 SUPPORTED_DTYPES = frozenset(
     {"uint8", "uint16", "int8", "int16", "uint32", "int32", "float32", "float64"}
@@ -73,16 +75,22 @@ def _physical_memory() -> int | None:
 
 
 def check_size(width: int, height: int, bytes_per_pixel: int, path: Path,
-               max_pixels: int | None = None) -> None:
+               format_limit: int | None = None) -> None:
     """Refuse, before decoding, an image whose header claims more pixels than can be read
-    (a decompression bomb, or a montage beyond this computer's memory)."""
+    (a decompression bomb, or a montage beyond the pixel budget or this computer's memory)."""
     pixels = int(width) * int(height)
     if width <= 0 or height <= 0:
         raise ImageReadError(f"corrupt header: {width} x {height} pixels", path)
-    if max_pixels is not None and pixels > max_pixels:
+    if format_limit is not None and pixels > format_limit:
         raise ImageReadError(
             f"{width} x {height} pixels is more than this format can be read with "
-            f"({max_pixels / 1e9:.2f} gigapixels); save it as a (tiled) TIFF", path)
+            f"({format_limit / 1e9:.2f} gigapixels); save it as a (tiled) TIFF", path)
+    budget = limits.max_pixels()
+    if pixels > budget:
+        raise ImageReadError(
+            f"{width} x {height} pixels is more than the largest image the app is set to open "
+            f"({budget / 1e9:.2f} gigapixels); raise it under Image > Largest image to open… or "
+            f"with {limits.ENV_VAR}", path)
     memory = _physical_memory()
     if memory is not None and pixels * bytes_per_pixel > memory // 2:
         raise ImageReadError(
@@ -147,7 +155,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
     return data, pages, calibration, notes
 
 
-def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration]:
+def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration, list[str]]:
     raw = path.read_bytes()
     if fmt == "png" and b"IEND" not in raw[-32:]:
         raise ImageReadError("truncated PNG: the end-of-image chunk is missing", path)
@@ -157,16 +165,23 @@ def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration]:
     if size is not None:
         check_size(*size, 8, path, OPENCV_MAX_PIXELS)  # up to 4 channels of 16 bits
     try:
-        data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+        with native_stderr() as said:
+            data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise ImageReadError(f"corrupt or unreadable {fmt.upper()} ({_short(exc)})", path) from None
+    complaint = said[0].removeprefix("libpng error: ")[:120] if said else ""
     if data is None:
-        raise ImageReadError(f"corrupt or unreadable {fmt.upper()}", path)
+        detail = f" ({complaint})" if complaint else ""
+        raise ImageReadError(f"corrupt or unreadable {fmt.upper()}{detail}", path)
+    if fmt == "jpeg" and any("premature end" in line.lower() for line in said):
+        raise ImageReadError("truncated JPEG: its image data ends early (the decoder would fill "
+                             "the rest with grey)", path)
+    notes = [f"damaged {fmt.upper()} data, decoded anyway: {complaint}"] if complaint else []
     if data.ndim == 3 and data.shape[2] == 3:
         data = cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
     elif data.ndim == 3 and data.shape[2] == 4:
         data = cv2.cvtColor(data, cv2.COLOR_BGRA2RGBA)
-    return data, png_calibration(raw) if fmt == "png" else NONE
+    return data, png_calibration(raw) if fmt == "png" else NONE, notes
 
 
 def _channels_identical(data: np.ndarray) -> bool:
@@ -205,27 +220,67 @@ def _normalise_dtype(data: np.ndarray, path: Path, notes: list[str]) -> np.ndarr
     return data
 
 
-def read_image(path: str | Path) -> Micrograph:
-    """The image at `path` in its native dtype, (H, W) or (H, W, 3), with its metadata."""
-    path = Path(path)
+def _format_of(path: Path) -> tuple[str, list[str]]:
+    """The format the file's first bytes prove, and a note when its name says another."""
     _check_file(path)
     with path.open("rb") as fh:
         head = fh.read(16)
     fmt = sniff_format(head)
+    expected = format_from_suffix(path)
     if fmt is None:
-        expected = format_from_suffix(path)
         what = f"not a {expected.upper()} file" if expected else "not an image file the app can open"
         raise UnsupportedImageError(f"{what} (unrecognised content)", path)
-    notes: list[str] = []
-    expected = format_from_suffix(path)
     if expected and expected != fmt:
-        notes.append(f"file is a {fmt.upper()} although its name ends in {path.suffix}")
+        return fmt, [f"file is a {fmt.upper()} although its name ends in {path.suffix}"]
+    return fmt, []
+
+
+HEADER_ONLY_PIXELS = 1 << 26  # 8k x 8k: above this, `read_header` leaves a TIFF undecoded
+
+
+def read_header(path: str | Path) -> ImageMeta:
+    """What the file is (size, type, pixel size, pages), without decoding a large TIFF: a
+    60k x 60k tiled montage answers at once, even beyond the pixel budget. Other files, and
+    ordinary sizes, are read whole, so the answer is exactly `read_image(path).meta`."""
+    path = Path(path)
+    fmt, notes = _format_of(path)
+    if fmt != "tiff":
+        return read_image(path).meta
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page, pages = tif.pages.first, len(tif.pages)
+            height, width = int(page.imagelength), int(page.imagewidth)
+            if height * width <= HEADER_ONLY_PIXELS:
+                return read_image(path).meta
+            samples, dtype = int(page.samplesperpixel), page.dtype
+            calibration = tiff_calibration(tif)
+    except Exception as exc:  # tifffile raises many types for broken files
+        raise ImageReadError(f"corrupt or unreadable TIFF ({_short(exc)})", path) from None
+    if pages > 1:
+        notes.append(f"multi-page TIFF with {pages} pages: showing the first")
+    if calibration.note:
+        notes.append(calibration.note)
+    notes.append(f"size from the header ({width * height / 1e9:.2f} gigapixels; not decoded)")
+    if width * height > limits.max_pixels():
+        notes.append("larger than the largest image the app is set to open "
+                     f"({limits.max_pixels() / 1e9:.2f} gigapixels): raise it to open this one")
+    return ImageMeta(path=path, format=fmt, width=width, height=height,
+                     channels=1 if samples == 1 else 3, dtype=dtype.name if dtype else "unknown",
+                     pixel_size_m=calibration.pixel_size_m,
+                     pixel_size_source=calibration.source, pages=pages, notes=notes)
+
+
+def read_image(path: str | Path) -> Micrograph:
+    """The image at `path` in its native dtype, (H, W) or (H, W, 3), with its metadata."""
+    path = Path(path)
+    fmt, notes = _format_of(path)
     pages = 1
     if fmt == "tiff":
         data, pages, calibration, tiff_notes = _read_tiff(path)
         notes += tiff_notes
     else:
-        data, calibration = _read_with_opencv(path, fmt)
+        data, calibration, decode_notes = _read_with_opencv(path, fmt)
+        notes += decode_notes
     if calibration.note:
         notes.append(calibration.note)
     data = _normalise_dtype(_normalise_layout(data, path, notes), path, notes)

@@ -60,6 +60,10 @@ def test_a_header_claiming_too_many_pixels_is_refused_at_once(tmp_path, capsys, 
     assert caught.value.path == path and time.perf_counter() - started < 5
     with pytest.raises(ImageReadError):
         read_mask(path)
+    if name.endswith(".tif"):  # `info` answers a TIFF from its header, and says it is too large
+        assert main(["info", str(path)]) == 0
+        assert "larger than the largest image the app is set to open" in capsys.readouterr().out
+        return
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and name in err[0] and "Traceback" not in err[0]
@@ -69,6 +73,7 @@ def test_a_tiff_beyond_this_computers_memory_is_refused_before_reading(tmp_path,
     import matlab_gui.imaging.read as read
 
     monkeypatch.setattr(read, "_physical_memory", lambda: 4 << 30)  # a 4 GiB laptop
+    monkeypatch.setattr(read.limits, "max_pixels", lambda: 10**11)  # a budget raised that far
     path = tmp_path / "montage.tif"
     _tiff_claiming(path, 100_000, 50_000)  # 5 GB of 8-bit pixels: within the format's limit
     with pytest.raises(ImageReadError, match=r"needs 4\.7 GiB, more than half this computer's memory"):
