@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from matlab_gui.cli.output import StageBars, add_output_options, result
+from matlab_gui.cli.output import StageBars, add_output_options, error_line, result
 
 NAME = "classify"
 HELP = "Classify every image in a folder; one CSV row per file (resumes an existing CSV)."
@@ -39,6 +39,9 @@ def run(args: argparse.Namespace) -> int:
             outcome = run_classify(request, progress=bars)
         finally:
             bars.close()
+    for row in outcome.rows:
+        if row.error:
+            error_line(f"{row.path}: error: {row.error}")
     summary = {"classified": outcome.classified, "skipped": outcome.skipped,
                "failed": outcome.failed, "out": str(args.out), "classes": outcome.class_names,
                "wall_s": round(outcome.wall_s, 3)}

@@ -87,22 +87,29 @@ def read_rows(path: Path | None, class_names: list[str]) -> dict[str, Row]:
     """Every row of an earlier run with the same classes, by resolved path."""
     if path is None or not path.is_file():
         return {}
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header != _header(class_names):
-            raise UserError("exists but is not a classify CSV of this model's classes; "
-                            "choose another --out", path)
-        rows = {}
-        for rec in reader:
-            try:
-                row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
-                          [float(v) for v in rec[2:-3] if v], rec[-3])
-            except (ValueError, IndexError):
-                raise UserError(f"line {reader.line_num} is damaged; fix or delete the file",
-                                path) from None
-            rows[_key(row.path)] = row
-        return rows
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return _rows(csv.reader(fh), class_names, path)
+    except (UnicodeDecodeError, csv.Error):
+        raise UserError("exists but is not a classify CSV (not CSV text); choose another --out",
+                        path) from None
+
+
+def _rows(reader, class_names: list[str], path: Path) -> dict[str, Row]:
+    header = next(reader, None)
+    if header != _header(class_names):
+        raise UserError("exists but is not a classify CSV of this model's classes; "
+                        "choose another --out", path)
+    rows = {}
+    for rec in reader:
+        try:
+            row = Row(rec[0], int(rec[-2]), int(rec[-1]), rec[1],
+                      [float(v) for v in rec[2:-3] if v], rec[-3])
+        except (ValueError, IndexError):
+            raise UserError(f"line {reader.line_num} is damaged; fix or delete the file",
+                            path) from None
+        rows[_key(row.path)] = row
+    return rows
 
 
 # -- loading --------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def select_stems(source, card, split_files, split: str | None) -> tuple[list[str
     split = splits.normalise_split_name(split)
     known = set(source.stems)
     if split_files:
-        assignment = splits.match_to_keys(splits.read_splits(split_files), list(source.stems))
+        assignment = splits.assign_from_files(split_files, list(source.stems))
         chosen, origin = splits.stems_in(assignment, split), "split file"
     elif getattr(source, "given_splits", None):
         chosen, origin = splits.stems_in(source.given_splits, split), "folder"
@@ -73,7 +73,8 @@ def select_stems(source, card, split_files, split: str | None) -> tuple[list[str
 
 def _check_classes(source, names: list[str]) -> None:
     if source.class_names != names:
-        raise DataError(f"the data's classes {source.class_names} differ from the model's {names}")
+        raise DataError(f"the data's classes {source.class_names} differ from the model's {names}",
+                        source.describe()["path"])
 
 
 def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None = None,

@@ -108,7 +108,7 @@ def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
 
     rule = ""
     if split_files:
-        assignment = splits.match_to_keys(splits.read_splits(split_files), list(source.stems))
+        assignment = splits.assign_from_files(split_files, list(source.stems))
     elif getattr(source, "given_splits", None):
         assignment = source.given_splits
     elif fractions is None and source.describe().get("source") == "project":
@@ -120,7 +120,10 @@ def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
         assignment = splits.random_split(source.stems, fractions or splits.DEFAULT_FRACTIONS, seed)
     out = {name: splits.stems_in(assignment, name) for name in splits.SPLITS}
     if not out["train"]:
-        raise DataError("no training images after splitting (check --splits)")
+        if split_files:
+            raise DataError("names no training image of the data (a 'train' split is needed)",
+                            ", ".join(Path(p).name for p in split_files))
+        raise DataError("no training images after splitting", source.describe()["path"])
     if not rule:
         rule = (f"validation split ({len(out['val'])} images)" if out["val"]
                 else "training loss (no validation images)")

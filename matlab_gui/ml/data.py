@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -32,6 +31,7 @@ from matlab_gui.errors import DataError
 from matlab_gui.imaging.display import equalise_histogram
 from matlab_gui.ml.augment import Augmenter
 from matlab_gui.ml.losses import IGNORE_INDEX
+from matlab_gui.ml.preprocess import resize_image
 
 # -- label rules ------------------------------------------------------------------------------
 
@@ -111,6 +111,10 @@ class FolderSegmentation:
         image_path, mask_path = self._pairs[stem]
         return read_image(image_path), imaging.read_mask(mask_path)
 
+    def where(self, stem: str) -> str:
+        """Where the labels of `stem` are, for messages."""
+        return str(self._pairs[stem][1])
+
     def describe(self) -> dict:
         return {"source": "folder", "path": str(self.root), **self.label_rule.to_json()}
 
@@ -133,6 +137,9 @@ class ProjectSegmentation:
 
     def load(self, image_id: str) -> tuple[np.ndarray, np.ndarray]:
         return self.project.read_image(image_id), self.project.get_mask(image_id)
+
+    def where(self, image_id: str) -> str:
+        return f"{self.project.path} (image {self.project.record(image_id).name!r})"
 
     def describe(self) -> dict:
         return {"source": "project", "path": str(self.project.path), **self.label_rule.to_json()}
@@ -167,9 +174,11 @@ def prepare_segmentation(source, stems: Sequence[str], card) -> list[PreparedIma
     for stem in stems:
         image, mask = source.load(stem)
         if mask.shape[:2] != image.shape[:2]:
-            raise DataError(f"{stem}: mask {mask.shape[:2]} and image {image.shape[:2]} differ in size")
+            raise DataError(f"mask {mask.shape[:2]} and image {image.shape[:2]} differ in size",
+                            source.where(stem))
         normalise = partial(to_model_input, card=card, stats=input_stats(image, card))
-        prepared.append(PreparedImage(stem, image, source.label_rule.to_target(mask, stem), normalise))
+        target = source.label_rule.to_target(mask, source.where(stem))
+        prepared.append(PreparedImage(stem, image, target, normalise))
     return prepared
 
 
@@ -393,7 +402,7 @@ def prepare_classification(
         if hist_eq:
             image = equalise_histogram(image)
         kept.append(key)
-        images.append(cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+        images.append(resize_image(image, h, w))
     return kept, images
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -96,12 +95,12 @@ def predict_image(model: torch.nn.Module, card, image: np.ndarray, device: torch
 
 def classification_input(image: np.ndarray, card) -> np.ndarray:
     """float32 (C, h, w): resized to the card's input size and normalised, as in training."""
-    from matlab_gui.ml.preprocess import to_model_input
+    from matlab_gui.ml.preprocess import resize_image, to_model_input
 
     if (getattr(card, "training", None) or {}).get("hist_eq"):
         image = equalise_histogram(image)
     h, w = input_hw(card)
-    resized = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    resized = resize_image(image, h, w)
     return np.asarray(to_model_input(resized, card), dtype=np.float32)
 
 

@@ -10,12 +10,26 @@ recorded `hist_eq`.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from matlab_gui.imaging.display import auto_levels
 from matlab_gui.ml.card import ModelCard
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+_CV_RESIZES = frozenset({"uint8", "uint16", "int16", "float32", "float64"})
+
+
+def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area-averaged resize for every pixel type the reader returns, keeping the type (its range
+    decides the "dtype" normalisation); OpenCV cannot resize int8, int32 or uint32 itself."""
+    if image.dtype.name in _CV_RESIZES:
+        return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    info = np.iinfo(image.dtype)
+    wide = cv2.resize(image.astype(np.float64), (width, height), interpolation=cv2.INTER_AREA)
+    return np.clip(np.rint(wide), info.min, info.max).astype(image.dtype)
 
 
 def match_channels(image: np.ndarray, channels: int) -> np.ndarray:

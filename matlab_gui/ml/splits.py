@@ -51,14 +51,30 @@ def normalise_split_name(name: str) -> str:
     return _ALIASES.get(name, name)
 
 
+def _read_text(path: Path, what: str) -> str:
+    """A split file's text: UTF-8 (with or without Excel's BOM), else Windows-1252 (what Excel's
+    plain "CSV" saves); anything else is not a text file."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {what}: {exc.strerror}", path) from exc
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if "\x00" not in text:
+            return text
+    raise DataError(f"{what} is not a text file", path)
+
+
 def read_split_csv(path: Path) -> dict[str, str]:
     """A CSV with `stem` and `split` columns (other columns are ignored)."""
     path = Path(path)
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise DataError(f"cannot read split file: {exc.strerror}", path) from exc
+        rows = list(csv.DictReader(_read_text(path, "split file").splitlines()))
+    except csv.Error as exc:
+        raise DataError(f"split file is not a valid CSV ({exc})", path) from exc
     if not rows or not {"stem", "split"} <= set(rows[0]):
         raise DataError("split CSV needs `stem` and `split` columns", path)
     return {stem_of(r["stem"]): normalise_split_name(r["split"]) for r in rows if r["stem"]}
@@ -78,10 +94,7 @@ def read_stem_lists(paths: Sequence[Path]) -> dict[str, str]:
     assignment: dict[str, str] = {}
     for path in paths:
         split = split_name_from_list_file(path)
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise DataError(f"cannot read stem list: {exc.strerror}", path) from exc
+        lines = _read_text(path, "stem list").splitlines()
         assignment.update({stem_of(line): split for line in lines if line.strip()})
     return assignment
 
@@ -92,6 +105,18 @@ def read_splits(paths: Sequence[Path]) -> dict[str, str]:
     if len(paths) == 1 and paths[0].suffix.lower() == ".csv":
         return read_split_csv(paths[0])
     return read_stem_lists(paths)
+
+
+def assign_from_files(paths: Sequence[Path], keys: Sequence[str]) -> dict[str, str]:
+    """`--splits` files matched to the data's keys (see `match_to_keys`); a file none of whose
+    entries names an image of the data is an error naming the file, not an empty split."""
+    entries = read_splits(paths)
+    assignment = match_to_keys(entries, keys)
+    if not assignment:
+        names = ", ".join(Path(p).name for p in paths)
+        raise DataError(f"none of the {len(entries)} entries of the split file(s) names an image "
+                        f"of the data ({len(keys)} images)", names)
+    return assignment
 
 
 def _counts(n: int, fractions: Sequence[float]) -> list[int]:

@@ -243,6 +243,9 @@ class Project:
                 project._open_handle()
         except BaseException as exc:
             project._release_edit_lock()
+            if isinstance(exc, KeyError):  # h5py's word for an object it cannot open
+                raise ProjectError(f"corrupt project file: {exc.args[0] if exc.args else exc}",
+                                   path) from exc
             if isinstance(exc, OSError):
                 if _disk_full(exc):
                     raise ProjectError(
@@ -571,7 +574,13 @@ class Project:
         if image_id in self._changes.images:
             return self._changes.images[image_id]
         if record.embedded:
-            return self._dataset(schema.IMAGES, image_id)[()]
+            from matlab_gui.imaging.read import SUPPORTED_DTYPES
+
+            data = self._dataset(schema.IMAGES, image_id)[()]
+            if data.dtype.name not in SUPPORTED_DTYPES or data.ndim not in (2, 3):
+                raise ProjectError(f"the image {record.name!r} is damaged ({data.dtype}, shape "
+                                   f"{data.shape})", self.path)
+            return data
         source = Path(record.source_path)
         if not source.is_file():
             raise ProjectError(f"referenced image {record.name!r} is missing (moved? Image > "

@@ -548,6 +548,10 @@ def survey(f: h5py.File, path: Path) -> Survey:
     """Everything wrong with the open project file `f`, and what its repaired copy keeps.
     ProjectError for HDF5 that holds no project, SchemaTooNewError for a newer one."""
     s = Survey()
+    try:
+        f.attrs.keys()  # the root's own header: nothing is reachable without it
+    except _READ_ERRORS as exc:
+        raise ProjectError(f"corrupt project file: its root cannot be read ({exc})", path) from None
     _check_schema(f, path, s)
     _check_counter(f, s)
     groups = {g: _group(f, g) for g in schema.GROUPS}

@@ -35,3 +35,18 @@ def test_whole_image_statistics_make_tiles_match_the_whole():
     whole = to_model_input(image, CARD, stats)
     tile = to_model_input(image[32:96, 40:104], CARD, stats)
     np.testing.assert_array_equal(tile, whole[:, 32:96, 40:104])
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "uint32"])
+def test_pixel_types_opencv_cannot_resize_are_resized_in_their_own_type(dtype):
+    """The "dtype" normalisation reads the type's range, so the type must survive the resize."""
+    import cv2
+
+    from matlab_gui.ml.preprocess import resize_image
+
+    info = np.iinfo(dtype)
+    image = np.linspace(info.min, info.max, 64 * 48).reshape(64, 48).astype(dtype)
+    small = resize_image(image, 16, 12)
+    expected = cv2.resize(image.astype(np.float64), (12, 16), interpolation=cv2.INTER_AREA)
+    assert small.dtype == image.dtype and small.shape == (16, 12)
+    assert np.abs(small.astype(np.float64) - expected).max() <= 0.5
