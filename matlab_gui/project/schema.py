@@ -91,6 +91,12 @@ class ImageRecord:
         return cls(**{**data, "shape": tuple(data["shape"])})
 
 
+def _view_settings(text) -> dict:
+    """The saved view state; anything but a JSON object is forgotten (it only sets the view)."""
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass
 class Meta:
     """All of a project's metadata: small, kept in root attributes, read whole at open."""
@@ -127,7 +133,7 @@ class Meta:
             records={r.id: r for r in records},
             models=models,
             current_model=current,
-            settings=json.loads(attrs["settings"]),
+            settings=_view_settings(attrs["settings"]),
             generation=int(attrs.get("generation", 0)),
         )
 

@@ -218,14 +218,16 @@ class Project:
         if signature != _HDF5_SIGNATURE:
             raise ProjectError("not a matlab_gui project (not an HDF5 file)", path)
         try:
-            writable = not readonly and _writable(path)
+            can_write = _writable(path)
         except OSError as exc:
             raise ProjectError(f"cannot open: {exc.strerror or exc}", path) from exc
+        writable = can_write and not readonly
         project = cls(path, readonly=not writable)
         try:
             if writable:
                 if exclusive:
                     project._edit_lock = EditLock.take(path)
+            if can_write:  # read-only or not: a save another window committed is finished first
                 notice = recover(path).notice()
                 if notice:
                     project.notices.append(notice)
@@ -671,7 +673,10 @@ class Project:
     @property
     @_reads
     def history(self) -> list[dict]:
-        lines = self._file[schema.HISTORY].asstr()[()] if schema.HISTORY in self._file else []
+        try:
+            lines = self._file[schema.HISTORY].asstr()[()] if schema.HISTORY in self._file else []
+        except (TypeError, ValueError, AttributeError):  # not a list of strings: damaged
+            lines = ["damaged"]
         stored = []
         for line in lines:
             try:

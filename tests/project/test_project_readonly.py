@@ -112,3 +112,30 @@ def test_real_read_only_mount(tmp_path):
         project.close()
     finally:
         subprocess.run(["umount", str(mount)])
+
+
+def test_a_read_only_open_finishes_a_save_another_window_committed(tmp_path, monkeypatch):
+    """Between a save's commit and its apply the journal waits; a read-only open then (a second
+    window's "open read-only") finishes it instead of refusing as if the folder were read-only."""
+    import numpy as np
+    import pytest
+
+    from matlab_gui.project import Project, journal
+
+    path = tmp_path / "p.mgp"
+    with Project.create(path) as project:
+        image_id = project.add_image("a.png", data=np.zeros((8, 8), np.uint8))
+        project.save()
+        project.set_mask(image_id, np.full((8, 8), 1, np.uint8))
+
+        def killed(*args):
+            raise SystemExit("killed after the commit")
+
+        with monkeypatch.context() as m:
+            m.setattr(journal, "_apply", killed)
+            with pytest.raises(SystemExit):
+                project.save()
+    assert journal.pending(path)
+    with Project.open(path, readonly=True) as reader:
+        assert reader.readonly and int(reader.get_mask(image_id).max()) == 1
+    assert not journal.pending(path)

@@ -219,6 +219,8 @@ def _replace(f: h5py.File, group: str, data) -> None:
 
 PROJECT_DAMAGE: dict[str, Callable[[h5py.File], None]] = {
     "no-history": lambda f: f.__delitem__("history"),
+    "history-numbers": lambda f: (f.__delitem__("history"),
+                                  f.create_dataset("history", data=np.arange(3))),
     "no-masks-group": lambda f: f.__delitem__("masks"),
     "no-images-group": lambda f: f.__delitem__("images"),
     "mask-missing": lambda f: f["masks"].__delitem__(_first(f, "masks")),

@@ -199,6 +199,7 @@ def test_damaged_projects(tmp_path, capfd, tiny_segmenter):
                 project.get_mask(image_id)
                 project.get_prediction(image_id)
             _ = project.history
+            project.settings.get("view")  # the window reads its view state as a dict
 
     for path in corpus.damaged_projects(tmp_path):
         name = path.name
