@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,18 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).parent / "reliability"))  # reliability_corpus: bad files
+
+
+@pytest.fixture
+def default_pixel_budget(monkeypatch):
+    """The default image pixel budget, whatever the environment or an earlier test set."""
+    from matlab_gui.imaging import limits
+
+    monkeypatch.delenv(limits.ENV_VAR, raising=False)
+    limits.set_max_pixels(None)
+    yield limits
+    limits.set_max_pixels(None)
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib.resources
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from matlab_gui.errors import ModelError
 
 ENV_FOLDER = "MATLAB_GUI_WEIGHTS"
 
@@ -37,12 +40,26 @@ class FoundWeights:
 
 
 def _read(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    """The tensors of a weights file; a file holding anything else (code in a pickle, a damaged
+    file) is refused, naming it, and nothing in it runs."""
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        return load_file(str(path))
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    return state.get("state_dict", state) if isinstance(state, dict) else state
+            state = load_file(str(path))
+        else:
+            with warnings.catch_warnings():  # its pickle-protocol notes are not for the user
+                warnings.simplefilter("ignore")
+                state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - pickle, zip and safetensors errors alike
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"not a weights file the app loads (only tensors are read; {reason})",
+                         path) from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelError("holds no state dict of tensors", path)
+    return state
 
 
 def _user_folder(name: str, weights_dir: Path | None) -> FoundWeights | None:

@@ -11,13 +11,7 @@ from PySide6 import QtWidgets
 from matlab_gui.gui.app import application
 from matlab_gui.imaging import limits
 
-
-@pytest.fixture(autouse=True)
-def _default_budget(monkeypatch):
-    monkeypatch.delenv(limits.ENV_VAR, raising=False)
-    limits.set_max_pixels(None)
-    yield
-    limits.set_max_pixels(None)
+pytestmark = pytest.mark.usefixtures("default_pixel_budget")
 
 
 def _answer(monkeypatch, gigapixels: float, ok: bool = True) -> list:

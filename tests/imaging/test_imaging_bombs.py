@@ -3,53 +3,25 @@ one line naming the file (never an OpenCV traceback, never gigabytes allocated).
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from reliability_corpus import bmp_claiming, jpeg_claiming, png_claiming, tiff_claiming
 
 from matlab_gui.cli import main
 from matlab_gui.errors import ImageReadError
 from matlab_gui.imaging import read_image, read_mask
 
 
-def _png_claiming(path, width, height):
-    raw = bytearray(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes())
-    raw[16:24] = struct.pack(">II", width, height)
-    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))
-    path.write_bytes(bytes(raw))
-
-
-def _bmp_claiming(path, width, height):
-    raw = bytearray(cv2.imencode(".bmp", np.zeros((4, 4), np.uint8))[1].tobytes())
-    raw[18:26] = struct.pack("<ii", width, height)
-    path.write_bytes(bytes(raw))
-
-
-def _jpeg_claiming(path, width, height):
-    raw = bytearray(cv2.imencode(".jpg", np.zeros((8, 8), np.uint8))[1].tobytes())
-    at = next(i for i in range(2, len(raw) - 1) if raw[i] == 0xFF and raw[i + 1] == 0xC0)
-    raw[at + 5:at + 9] = struct.pack(">HH", height, width)
-    path.write_bytes(bytes(raw))
-
-
-def _tiff_claiming(path, width, height):
-    tifffile.imwrite(path, np.zeros((512, 512), np.uint8), tile=(256, 256))
-    with tifffile.TiffFile(path, mode="r+") as tif:  # a small file whose header claims more
-        tif.pages.first.tags["ImageWidth"].overwrite(width)
-        tif.pages.first.tags["ImageLength"].overwrite(height)
-
-
 @pytest.mark.parametrize("make, name, size", [
-    (_png_claiming, "bomb.png", (100_000, 100_000)),
-    (_bmp_claiming, "bomb.bmp", (50_000, 50_000)),
-    (_bmp_claiming, "topdown.bmp", (50_000, -50_000)),
-    (_jpeg_claiming, "bomb.jpg", (65_535, 65_535)),
-    (_tiff_claiming, "bomb.tif", (200_000, 200_000)),
+    (png_claiming, "bomb.png", (100_000, 100_000)),
+    (bmp_claiming, "bomb.bmp", (50_000, 50_000)),
+    (bmp_claiming, "topdown.bmp", (50_000, -50_000)),
+    (jpeg_claiming, "bomb.jpg", (65_535, 65_535)),
+    (tiff_claiming, "bomb.tif", (200_000, 200_000)),
 ])
 def test_a_header_claiming_too_many_pixels_is_refused_at_once(tmp_path, capsys, make, name, size):
     path = tmp_path / name
@@ -75,7 +47,7 @@ def test_a_tiff_beyond_this_computers_memory_is_refused_before_reading(tmp_path,
     monkeypatch.setattr(read, "_physical_memory", lambda: 4 << 30)  # a 4 GiB laptop
     monkeypatch.setattr(read.limits, "max_pixels", lambda: 10**11)  # a budget raised that far
     path = tmp_path / "montage.tif"
-    _tiff_claiming(path, 100_000, 50_000)  # 5 GB of 8-bit pixels: within the format's limit
+    tiff_claiming(path, 100_000, 50_000)  # 5 GB of 8-bit pixels: within the format's limit
     with pytest.raises(ImageReadError, match=r"needs 4\.7 GiB, more than half this computer's memory"):
         read_image(path)
 

@@ -9,32 +9,20 @@ import cv2
 import numpy as np
 import pytest
 import tifffile
+from reliability_corpus import tiff_claiming
 
 from matlab_gui.cli import main
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import limits, read_image
 from matlab_gui.imaging.read import read_header
 
-
-@pytest.fixture(autouse=True)
-def _default_budget(monkeypatch):
-    monkeypatch.delenv(limits.ENV_VAR, raising=False)
-    limits.set_max_pixels(None)
-    yield
-    limits.set_max_pixels(None)
-
-
-def _tiff_claiming(path, width, height):
-    tifffile.imwrite(path, np.zeros((512, 512), np.uint8), tile=(256, 256))
-    with tifffile.TiffFile(path, mode="r+") as tif:
-        tif.pages.first.tags["ImageWidth"].overwrite(width)
-        tif.pages.first.tags["ImageLength"].overwrite(height)
+pytestmark = pytest.mark.usefixtures("default_pixel_budget")
 
 
 def test_the_default_budget_takes_a_30k_montage_and_refuses_beyond_it(tmp_path):
     assert limits.max_pixels() >= 30_000 * 30_000
     path = tmp_path / "montage.tif"
-    _tiff_claiming(path, 40_000, 40_000)  # 1.6 GB of 8-bit: this computer could hold it
+    tiff_claiming(path, 40_000, 40_000)  # 1.6 GB of 8-bit: this computer could hold it
     with pytest.raises(ImageReadError, match="largest image the app is set to open") as caught:
         read_image(path)
     assert "MATLAB_GUI_MAX_PIXELS" in str(caught.value) and caught.value.path == path
@@ -63,7 +51,7 @@ def test_pixel_counts_are_read_as_people_write_them(text, pixels):
 
 def test_info_reads_a_huge_tiff_from_its_header_alone(tmp_path, monkeypatch):
     path = tmp_path / "montage.tif"
-    _tiff_claiming(path, 60_000, 60_000)
+    tiff_claiming(path, 60_000, 60_000)
 
     def never(*args, **kwargs):
         raise AssertionError("decoded the pixels")
@@ -118,7 +106,7 @@ def test_a_jpeg_with_damaged_data_opens_with_a_note(tmp_path, capfd):
 
 def test_a_quick_answer_for_the_header(tmp_path):
     path = tmp_path / "montage.tif"
-    _tiff_claiming(path, 60_000, 60_000)
+    tiff_claiming(path, 60_000, 60_000)
     started = time.perf_counter()
     assert main(["info", "--json", str(path)]) == 0
     assert time.perf_counter() - started < 30  # decoding it would take minutes and 3.6 GB

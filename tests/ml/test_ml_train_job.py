@@ -236,7 +236,7 @@ def test_missing_folder_and_empty_split_are_data_errors(tmp_path, seg_folder):
         run_training(TrainRequest(task="segmentation", data=tmp_path / "nope", out=tmp_path / "m", **SEG))
     empty = tmp_path / "s.csv"
     empty.write_text("stem,split\nd,test\n")
-    with pytest.raises(DataError, match="no training images"):
+    with pytest.raises(DataError, match="names no training image"):
         run_training(TrainRequest(task="segmentation", data=seg_folder, out=tmp_path / "m",
                                   splits=[empty], **SEG))
 

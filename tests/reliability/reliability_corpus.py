@@ -83,27 +83,27 @@ def mutated_images(folder: Path, seed: int = 0) -> list[Path]:
     return paths
 
 
-def _png_claiming(path: Path, width: int, height: int) -> None:
+def png_claiming(path: Path, width: int, height: int) -> None:
     raw = bytearray(cv2.imencode(".png", np.zeros((4, 4), np.uint8))[1].tobytes())
     raw[16:24] = struct.pack(">II", width, height)
     raw[29:33] = struct.pack(">I", zlib.crc32(bytes(raw[12:29])))
     path.write_bytes(bytes(raw))
 
 
-def _bmp_claiming(path: Path, width: int, height: int) -> None:
+def bmp_claiming(path: Path, width: int, height: int) -> None:
     raw = bytearray(cv2.imencode(".bmp", np.zeros((4, 4), np.uint8))[1].tobytes())
     raw[18:26] = struct.pack("<ii", width, height)
     path.write_bytes(bytes(raw))
 
 
-def _jpeg_claiming(path: Path, width: int, height: int) -> None:
+def jpeg_claiming(path: Path, width: int, height: int) -> None:
     raw = bytearray(cv2.imencode(".jpg", np.zeros((8, 8), np.uint8))[1].tobytes())
     at = next(i for i in range(2, len(raw) - 1) if raw[i] == 0xFF and raw[i + 1] == 0xC0)
     raw[at + 5:at + 9] = struct.pack(">HH", height, width)
     path.write_bytes(bytes(raw))
 
 
-def _tiff_claiming(path: Path, width: int, height: int) -> None:
+def tiff_claiming(path: Path, width: int, height: int) -> None:
     tifffile.imwrite(path, np.zeros((512, 512), np.uint8), tile=(256, 256))
     with tifffile.TiffFile(path, mode="r+") as tif:  # a small file whose header claims more
         tif.pages.first.tags["ImageWidth"].overwrite(width)
@@ -112,12 +112,12 @@ def _tiff_claiming(path: Path, width: int, height: int) -> None:
 
 def bombs(folder: Path) -> list[Path]:
     made = []
-    for maker, name, size in ((_png_claiming, "bomb.png", (100_000, 100_000)),
-                              (_bmp_claiming, "bomb.bmp", (50_000, 50_000)),
-                              (_jpeg_claiming, "bomb.jpg", (65_535, 65_535)),
-                              (_tiff_claiming, "bomb.tif", (100_000, 100_000)),
-                              (_png_claiming, "zero-width.png", (0, 64)),
-                              (_tiff_claiming, "zero-height.tif", (64, 0))):
+    for maker, name, size in ((png_claiming, "bomb.png", (100_000, 100_000)),
+                              (bmp_claiming, "bomb.bmp", (50_000, 50_000)),
+                              (jpeg_claiming, "bomb.jpg", (65_535, 65_535)),
+                              (tiff_claiming, "bomb.tif", (100_000, 100_000)),
+                              (png_claiming, "zero-width.png", (0, 64)),
+                              (tiff_claiming, "zero-height.tif", (64, 0))):
         maker(folder / name, *size)
         made.append(folder / name)
     return made

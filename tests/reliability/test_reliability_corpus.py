@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import reliability_corpus as corpus
 
-sys.path.insert(0, str(Path(__file__).parent))
-import reliability_corpus as corpus  # noqa: E402
+from matlab_gui.cli import main
+from matlab_gui.errors import UserError
 
-from matlab_gui.cli import main  # noqa: E402
-from matlab_gui.errors import UserError  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM")
+pytestmark = [pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs SIGALRM"),
+              pytest.mark.usefixtures("default_pixel_budget")]
 
 NOISE = ("[ERROR:", "[ WARN:", "Corrupt JPEG", "libpng", "libtiff", "TiffPage", "Warning:")
 HANG_S = 30  # any single command on these tiny inputs takes well under a second or two
@@ -52,6 +50,7 @@ class Runner:
 
     def __init__(self, capfd):
         self.capfd, self.failures, self.runs, self.last_err = capfd, [], 0, ""
+        self.last_code: int | None = None
 
     def cli(self, argv: list[str], names: str, batch: bool = False) -> int | None:
         self.runs += 1
@@ -83,6 +82,7 @@ class Runner:
             self.failures.append(f"{what}: exit 1 but no line names {names!r}: {lines}")
         elif code not in (0, 1, 2):
             self.failures.append(f"{what}: exit {code}")
+        self.last_code = code
         return code
 
     def api(self, call, what: str, names: str) -> None:
@@ -226,6 +226,41 @@ def test_damaged_model_folders(tmp_path, capfd, tiny_segmenter):
         run.cli(["export-model", "--format", "onnx", "--out", str(tmp_path / "x" / name),
                  str(folder)], name)
     run.assert_clean(minimum_runs=50)
+
+
+class _Payload:
+    """A pickle that would create a file if anything ever unpickled it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_weights_folders_are_read_as_data(tmp_path, capfd):
+    """A pickle with code in `--weights-dir` is refused in one line naming it; nothing runs."""
+    import pickle
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    marker = tmp_path / "the-pickle-ran"
+    run = Runner(capfd)
+    data = corpus.damaged_datasets(tmp_path / "sets")[0]
+    for name, body in (("resnet10t.pth", pickle.dumps({"w": _Payload(marker)})),
+                       ("resnet10t.safetensors", b"\x08\x00\x00\x00\x00\x00\x00\x00{junk}"),
+                       ("resnet10t.pt", pickle.dumps([1, 2, 3]))):
+        for old in folder.iterdir():
+            old.unlink()
+        (folder / name).write_bytes(body)
+        run.cli(["train", "--task", "segmentation", "--data", str(data), "--arch", "unet",
+                 "--encoder", "tu-resnet10t", "--weights-dir", str(folder), "--epochs", "1",
+                 "--patches-per-epoch", "2", "--patch", "64", "--batch", "2", "--quiet",
+                 "--out", str(tmp_path / "t" / name)], name)
+        if run.last_code != 2:
+            run.failures.append(f"train used {name} (exit {run.last_code})")
+    assert not marker.exists(), "the pickle's code ran"
+    run.assert_clean(minimum_runs=3)
 
 
 def test_damaged_datasets_and_split_files(tmp_path, capfd, tiny_segmenter):
