@@ -279,3 +279,29 @@ def test_damaged_datasets_and_split_files(tmp_path, capfd, tiny_segmenter):
         run.cli(["evaluate", "--model", str(tiny_segmenter), "--data", str(healthy),
                  "--splits", str(split)], name)
     run.assert_clean(minimum_runs=30)
+
+
+def test_outputs_that_cannot_be_written_fail_before_any_work(tmp_path, capfd, tiny_segmenter,
+                                                             classifier):
+    image = tmp_path / "in" / "micrograph.tif"
+    image.parent.mkdir()
+    corpus.tifffile.imwrite(image, corpus.micrograph())
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    data = corpus.damaged_datasets(tmp_path / "sets")[0]
+    run = Runner(capfd)
+    seg = ["segment", "--model", str(tiny_segmenter), "--quiet"]
+    commands = [
+        ([*seg, "--out", str(a_file), str(image)], "a-file"),
+        ([*seg, "--out", str(a_file / "sub"), str(image)], "a-file"),
+        (["classify", "--model", str(classifier), "--out", str(image.parent), "--quiet",
+          "--workers", "0", str(image.parent)], "in"),
+        (["train", "--task", "segmentation", "--data", str(data), "--from", str(tiny_segmenter),
+          "--epochs", "1", "--patches-per-epoch", "2", "--patch", "64", "--quiet",
+          "--out", str(a_file / "model")], "a-file"),
+        (["export-model", "--format", "onnx", "--out", str(a_file), str(tiny_segmenter)],
+         "a-file"),
+    ]
+    codes = [run.cli(argv, names) for argv, names in commands]
+    run.assert_clean(minimum_runs=5)
+    assert codes == [2] * len(commands)
