@@ -11,6 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def library_reason(exc: BaseException, limit: int = 120) -> str:
+    """A library exception's first line, short enough to quote inside our one-line message."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:limit]
+
+
 class UserError(Exception):
     """A problem with the user's input, explained in one line."""
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import tifffile
 
-from matlab_gui.errors import ImageReadError, UnsupportedImageError
+from matlab_gui.errors import ImageReadError, UnsupportedImageError, library_reason
 from matlab_gui.imaging import limits
 from matlab_gui.imaging.calibration import NONE, Calibration, png_calibration, tiff_calibration
 from matlab_gui.imaging.formats import format_from_suffix, sniff_format
@@ -127,6 +127,10 @@ def _check_file(path: Path) -> None:
         raise ImageReadError("empty file (0 bytes)", path)
 
 
+def _pages_note(pages: int) -> str:
+    return f"multi-page TIFF with {pages} pages: showing the first"
+
+
 def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
     notes: list[str] = []
     try:
@@ -149,9 +153,9 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
     except ImageReadError:
         raise
     except Exception as exc:  # tifffile raises many types for broken files
-        raise ImageReadError(f"corrupt or unreadable TIFF ({_short(exc)})", path) from None
+        raise ImageReadError(f"corrupt or unreadable TIFF ({library_reason(exc)})", path) from None
     if pages > 1:
-        notes.append(f"multi-page TIFF with {pages} pages: showing the first")
+        notes.append(_pages_note(pages))
     return data, pages, calibration, notes
 
 
@@ -168,7 +172,7 @@ def _read_with_opencv(path: Path, fmt: str) -> tuple[np.ndarray, Calibration, li
         with native_stderr() as said:
             data = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
-        raise ImageReadError(f"corrupt or unreadable {fmt.upper()} ({_short(exc)})", path) from None
+        raise ImageReadError(f"corrupt or unreadable {fmt.upper()} ({library_reason(exc)})", path) from None
     complaint = said[0].removeprefix("libpng error: ")[:120] if said else ""
     if data is None:
         detail = f" ({complaint})" if complaint else ""
@@ -255,9 +259,9 @@ def read_header(path: str | Path) -> ImageMeta:
             samples, dtype = int(page.samplesperpixel), page.dtype
             calibration = tiff_calibration(tif)
     except Exception as exc:  # tifffile raises many types for broken files
-        raise ImageReadError(f"corrupt or unreadable TIFF ({_short(exc)})", path) from None
+        raise ImageReadError(f"corrupt or unreadable TIFF ({library_reason(exc)})", path) from None
     if pages > 1:
-        notes.append(f"multi-page TIFF with {pages} pages: showing the first")
+        notes.append(_pages_note(pages))
     if calibration.note:
         notes.append(calibration.note)
     notes.append(f"size from the header ({width * height / 1e9:.2f} gigapixels; not decoded)")
@@ -314,8 +318,3 @@ def read_mask(path: str | Path) -> np.ndarray:
     raise UnsupportedImageError(
         f"mask pixels must be class indices 0..65535, found {data.dtype.name}", path
     )
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:120]

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from matlab_gui.errors import ModelError
+from matlab_gui.errors import ModelError, library_reason
 
 ENV_FOLDER = "MATLAB_GUI_WEIGHTS"
 
@@ -52,9 +52,8 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
                 warnings.simplefilter("ignore")
                 state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle, zip and safetensors errors alike
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"not a weights file the app loads (only tensors are read; {reason})",
-                         path) from None
+        raise ModelError("not a weights file the app loads (only tensors are read; "
+                         f"{library_reason(exc)})", path) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

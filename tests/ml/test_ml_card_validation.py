@@ -16,24 +16,10 @@ from matlab_gui.ml.model_folder import load_model, read_card
 from matlab_gui.resources import models_dir
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A saved one-channel U-Net (64 px, two classes) and its card as JSON."""
-    from matlab_gui.ml.model_folder import save_model
-    from matlab_gui.ml.zoo import build_model, default_card
-
-    torch.manual_seed(0)
-    card = default_card("segmentation", "unet", ["matrix", "pore"], encoder="tu-resnet10t",
-                        in_channels=1, input_size=64, name="tiny")
-    folder = tmp_path_factory.mktemp("valid") / "tiny"
-    save_model(folder, build_model(card, pretrained=False), card)
-    return folder
-
-
 @pytest.fixture
-def model(tiny, tmp_path):
+def model(tiny_segmenter, tmp_path):
     """A fresh copy of the tiny model folder, free to damage."""
-    return shutil.copytree(tiny, tmp_path / "model")
+    return shutil.copytree(tiny_segmenter, tmp_path / "model")
 
 
 def _card(folder) -> dict:
@@ -185,10 +171,10 @@ def test_a_utf8_card_with_a_byte_order_mark_loads(model):
     assert load_model(model).card.name == "tiny"
 
 
-def test_valid_cards_still_load(tiny):
-    loaded = load_model(tiny)
+def test_valid_cards_still_load(tiny_segmenter):
+    loaded = load_model(tiny_segmenter)
     assert loaded.card.input_size == 64 and loaded.card.tile_overlap == 16
-    assert loaded.card.class_names == ["matrix", "pore"]
+    assert loaded.card.class_names == ["matrix", "precipitate"]
     assert ModelCard.from_dict(loaded.card.to_dict()) == loaded.card
 
 
@@ -338,13 +324,13 @@ def test_an_encoder_the_library_lacks_names_the_folder(model):
     assert str(model) in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_a_card_that_would_not_load_is_never_saved(tiny, tmp_path):
+def test_a_card_that_would_not_load_is_never_saved(tiny_segmenter, tmp_path):
     """E.g. a 16 px training patch: refused before anything is written, not at the next load."""
     import dataclasses
 
     from matlab_gui.ml.model_folder import save_model
 
-    loaded = load_model(tiny)
+    loaded = load_model(tiny_segmenter)
     card = dataclasses.replace(loaded.card, input_size=16, tile_overlap=4)
     with pytest.raises(ModelError) as exc:
         save_model(tmp_path / "m", loaded.module, card)
