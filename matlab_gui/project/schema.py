@@ -91,9 +91,22 @@ class ImageRecord:
         return cls(**{**data, "shape": tuple(data["shape"])})
 
 
-def _view_settings(text) -> dict:
+def _json_attr(attrs, key: str):
+    """One JSON metadata attribute. h5py hands bytes that are not UTF-8 over as lone
+    surrogates; such text is damage (a flipped bit), refused here rather than carried into
+    class names and model cards where it fails far from the file."""
+    text = attrs[key]
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "surrogateescape")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{key!r} holds bytes that are not UTF-8 text") from None
+    return json.loads(text)
+
+
+def _view_settings(value) -> dict:
     """The saved view state; anything but a JSON object is forgotten (it only sets the view)."""
-    value = json.loads(text)
     return value if isinstance(value, dict) else {}
 
 
@@ -112,11 +125,11 @@ class Meta:
     def read(cls, attrs) -> Meta:
         """From an h5py attribute mapping; KeyError/ValueError/TypeError when malformed or when
         a name in it is not a plain name."""
-        records = [ImageRecord.from_json(r) for r in json.loads(attrs["images"])]
+        records = [ImageRecord.from_json(r) for r in _json_attr(attrs, "images")]
         for r in records:
             check_name(r.id, "image id")
             check_image_name(r.name)
-        models = json.loads(attrs["models"])
+        models = _json_attr(attrs, "models")
         if not isinstance(models, dict):
             raise TypeError("models must be a mapping")
         for name, files in models.items():
@@ -129,11 +142,11 @@ class Meta:
         if current is not None and current not in models:
             raise ValueError(f"current model {current!r} is not in the project")
         return cls(
-            classes=[ClassDef.from_json(c) for c in json.loads(attrs["classes"])],
+            classes=[ClassDef.from_json(c) for c in _json_attr(attrs, "classes")],
             records={r.id: r for r in records},
             models=models,
             current_model=current,
-            settings=_view_settings(attrs["settings"]),
+            settings=_view_settings(_json_attr(attrs, "settings")),
             generation=int(attrs.get("generation", 0)),
         )
 

@@ -250,6 +250,20 @@ for _key, _value in (("images", "{not json"), ("classes", "[{\"index\": \"x\"}]"
     PROJECT_DAMAGE[f"meta-{_key}-junk"] = _attr_damage(_key, _value)
 
 
+def _not_utf8(key: str) -> Callable[[h5py.File], None]:
+    """One metadata text with a byte that is not UTF-8 (as a flipped bit leaves it)."""
+    def edit(f: h5py.File) -> None:
+        text = f.attrs[key]
+        at = text.index('"name": "') + len('"name": "')
+        raw = text[:at].encode() + b"\xe9" + text[at:].encode()
+        f.attrs.create(key, data=raw, dtype=h5py.string_dtype("utf-8"))
+    return edit
+
+
+for _key in ("classes", "images"):
+    PROJECT_DAMAGE[f"meta-{_key}-not-utf8"] = _not_utf8(_key)
+
+
 def damaged_projects(folder: Path) -> list[Path]:
     healthy = _project(folder / "healthy.mgp")
     made = [healthy]
