@@ -675,7 +675,7 @@ class Project:
     def history(self) -> list[dict]:
         try:
             lines = self._file[schema.HISTORY].asstr()[()] if schema.HISTORY in self._file else []
-        except (TypeError, ValueError, AttributeError):  # not a list of strings: damaged
+        except (TypeError, ValueError, AttributeError, KeyError, OSError):  # damaged
             lines = ["damaged"]
         stored = []
         for line in lines:

@@ -273,6 +273,14 @@ def damaged_projects(folder: Path) -> list[Path]:
         _h5_edit(path, edit)
         made.append(path)
     raw = healthy.read_bytes()
+    for dataset in ("history", "images"):  # an object header that fails its checksum
+        with h5py.File(healthy, "r") as f:
+            at = h5py.h5o.get_info(f[dataset].id).addr + 16
+        body = bytearray(raw)
+        body[at] ^= 0xFF
+        path = folder / f"header-{dataset}-damaged.mgp"
+        path.write_bytes(bytes(body))
+        made.append(path)
     for name, body in _mutations(raw, np.random.default_rng(5)).items():
         path = folder / f"file-{name}.mgp"
         path.write_bytes(body)
