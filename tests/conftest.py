@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# converted models (ml/engines) go to a cache of this run, never the user's
+os.environ["MATLAB_GUI_CACHE"] = tempfile.mkdtemp(prefix="matlab_gui-test-cache-")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from matlab_gui.cli.output import StageBars, add_output_options, error_line, result
+from matlab_gui.cli.output import (
+    StageBars,
+    add_engine_option,
+    add_output_options,
+    engine_note,
+    error_line,
+    result,
+)
 
 NAME = "classify"
 HELP = "Classify every image in a folder; one CSV row per file (resumes an existing CSV)."
@@ -23,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--batch", type=int, default=32)
     a("--workers", type=int, default=2, help="background image decoders")
     a("--device", default="auto")
+    add_engine_option(parser)
     add_output_options(parser)
 
 
@@ -34,17 +42,18 @@ def run(args: argparse.Namespace) -> int:
     with model_folder(args.model) as model:
         request = ClassifyRequest(model=model, folder=args.folder, recursive=args.recursive,
                                   out=args.out, device=args.device, batch=args.batch,
-                                  workers=args.workers)
+                                  workers=args.workers, engine=args.engine)
         try:
             outcome = run_classify(request, progress=bars)
         finally:
             bars.close()
+    engine_note(args, outcome.engine_note)
     for row in outcome.rows:
         if row.error:
             error_line(f"{row.path}: error: {row.error}")
     summary = {"classified": outcome.classified, "skipped": outcome.skipped,
                "failed": outcome.failed, "out": str(args.out), "classes": outcome.class_names,
-               "wall_s": round(outcome.wall_s, 3)}
+               "wall_s": round(outcome.wall_s, 3), "engine": outcome.engine}
     result(args, summary, [
         f"classified {outcome.classified}, skipped {outcome.skipped} already done, "
         f"{outcome.failed} unreadable -> {args.out} ({outcome.wall_s:.1f} s)"])

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from matlab_gui.cli.output import add_engine_option, engine_note
+
 NAME = "evaluate"
 HELP = ("Score a trained model on labelled images (segmentation through the same tiled "
         "inference as `segment`).")
@@ -23,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="which split to score (default test); `all` scores every labelled image")
     a("--sparse-masks", action="store_true", help="folder masks use 0 = unlabelled")
     a("--device", default="auto")
+    add_engine_option(parser)
     a("--batch", type=int, default=16)
     a("--curves", action="store_true", help="classification: add ROC and PR curve points")
     a("--whole-image", action="store_true",
@@ -85,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
             split=None if args.split == "all" else args.split, sparse_masks=args.sparse_masks,
             device=args.device, batch=args.batch, curves=args.curves,
             whole_image=args.whole_image, tile=args.tile, overlap=args.overlap,
+            engine=args.engine,
         )
-        out = summary(run_evaluation(request))
+        evaluation = run_evaluation(request)
+        engine_note(args, evaluation.engine_note)
+        out = summary(evaluation)
     if split_project_model(args.model):
         out["model"] = args.model  # the temporary copy it ran from is gone
     if args.json:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from matlab_gui.cli.output import StageBars, add_output_options, error_line, result
+from matlab_gui.cli.output import (
+    StageBars,
+    add_engine_option,
+    add_output_options,
+    engine_note,
+    error_line,
+    result,
+)
 
 NAME = "segment"
 HELP = "Segment images (any size, tiled) with a model; write masks, maps and phase fractions."
@@ -33,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--labels-only", action="store_true",
       help="keep argmax + max probability instead of every class's probability (less memory)")
     a("--device", default="auto")
+    add_engine_option(parser)
     add_output_options(parser)
 
 
@@ -46,12 +54,13 @@ def run(args: argparse.Namespace) -> int:
             model=model, inputs=args.paths, out=args.out, format=args.format,
             overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,
             tile=args.tile, overlap=args.overlap, batch=args.batch, tta=args.tta,
-            output="labels" if args.labels_only else "auto",
+            output="labels" if args.labels_only else "auto", engine=args.engine,
         )
         try:
             outcome = run_segment(request, progress=bars)
         finally:
             bars.close()
+    engine_note(args, outcome.engine_note)
     for item in outcome.images:
         if item.error:
             error_line(f"{item.path}: error: {item.error}")
@@ -59,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         "segmented": outcome.segmented, "failed": len(outcome.images) - outcome.segmented,
         "out": str(args.out), "classes": outcome.class_names,
         "fractions_csv": str(outcome.fractions_csv), "wall_s": round(outcome.wall_s, 3),
+        "engine": outcome.engine,
         "images": [{"path": str(i.path), "files": [str(f) for f in i.files],
                     "fractions": dict(zip(outcome.class_names, i.fractions, strict=False)),
                     "error": i.error or None} for i in outcome.images],

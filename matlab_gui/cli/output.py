@@ -19,6 +19,20 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
                         help="print the result as one JSON object on stdout")
 
 
+def add_engine_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
+        help="what runs the network: auto (default) = torch on a GPU, on a CPU OpenVINO or ONNX "
+             "Runtime in float32 (same results, about twice as fast; converted once per model and "
+             "cached); falls back to torch with a note when a model cannot be converted")
+
+
+def engine_note(args: argparse.Namespace, note_text: str) -> None:
+    """A fallback to torch is said on stderr (also with --quiet: the user asked for speed)."""
+    if note_text:
+        error_line(f"note: {note_text}")
+
+
 def bars_wanted(quiet: bool) -> bool:
     """Progress bars on an interactive terminal only (never in a log file or a pipe)."""
     isatty = getattr(sys.stderr, "isatty", None)

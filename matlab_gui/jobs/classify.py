@@ -33,6 +33,7 @@ class ClassifyRequest:
     device: str = "auto"
     batch: int = 32
     workers: int = 2
+    engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
 
 
 @dataclass
@@ -54,6 +55,8 @@ class ClassifyResult:
     failed: int
     out: Path | None
     wall_s: float
+    engine: str = "torch"
+    engine_note: str = ""
 
     @property
     def any_classified(self) -> bool:
@@ -168,6 +171,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
     from torch.utils.data import DataLoader
 
     from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.engines import choose_engine
     from matlab_gui.ml.inference import check_model, classify_batch
     from matlab_gui.ml.model_folder import load_model, read_card
     from matlab_gui.ml.model_lookup import resolve_model
@@ -210,8 +214,10 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                         worker_init_fn=_worker_init,
                         pin_memory=device.type == "cuda")
     batches = iter(loader)  # the workers start decoding while the model loads
-    model = load_model(model_dir, device).module
-    check_model(model, card, device)
+    loaded = load_model(model_dir, device)
+    check_model(loaded.module, card, device)
+    engine = choose_engine(loaded, device, request.engine)
+    model = engine.module
     last_save = time.perf_counter()
     try:
         for items in batches:
@@ -237,4 +243,4 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
         if request.out is not None:
             write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
     return ClassifyResult(names, rows, classified, skipped, failed, request.out,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, engine.description, engine.note)

@@ -33,6 +33,7 @@ class EvaluateRequest:
     whole_image: bool = False  # segmentation: one pass per image instead of the tiled path
     tile: int | None = None  # default: the card's
     overlap: int | None = None
+    engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
 
 
 @dataclass
@@ -44,7 +45,8 @@ class EvaluateResult:
     device: str
     wall_s: float
     stem_source: str = ""
-    inference: str = ""  # how segmentation predicted: "whole image" or the tiles
+    inference: str = ""  # how segmentation predicted: "whole image" or the tiles, and engine
+    engine_note: str = ""  # why the engine is not the one asked for
     extra: dict = field(default_factory=dict)
 
 
@@ -81,6 +83,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
                    cancel: CancelToken | None = None) -> EvaluateResult:
     from matlab_gui.ml import data as mdata
     from matlab_gui.ml.device import describe_device, pick_device
+    from matlab_gui.ml.engines import choose_engine
     from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
     from matlab_gui.ml.inference import make_segmenter, segment_image
     from matlab_gui.ml.model_folder import load_model
@@ -91,7 +94,8 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     device = pick_device(request.device)
     model_dir = resolve_model(request.model)
     loaded = load_model(model_dir, device)
-    card, model = loaded.card, loaded.module
+    engine = choose_engine(loaded, device, request.engine)
+    card, model = loaded.card, engine.module
     names = [c.name for c in card.classes]
     hist_eq = bool((card.training or {}).get("hist_eq"))
     inference = ""
@@ -113,6 +117,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
 
                 o = segmenter.options
                 inference = f"tiled (tile {o.tile}, overlap {o.overlap})"
+            inference += f", {engine.description}"
             metrics = evaluate_segmentation(model, images, names, device, cancel=cancel,
                                             predict=predict)
         else:
@@ -124,5 +129,5 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
     return EvaluateResult(
         task=card.task, metrics=metrics, stems=stems, model_dir=model_dir,
         device=describe_device(device), wall_s=time.perf_counter() - t0, stem_source=origin,
-        inference=inference,
+        inference=inference, engine_note=engine.note,
     )

@@ -21,6 +21,7 @@ class PredictRequest:
     image_ids: list[str]
     maps_for: str | None = None  # keep probability/uncertainty maps for this image
     device: str = "auto"
+    engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class PredictResult:
     task: str
     class_names: list[str]
     outcomes: list[Outcome] = field(default_factory=list)
+    engine: str = "torch"
+    engine_note: str = ""
 
 
 def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictResult:
@@ -48,6 +51,7 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
 
     from matlab_gui.errors import ModelError, UserError
     from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.engines import choose_engine
     from matlab_gui.ml.explain import explain_image
     from matlab_gui.ml.inference import (
         check_channels,
@@ -61,9 +65,11 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
     cancel = cancel or CancelToken()
     device = pick_device(request.device)
     loaded = load_model(request.model_dir, device)
-    model, card = loaded.module, loaded.card
-    model.eval()
-    result = PredictResult(card.task, [c.name for c in card.classes])
+    card = loaded.card
+    engine = choose_engine(loaded, device, request.engine)
+    model = engine.module
+    result = PredictResult(card.task, [c.name for c in card.classes], engine=engine.description,
+                           engine_note=engine.note)
     for i, image_id in enumerate(request.image_ids):
         cancel.raise_if_cancelled()
         report(progress, Progress("predict", i, len(request.image_ids)))
@@ -76,7 +82,7 @@ def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictR
                 out.probabilities = classify_batch(model, x, device)[0]
                 if image_id == request.maps_for:
                     try:
-                        out.cam = explain_image(model, card, image)[0]
+                        out.cam = explain_image(loaded.module, card, image)[0]
                     except ModelError:  # nothing to explain (no convolution): no heat map,
                         pass  # the class probabilities still count
             else:

@@ -49,6 +49,7 @@ class SegmentRequest:
     batch: int = 4
     tta: bool = False
     output: str = "auto"  # "probabilities" | "labels" | "auto" (labels when memory is short)
+    engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
 
 
 @dataclass
@@ -65,6 +66,8 @@ class SegmentResult:
     images: list[ImageOutcome]
     fractions_csv: Path
     wall_s: float
+    engine: str = "torch"  # what ran the network
+    engine_note: str = ""  # why it is not the engine asked for
 
     @property
     def segmented(self) -> int:
@@ -225,6 +228,7 @@ def output_bases(root: Path, images: list[Path]) -> list[Path]:
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
     from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.engines import choose_engine
     from matlab_gui.ml.inference import check_model, make_segmenter, segment_image
     from matlab_gui.ml.model_folder import load_model
     from matlab_gui.ml.model_lookup import resolve_model
@@ -244,9 +248,10 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
         raise UserError(f"the model is a {card.task} model; segment needs a segmentation model",
                         request.model)
     check_model(model, card, device)
+    engine = choose_engine(loaded, device, request.engine)
     names = [c.name for c in card.classes]
     meaning = OutputMeaning(Path(model_dir).name, numbered(names, [c.color for c in card.classes]))
-    segmenter = make_segmenter(model, card, device, tile=request.tile, overlap=request.overlap,
+    segmenter = make_segmenter(engine.module, card, device, tile=request.tile, overlap=request.overlap,
                                batch=request.batch, tta=request.tta, output=request.output)
     outcomes: list[ImageOutcome] = []
     fractions_csv = request.out / "phase_fractions.csv"
@@ -265,4 +270,5 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
             outcome.error = exc.problem
         write_fractions(fractions_csv, others, outcomes, names)
     report(progress, Progress("image", len(paths), len(paths)))
-    return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0)
+    return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0,
+                         engine.description, engine.note)

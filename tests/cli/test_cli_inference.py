@@ -221,3 +221,30 @@ def test_measure_bins_out_of_range_is_one_line(tmp_path, capsys, bins):
         main(["measure", str(tmp_path / "m.png"), "--bins", bins])
     assert stop.value.code == 2
     assert "--bins: must be a whole number 1..1000" in capsys.readouterr().err
+
+
+def test_segment_on_the_default_cpu_engine_writes_torchs_masks_and_says_a_fallback(
+        models, folder, tmp_path, capsys, monkeypatch):
+    from matlab_gui.ml import engines
+
+    image = str(folder / "sem_0.tif")
+    masks = {}
+    for engine in ("auto", "torch"):
+        out = tmp_path / engine
+        assert main(["segment", "--model", models["segmentation"], image, "--out", str(out),
+                     "--engine", engine, "--json", "--quiet"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["engine"] == ("torch" if engine == "torch" else "OpenVINO (float32)")
+        masks[engine] = read_mask(out / "sem_0_mask.png")
+    assert (masks["auto"] == masks["torch"]).mean() >= 0.999
+
+    def unsupported(*_):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(engines, "cache_dir", lambda: tmp_path / "fresh-cache")
+    monkeypatch.setattr(engines, "export_onnx", unsupported)
+    assert main(["segment", "--model", models["segmentation"], image, "--out",
+                 str(tmp_path / "fallback"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: OpenVINO could not run this model (unsupported operator)" in err
+    assert (read_mask(tmp_path / "fallback" / "sem_0_mask.png") == masks["torch"]).all()

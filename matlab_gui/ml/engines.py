@@ -1,0 +1,260 @@
+"""Which runtime runs a model's forward pass: torch, ONNX Runtime or OpenVINO.
+
+On a CPU, eager torch spends much of its time allocating; the same network converted to ONNX
+and run by OpenVINO or ONNX Runtime in float32 gives the same probabilities (within 1e-4) about
+twice as fast (`benchmarks/engines.py`). Only the forward pass changes: the engine is wrapped
+as an `nn.Module` (`EngineModule`) and handed to the one tiled inference path, so reading,
+normalisation, tiling, blending and writing are the app's own whatever the engine.
+
+A model is converted once and cached under `cache_dir()`, keyed by the hash of its weights,
+card and the converter's versions, so a model stored again with other weights is converted
+again and never served stale. Each conversion is checked against torch on a tile before it is
+used; a conversion that fails or disagrees by more than `AGREEMENT` falls back to torch with a
+note the CLI prints and the window shows: never silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from matlab_gui.errors import UserError
+
+ENGINES = ("auto", "torch", "onnxruntime", "openvino")
+CPU_ENGINES = ("openvino", "onnxruntime")  # the faster first (benchmarks/engines.py)
+AGREEMENT = 1e-3  # largest probability difference to torch accepted for a conversion
+OPSET = 17
+MULTIPLE = 32  # segmentation networks' input multiple (`zoo.PaddedSegmentation`)
+FORMAT_VERSION = 1  # bump when the cached files change meaning
+LABELS = {"torch": "torch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+@dataclass
+class Engine:
+    """The module inference runs and what to tell the user about it."""
+
+    module: nn.Module
+    name: str  # the engine that runs: "torch", "onnxruntime" or "openvino"
+    note: str = ""  # a fallback's reason; empty when the engine asked for runs
+
+    @property
+    def description(self) -> str:
+        precision = "" if self.name == "torch" else " (float32)"
+        return f"{LABELS[self.name]}{precision}"
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept: $MATLAB_GUI_CACHE, else the user's cache folder."""
+    root = os.environ.get("MATLAB_GUI_CACHE") or os.environ.get("XDG_CACHE_HOME")
+    base = Path(root) if root else Path.home() / ".cache"
+    return (base if os.environ.get("MATLAB_GUI_CACHE") else base / "matlab_gui") / "engines"
+
+
+def available(name: str) -> bool:
+    """Whether the runtime `name` can be imported here."""
+    if name == "torch":
+        return True
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def check_engine(name: str) -> str:
+    if name not in ENGINES:
+        raise UserError(f"unknown inference engine {name!r} (use {', '.join(ENGINES)})")
+    return name
+
+
+def model_key(weights: Path, card) -> str:
+    """The cache key: the weights' bytes, the network the card builds, the converter."""
+    digest = hashlib.sha256()
+    with open(weights, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    network = {"task": card.task, "arch": card.arch, "encoder": getattr(card, "encoder", None),
+               "in_channels": card.in_channels, "classes": len(card.classes),
+               "head": getattr(card, "head", None), "torch": torch.__version__,
+               "opset": OPSET, "format": FORMAT_VERSION}
+    digest.update(json.dumps(network, sort_keys=True, default=str).encode())
+    return digest.hexdigest()[:32]
+
+
+class EngineModule(nn.Module):
+    """An ONNX model run by a CPU runtime behind the `nn.Module` call the tiler makes: float32
+    NCHW in, the network's logits out (as torch tensors on the CPU).
+
+    A segmentation graph is traced at a multiple of 32, where the network's own padding
+    (`zoo.PaddedSegmentation`) is a no-op and so absent from the graph; the same padding is
+    done here, so any size works as it does in torch."""
+
+    def __init__(self, run, name: str, multiple: int | None = None):
+        super().__init__()
+        self._run, self.engine, self.multiple = run, name, multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.detach().to("cpu", torch.float32)
+        h, w = x.shape[-2:]
+        ph, pw = ((-h) % self.multiple, (-w) % self.multiple) if self.multiple else (0, 0)
+        if ph or pw:
+            mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
+            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
+        logits = torch.from_numpy(np.asarray(self._run(np.ascontiguousarray(x.numpy())),
+                                             dtype=np.float32))
+        return logits[..., :h, :w] if ph or pw else logits
+
+
+# -- conversion ------------------------------------------------------------------------------
+
+
+def sample_input(card) -> torch.Tensor:
+    """A deterministic input of the card's size in the range the network sees."""
+    from matlab_gui.ml.data import input_hw
+
+    h, w = input_hw(card)
+    if card.task == "segmentation":  # traced where the network's padding is a no-op
+        h, w = (max(2 * MULTIPLE, -(-n // MULTIPLE) * MULTIPLE) for n in (h, w))
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(1, int(card.in_channels), h, w, generator=g)
+
+
+def export_onnx(module: nn.Module, card, path: Path) -> None:
+    """The bare network (logits, float32) with dynamic batch (and, for segmentation, height and
+    width), written atomically."""
+    axes = {0: "batch", 2: "height", 3: "width"} if card.task == "segmentation" else {0: "batch"}
+    net = module.float().cpu().eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".convert-", suffix=".onnx")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, (sample_input(card),), tmp, dynamo=False, opset_version=OPSET,
+                              input_names=["x"], output_names=["logits"],
+                              dynamic_axes={"x": axes, "logits": axes})
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _threads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+def onnxruntime_runner(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.intra_op_num_threads = _threads()
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return lambda x: session.run(None, {"x": x})[0]
+
+
+def openvino_runner(path: Path):
+    """OpenVINO in float32 (its CPU default is lossy bf16 where the CPU has it), compiled once
+    per input shape (a run's tiles share one), compiled blobs cached beside the ONNX file."""
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(str(path))
+    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": _threads(),
+              "PERFORMANCE_HINT": "LATENCY", "CACHE_DIR": str(path.parent / "openvino")}
+    compiled: dict[tuple, object] = {}
+
+    def run(x: np.ndarray) -> np.ndarray:
+        shape = tuple(x.shape)
+        if shape not in compiled:
+            if len(compiled) >= 4:
+                compiled.clear()
+            shaped = model.clone()
+            shaped.reshape({0: ov.PartialShape(list(shape))})
+            compiled[shape] = core.compile_model(shaped, "CPU", config).create_infer_request()
+        request = compiled[shape]
+        request.infer({0: x})
+        return request.get_output_tensor(0).data.copy()
+
+    return run
+
+
+RUNNERS = {"onnxruntime": onnxruntime_runner, "openvino": openvino_runner}
+
+
+def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits)
+        return torch.cat([1 - p, p], dim=1)
+    return logits.softmax(1)
+
+
+def disagreement(reference: nn.Module, engine: nn.Module, card) -> float:
+    """Largest probability difference between the two on the sample input (and, for
+    segmentation, on one whose size is not a multiple of 32 as well)."""
+    x = sample_input(card)
+    inputs = [x, x[..., 5:, 3:]] if card.task == "segmentation" else [x]
+    worst = 0.0
+    with torch.inference_mode():
+        for sample in inputs:
+            a = _probabilities(reference(sample).float())
+            b = _probabilities(engine(sample).float())
+            if a.shape != b.shape:
+                return float("inf")
+            worst = max(worst, float((a - b).abs().max()))
+    return worst
+
+
+def convert(module: nn.Module, card, weights: Path, name: str) -> EngineModule:
+    """`module` as the CPU runtime `name` runs it, converted (and checked) once per key; a
+    failure raises with the runtime's reason."""
+    key = model_key(weights, card)
+    folder = cache_dir()
+    onnx_path, checked = folder / f"{key}.onnx", folder / f"{key}.{name}.json"
+    if not onnx_path.is_file():
+        export_onnx(module, card, onnx_path)
+    multiple = MULTIPLE if card.task == "segmentation" else None
+    engine = EngineModule(RUNNERS[name](onnx_path), name, multiple)
+    if not checked.is_file():
+        diff = disagreement(module, engine, card)
+        if not diff <= AGREEMENT:
+            raise RuntimeError(f"its probabilities differ from torch's by {diff:.2g}")
+        checked.write_text(json.dumps({"max_abs_diff": diff}))
+    return engine
+
+
+def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:
+    """The module to run `loaded` (`model_folder.LoadedModel`) with `engine` on `device`.
+    "auto": torch on a GPU, else the fastest CPU runtime installed. A conversion that fails
+    falls back to torch with a note."""
+    from matlab_gui.ml.model_folder import WEIGHTS
+
+    check_engine(engine)
+    module, card, weights = loaded.module, loaded.card, Path(loaded.folder) / WEIGHTS
+    if engine == "torch" or (engine == "auto" and device.type != "cpu"):
+        return Engine(module, "torch")
+    if device.type != "cpu":
+        raise UserError(f"the {LABELS[engine]} engine runs on the CPU; choose the CPU device or "
+                        "the torch engine")
+    wanted = [engine] if engine != "auto" else [e for e in CPU_ENGINES if available(e)]
+    notes = []
+    for name in wanted:
+        if not available(name):
+            notes.append(f"{LABELS[name]} is not installed")
+            continue
+        try:
+            return Engine(convert(module, card, weights, name), name)
+        except Exception as exc:  # any converter or runtime failure: torch still works
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            notes.append(f"{LABELS[name]} could not run this model ({reason})")
+    if not wanted:
+        return Engine(module, "torch")
+    return Engine(module, "torch", "; ".join(notes) + ": running it with torch instead")
