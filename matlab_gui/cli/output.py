@@ -20,11 +20,9 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--engine", choices=("auto", "torch", "onnxruntime", "openvino"), default="auto",
-        help="what runs the network: auto (default) = torch on a GPU, on a CPU OpenVINO or ONNX "
-             "Runtime in float32 (same results, about twice as fast; converted once per model and "
-             "cached); falls back to torch with a note when a model cannot be converted")
+    from matlab_gui.ml.engine_choice import ENGINES, HELP
+
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help=HELP)
 
 
 def engine_note(args: argparse.Namespace, note_text: str) -> None:

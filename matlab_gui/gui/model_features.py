@@ -339,14 +339,16 @@ class ModelFeatures(QtCore.QObject):
         from matlab_gui.jobs.segment import SegmentRequest, run_segment
 
         model, device = self.model_dir(choice.model_key), self.settings.device
+        engine = self.settings.engine
         if choice.kind == CLASSIFY:
             # workers=0: no DataLoader processes forked from the Qt process (fork + Qt hangs)
             fn, request = run_classify, ClassifyRequest(model, choice.folder, choice.recursive,
-                                                        choice.out, device, workers=0)
+                                                        choice.out, device, workers=0,
+                                                        engine=engine)
         else:
             fn, request = run_segment, SegmentRequest(model, [choice.folder], choice.out,
                                                       overlay=True, recursive=choice.recursive,
-                                                      device=device)
+                                                      device=device, engine=engine)
         if not self.batch.start(fn, request):
             dialogs.warning(self.window, "A batch is running", "Wait for it or cancel it first.")
             return
@@ -358,6 +360,8 @@ class ModelFeatures(QtCore.QObject):
         self._batch_result = result
         self.batch_results.set_table(
             classify_table(result) if hasattr(result, "rows") else segment_table(result))
+        if result.engine_note:
+            self.window.statusBar().showMessage(result.engine_note, 15000)
 
     def open_batch_result(self, path: str) -> None:
         """Double-click on a batch row: the image opens showing what the batch predicted."""

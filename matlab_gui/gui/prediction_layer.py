@@ -103,7 +103,8 @@ class PredictionLayer(QtWidgets.QWidget):
             dialogs.error(self.window, "No model", "Train a model (Fine-tune) or import one first.")
             return
         request = PredictRequest(model, s.project, image_ids, maps_for=s.image_id,
-                                 device=self.features.settings.device)
+                                 device=self.features.settings.device,
+                                 engine=self.features.settings.engine)
         if self.worker.start(run_predict, request):
             self.cancel.setEnabled(True)
             self.bar.setRange(0, 0)
@@ -141,8 +142,9 @@ class PredictionLayer(QtWidgets.QWidget):
         s = self.window.session
         match = None if s is None else match_classes(result.class_names, s.project.classes)
         self.class_note = "" if match is None else match.note
-        if self.class_note:  # said before Accept can write anything
-            self.window.statusBar().showMessage(self.class_note, 15000)
+        notes = [n for n in (self.class_note, result.engine_note) if n]
+        if notes:  # the class note is said before Accept can write anything
+            self.window.statusBar().showMessage(" · ".join(notes), 15000)
         failed = [o for o in result.outcomes if o.error]
         if s is not None and match.fits and result.task == "segmentation":
             s.store_predictions(result.outcomes, match.indices, self.features.current_key)

@@ -22,6 +22,8 @@ from matlab_gui.ml.archs import (
     architectures,
     imagenet_offline,
 )
+from matlab_gui.ml.engine_choice import ENGINES
+from matlab_gui.ml.engine_choice import HELP as ENGINE_HELP
 
 SEG_ARCHS = tuple(a.name for a in architectures(SEGMENTATION))
 CLS_ARCHS = tuple(a.name for a in architectures(CLASSIFICATION))
@@ -47,6 +49,7 @@ class TrainSettings:
     augment: bool = True
     finetune_top: float | None = None  # percent of layers trained; None = all
     device: str = "auto"
+    engine: str = "auto"  # what runs the network for Predict and batch runs (`ml.engine_choice`)
     pretrained: bool = True
     patches_per_epoch: int | None = None
     class_centred: float | None = None  # None: the train job's default
@@ -126,6 +129,8 @@ class TrainDialog(QtWidgets.QDialog):
         self.top = QtWidgets.QSpinBox(minimum=0, maximum=100, suffix=" %",
                                       value=int(s.finetune_top or 0), specialValueText="all layers")
         self.device = _combo(DEVICES, s.device)
+        self.engine = _combo(ENGINES, s.engine)
+        self.engine.setToolTip(ENGINE_HELP[0].upper() + ENGINE_HELP[1:])
         self.pretrained = QtWidgets.QCheckBox("ImageNet weights for a new model",
                                               checked=s.pretrained)
         form = QtWidgets.QFormLayout(self)
@@ -135,7 +140,7 @@ class TrainDialog(QtWidgets.QDialog):
             ("Time limit", self.time_limit),
             ("Learning rate", self.lr), ("Batch", self.batch), ("Patch size", self.patch),
             ("Augmentation", self.augment), ("Fine-tune top", self.top), ("Device", self.device),
-            ("Start", self.pretrained),
+            ("Inference engine", self.engine), ("Start", self.pretrained),
         ]:
             form.addRow(label, widget)
         buttons = QtWidgets.QDialogButtonBox(
@@ -169,6 +174,7 @@ class TrainDialog(QtWidgets.QDialog):
             encoder=self.encoder.text().strip() or None, epochs=self.epochs.value(),
             lr=self.lr.value() or None, batch=self.batch.value(), patch=self.patch.value(),
             augment=self.augment.isChecked(), finetune_top=self.top.value() or None,
-            device=self.device.currentText(), pretrained=self.pretrained.isChecked(),
+            device=self.device.currentText(), engine=self.engine.currentText(),
+            pretrained=self.pretrained.isChecked(),
             time_budget_s=60.0 * self.time_limit.value() or None,
         )

@@ -28,14 +28,13 @@ import torch
 from torch import nn
 
 from matlab_gui.errors import UserError
+from matlab_gui.ml import engine_choice
+from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, check_engine
 
-ENGINES = ("auto", "torch", "onnxruntime", "openvino")
-CPU_ENGINES = ("openvino", "onnxruntime")  # the faster first (benchmarks/engines.py)
 AGREEMENT = 1e-3  # largest probability difference to torch accepted for a conversion
 OPSET = 17
 MULTIPLE = 32  # segmentation networks' input multiple (`zoo.PaddedSegmentation`)
 FORMAT_VERSION = 1  # bump when the cached files change meaning
-LABELS = {"torch": "torch", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
 
 
 @dataclass
@@ -57,21 +56,6 @@ def cache_dir() -> Path:
     root = os.environ.get("MATLAB_GUI_CACHE") or os.environ.get("XDG_CACHE_HOME")
     base = Path(root) if root else Path.home() / ".cache"
     return (base if os.environ.get("MATLAB_GUI_CACHE") else base / "matlab_gui") / "engines"
-
-
-def available(name: str) -> bool:
-    """Whether the runtime `name` can be imported here."""
-    if name == "torch":
-        return True
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
-def check_engine(name: str) -> str:
-    if name not in ENGINES:
-        raise UserError(f"unknown inference engine {name!r} (use {', '.join(ENGINES)})")
-    return name
 
 
 def model_key(weights: Path, card) -> str:
@@ -244,10 +228,10 @@ def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:
     if device.type != "cpu":
         raise UserError(f"the {LABELS[engine]} engine runs on the CPU; choose the CPU device or "
                         "the torch engine")
-    wanted = [engine] if engine != "auto" else [e for e in CPU_ENGINES if available(e)]
+    wanted = [engine] if engine != "auto" else [e for e in CPU_ENGINES if engine_choice.available(e)]
     notes = []
     for name in wanted:
-        if not available(name):
+        if not engine_choice.available(name):
             notes.append(f"{LABELS[name]} is not installed")
             continue
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -172,3 +173,21 @@ def test_a_new_window_starts_with_the_default_samples_model(window, grain_image)
     features.refresh_models()
     assert features.current_key == f"shipped:{DEFAULT_MODEL}"
     assert features.model_panel.picker.currentText() == f"{DEFAULT_MODEL} (shipped)"
+
+
+def test_predict_runs_the_chosen_engine_and_says_a_fallback(features, qtbot, monkeypatch):
+    asked = []
+
+    def falls_back(request, progress=None, cancel=None):
+        asked.append(request.engine)
+        out = fake_predict(request)
+        out.engine, out.engine_note = "torch", "OpenVINO could not run this model (x): torch"
+        return out
+
+    monkeypatch.setattr(prediction_layer, "run_predict", falls_back)
+    features.settings = dataclasses.replace(features.settings, engine="onnxruntime")
+    with qtbot.waitSignal(features.prediction.worker.finished, timeout=10000):
+        features.actions["predict"].trigger()
+    assert asked == ["onnxruntime"]
+    qtbot.waitUntil(lambda: "OpenVINO could not run this model"
+                    in features.window.statusBar().currentMessage(), timeout=5000)

@@ -129,3 +129,10 @@ def test_the_time_limit_round_trips_and_zero_means_none(dialog):
     dialog.time_limit.setValue(0)
     assert dialog.settings().time_budget_s is None
     assert TrainDialog(TrainSettings(time_budget_s=None)).time_limit.value() == 0
+
+
+def test_the_inference_engine_round_trips(dialog):
+    assert dialog.engine.currentText() == "auto"
+    dialog.engine.setCurrentText("torch")
+    assert dialog.settings().engine == "torch"
+    assert TrainDialog(TrainSettings(engine="openvino")).engine.currentText() == "openvino"

@@ -22,7 +22,7 @@ from matlab_gui.ml.zoo import build_model, default_card
 
 CPU = torch.device("cpu")
 CLASSES = ["matrix", "precipitate", "pore"]
-RUNTIMES = [e for e in engines.CPU_ENGINES]
+RUNTIMES = list(engines.CPU_ENGINES)
 
 
 def _sharpen(net, factor):
@@ -98,7 +98,8 @@ def test_classification_through_an_engine_agrees_with_torch(family, samples_dir,
 def test_auto_prefers_the_fastest_installed_runtime_and_torch_on_a_gpu(family, monkeypatch):
     loaded = load_model(family["unet"], CPU)
     assert choose_engine(loaded, CPU, "auto").name == engines.CPU_ENGINES[0]
-    monkeypatch.setattr(engines, "available", lambda name: name != engines.CPU_ENGINES[0])
+    monkeypatch.setattr(engines.engine_choice, "available",
+                        lambda name: name != engines.CPU_ENGINES[0])
     assert choose_engine(loaded, CPU, "auto").name == engines.CPU_ENGINES[1]
     gpu = choose_engine(loaded, torch.device("cuda"), "auto")  # never runs: only chosen
     assert gpu.name == "torch" and gpu.module is loaded.module and not gpu.note
