@@ -32,7 +32,7 @@ from matlab_gui.gui.model_features import FineTuneJob, run_fine_tune
 from matlab_gui.gui.train_dialog import TrainSettings
 from matlab_gui.imaging import read_mask
 from matlab_gui.imaging.pixel_scores import segmentation_scores
-from matlab_gui.jobs.segment import SegmentRequest, run_segment
+from matlab_gui.jobs.segment import SegmentRequest, model_labels, run_segment
 from matlab_gui.ml.device import describe_device, pick_device
 from matlab_gui.ml.starting_model import starting_model
 from matlab_gui.progress import Progress
@@ -119,7 +119,8 @@ def score(model: Path, dataset: Path, rows: list[dict], names: list[str], work: 
     matrix = np.zeros((n, n), np.int64)
     for r in rows:
         truth = read_mask(dataset / r["mask"]).astype(np.int64)
-        predicted = read_mask(out / f"{Path(r['image']).stem}_mask.png").astype(np.int64)
+        predicted = model_labels(read_mask(out / f"{Path(r['image']).stem}_mask.png"))
+        predicted = predicted.astype(np.int64)
         valid = (truth >= 0) & (truth < n) & (predicted >= 0)
         matrix += np.bincount(n * truth[valid] + predicted[valid], minlength=n * n).reshape(n, n)
     scores = segmentation_scores(matrix, names)

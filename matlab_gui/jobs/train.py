@@ -56,6 +56,7 @@ class TrainRequest:
     head_epochs: int | None = None
     finetune_lr_factor: float = 0.1  # phase-2 learning rate = lr x this (paper 000: 1e-5 / 1e-3)
     patience: int = 10
+    weight_average: float | None = None  # per-step EMA decay of the kept weights (ml.trainer)
     time_budget_s: float | None = None  # stop after the epoch that passes this (best kept)
     patch: int = 256  # segmentation patch size
     patches_per_epoch: int | None = None  # default: the images' area once, at least 4 batches
@@ -263,7 +264,7 @@ class _Run:
             epochs=r.epochs, batch_size=r.batch, lr=r.lr or lr_default, optimizer=r.optimizer,
             weight_decay=r.weight_decay, schedule=r.schedule, finetune_top=r.finetune_top,
             head_epochs=r.head_epochs, finetune_lr_factor=r.finetune_lr_factor, patience=r.patience,
-            time_budget_s=r.time_budget_s,
+            time_budget_s=r.time_budget_s, weight_average=r.weight_average,
             monitor="mean_iou" if r.task == SEGMENTATION else "balanced_accuracy", seed=r.seed,
         )
 

@@ -51,6 +51,10 @@ class TrainConfig:
     monitor: str = "mean_iou"  # validation score to maximise (or "-loss")
     amp: bool = True  # mixed precision, used only on CUDA
     grad_clip: float | None = None
+    # Exponential moving average of the weights per step (e.g. 0.99), validated and kept instead
+    # of the raw weights: on a few scribbled images the raw weights' test score swings by
+    # +-0.05 mean IoU from one epoch to the next; the average does not. None = off.
+    weight_average: float | None = None
     seed: int = 0
 
     def __post_init__(self):
@@ -207,6 +211,7 @@ class Trainer:
                              self.checkpoint_dir) from exc
         if self.scheduler is not None and state.scheduler is not None:
             self.scheduler.load_state_dict(state.scheduler)
+        self._start_average()  # a resumed run averages afresh from the restored weights
         if self.amp and state.scaler:
             self.scaler.load_state_dict(state.scaler)
         self.best_state, self.best_score = state.best_model, state.best_score
@@ -230,6 +235,7 @@ class Trainer:
             start = self._restore(checkpoint.load_state(self.checkpoint_dir))
         else:
             self._enter_phase(0)
+            self._start_average()
         total_steps = c.epochs * self.steps_per_epoch
         done_steps, run_steps, run_t0 = start * self.steps_per_epoch, 0, time.perf_counter()
         stopped_early = False
@@ -247,6 +253,8 @@ class Trainer:
                 if self.cancel.finish_requested and steps:
                     break  # finish now: this part-epoch is validated, then the loop ends
                 loss = self._step(x, y)
+                if self.average is not None:
+                    self.average.update_parameters(self.model)
                 steps += 1
                 epoch_loss += loss
                 done_steps += 1
@@ -263,7 +271,8 @@ class Trainer:
                      "eta_s": eta},
                 ))
             train_loss = epoch_loss / max(1, steps)
-            metrics = self.validate(self.model) if self.validate is not None else {}
+            kept = self.model if self.average is None else self.average.module
+            metrics = self.validate(kept) if self.validate is not None else {}
             score = self._score(metrics, train_loss)
             if self.scheduler is not None and not self.per_batch_schedule:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -271,9 +280,11 @@ class Trainer:
                 else:
                     self.scheduler.step()
             improved = self.best_score is None or score > self.best_score
+            if self.average is not None and self.validate is None:
+                improved = True  # no held-out score: the latest average is the model
             if improved:
                 self.best_score, self.best_epoch = score, epoch + 1
-                self.best_state = copy.deepcopy(self.model.state_dict())
+                self.best_state = copy.deepcopy(kept.state_dict())
                 self.best_full = metrics
             entry = {"epoch": epoch + 1, "phase": self.phase, "loss": train_loss,
                      "lr": self.optimizer.param_groups[0]["lr"],
@@ -300,6 +311,13 @@ class Trainer:
             epochs_run=len(self.history), stopped_early=stopped_early,
             wall_s=time.perf_counter() - t0,
         )
+
+    def _start_average(self) -> None:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        decay = self.config.weight_average
+        self.average = None if not decay else AveragedModel(
+            self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
     def _train_mode(self) -> None:
         """Train mode (a model loaded for fine-tuning arrives in eval mode), except batch-norm
