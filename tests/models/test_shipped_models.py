@@ -112,3 +112,38 @@ def test_the_cards_tiles_lose_nothing_against_the_whole_image(folder, shared_dat
     key = spec["metric"]
     assert tiled.metrics[key] >= whole.metrics[key] - TOLERANCE, (tiled.metrics[key],
                                                                   whole.metrics[key])
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=_ids(FOLDERS))
+def test_the_default_cpu_engine_agrees_with_torch(folder):
+    """What `segment`/`classify` run by default on a CPU gives torch's probabilities (within
+    1e-3) and classes (99.9 % of pixels) on a real micrograph."""
+    from matlab_gui.imaging.read import read_image
+    from matlab_gui.ml.engines import choose_engine
+    from matlab_gui.ml.inference import (
+        classification_input,
+        classify_batch,
+        make_segmenter,
+        segment_image,
+    )
+    from matlab_gui.ml.model_folder import load_model
+
+    cpu = torch.device("cpu")
+    loaded = load_model(folder, cpu)
+    card = loaded.card
+    image = read_image(REPO / "resources" / "samples" / "uhcs0006.tif").data[:640, :640]
+    engine = choose_engine(loaded, cpu, "auto")
+    assert engine.name != "torch", engine.note
+    if card.task == "segmentation":
+        runs = [segment_image(make_segmenter(m, card, cpu, output="probabilities"), card, image)
+                for m in (loaded.module, engine.module)]
+        diff = np.abs(runs[0].probabilities.astype(np.float32)
+                      - runs[1].probabilities.astype(np.float32)).max()
+        same = (runs[0].labels == runs[1].labels).mean()
+    else:
+        crops = [image[y:y + 320, x:x + 320] for y in (0, 320) for x in (0, 320)]
+        x = torch.from_numpy(np.stack([classification_input(c, card) for c in crops]))
+        a, b = (classify_batch(m, x, cpu) for m in (loaded.module, engine.module))
+        diff, same = np.abs(a - b).max(), (a.argmax(1) == b.argmax(1)).mean()
+    assert diff <= 1e-3
+    assert same >= 0.999
