@@ -19,6 +19,7 @@ from pathlib import Path
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
 from matlab_gui.imaging.write import atomic_write_bytes, check_output
+from matlab_gui.ml.threads import rebalance, shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SAVE_EVERY_S = 5.0
@@ -165,6 +166,7 @@ def _stat(path: Path) -> tuple[int, int]:
 # -- the job --------------------------------------------------------------------------------
 
 
+@shares_the_cores
 def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None) -> ClassifyResult:
     import torch
@@ -228,6 +230,7 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                     rows[todo[i][0]].error = err
                     failed += 1
             if good:
+                rebalance()
                 batch = torch.stack([x for _, x in good])
                 for (i, _), p in zip(good, classify_batch(model, batch, device), strict=True):
                     row = rows[todo[i][0]]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from matlab_gui.errors import DataError
+from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 
@@ -79,6 +80,7 @@ def _check_classes(source, names: list[str]) -> None:
                         source.describe()["path"])
 
 
+@shares_the_cores
 def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None) -> EvaluateResult:
     from matlab_gui.ml import data as mdata

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, report
 
 
@@ -45,6 +46,7 @@ class PredictResult:
     engine_note: str = ""
 
 
+@shares_the_cores
 def run_predict(request: PredictRequest, progress=None, cancel=None) -> PredictResult:
     """Load the model once and predict each image; a failed image gets its error, the rest go on."""
     import torch

@@ -29,6 +29,7 @@ from matlab_gui.imaging.matfile import class_fields, write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import atomic_write_bytes, check_output, write_maps
+from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 FORMATS = ("png", "tiff", "mat")
@@ -225,6 +226,7 @@ def output_bases(root: Path, images: list[Path]) -> list[Path]:
             bases[i] = names[i]
 
 
+@shares_the_cores
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
     from matlab_gui.ml.device import pick_device

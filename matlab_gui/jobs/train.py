@@ -18,6 +18,7 @@ from typing import Any
 
 from matlab_gui.errors import DataError, UserError
 from matlab_gui.imaging.write import check_output
+from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 SEGMENTATION, CLASSIFICATION = "segmentation", "classification"
@@ -357,6 +358,7 @@ class _Run:
         return next_model, next_card
 
 
+@shares_the_cores
 def run_training(request: TrainRequest, progress: ProgressCallback | None = None,
                  cancel: CancelToken | None = None) -> TrainResult:
     """Train as `request` says and save the model folder; raises `Cancelled` when cancelled."""

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from matlab_gui.errors import ModelError
+from matlab_gui.ml.threads import rebalance
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 Normalise = Callable[[np.ndarray], np.ndarray]
@@ -232,6 +233,7 @@ class TiledSegmenter:
 
     def _run_batch(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Probabilities of a tile batch; a CUDA out-of-memory halves the batch and retries."""
+        rebalance()
         x = torch.from_numpy(batch)
         while True:
             try:

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from matlab_gui.errors import ModelError
 from matlab_gui.ml import checkpoint
+from matlab_gui.ml.threads import rebalance
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
 OPTIMIZERS = ("adam", "adamw", "adamax", "sgd", "rmsprop")
@@ -252,6 +253,7 @@ class Trainer:
                 self.cancel.raise_if_cancelled()
                 if self.cancel.finish_requested and steps:
                     break  # finish now: this part-epoch is validated, then the loop ends
+                rebalance()
                 loss = self._step(x, y)
                 if self.average is not None:
                     self.average.update_parameters(self.model)
