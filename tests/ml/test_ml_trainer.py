@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -196,3 +197,37 @@ def test_with_a_time_limit_the_eta_counts_down_to_it_not_to_the_last_epoch():
         _trainer(data, data, config, progress=listen, cancel=token).fit()
     etas = [e.metrics["eta_s"] for e in events if e.stage == "train"]
     assert etas and max(etas) <= 30.0 + 5.0  # 10,000 epochs would read as hours
+
+
+def _weights(model) -> torch.Tensor:
+    return torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("validated", [False, True])
+def test_with_a_weight_average_the_average_is_validated_and_kept(validated):
+    """A slow average (decay ~1) stays where the first step left the weights (within one Adam
+    step, lr) while training moves the raw ones many steps: what is validated and kept is the
+    average, with or without held-out images."""
+    data = shapes_set(2, seed=4)
+    config = TrainConfig(epochs=3, batch_size=8, lr=1e-2, patience=0, weight_average=0.999999)
+    trainer = _trainer(data, data, config)
+    if not validated:
+        trainer.validate = None
+    start = _weights(trainer.model)
+    looked_at = []
+    if validated:
+        real = trainer.validate
+        trainer.validate = lambda m: (looked_at.append(_weights(m)), real(m))[1]
+    trainer.fit()
+    lr = config.lr
+
+    def moved(w):
+        return float((w - start).abs().max())
+
+    assert moved(_weights(trainer.model)) <= 1.5 * lr  # the average, not the raw weights
+    raw = _trainer(data, data, dataclasses.replace(config, weight_average=None))
+    raw.validate = None
+    raw.fit()
+    assert moved(_weights(raw.model)) > 5 * lr  # training did move them
+    assert len(looked_at) == (3 if validated else 0)
+    assert all(moved(w) <= 1.5 * lr for w in looked_at)
