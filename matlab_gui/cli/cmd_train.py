@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patience", type=int, default=10, help="early-stopping patience in epochs (0 = off)")
     a("--time-limit", type=float, metavar="MIN",
       help="start no epoch after this many minutes; the best epoch so far is kept")
+    a("--weight-average", type=float, metavar="DECAY",
+      help="keep a moving average of the weights (per step, e.g. 0.99) and validate and save it "
+           "instead of the raw weights; without validation images the last average is saved")
     a("--splits", type=Path, nargs="+", metavar="FILE",
       help="a CSV with stem and split columns, or train*/val*/test* stem-list files")
     a("--split-fractions", type=float, nargs=3, default=None, metavar=("TRAIN", "VAL", "TEST"),
@@ -95,7 +98,7 @@ def request_from_args(args: argparse.Namespace):
         epochs=args.epochs, batch=args.batch, lr=args.lr, optimizer=args.optimizer,
         schedule=args.schedule, weight_decay=args.weight_decay, finetune_top=args.finetune_top,
         head_epochs=args.head_epochs, finetune_lr_factor=args.finetune_lr_factor,
-        patience=args.patience, patch=args.patch,
+        patience=args.patience, patch=args.patch, weight_average=args.weight_average,
         time_budget_s=None if args.time_limit is None else 60.0 * args.time_limit,
         patches_per_epoch=args.patches_per_epoch, input_size=args.input_size, splits=args.splits,
         split_fractions=None if args.split_fractions is None else tuple(args.split_fractions),

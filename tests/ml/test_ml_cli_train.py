@@ -94,10 +94,11 @@ def test_time_limit_class_centred_and_sqrt_weights_reach_the_card(tmp_path, caps
     assert main(["train", "--task", "segmentation", "--data", str(data), *TINY, "--epochs", "500",
                  "--patch", "32", "--patches-per-epoch", "4", "--batch", "2", "--patience", "0",
                  "--time-limit", "0.0001", "--class-centred", "0.25", "--class-weights", "sqrt",
-                 "--out", str(out)]) == 0
+                 "--weight-average", "0.99", "--out", str(out)]) == 0
     training = json.loads((out / "card.json").read_text())["training"]
     assert training["epochs_run"] == 1 and training["time_budget_s"] == pytest.approx(0.006)
     assert training["class_centred"] == 0.25 and training["loss"]["class_weights"] == "sqrt"
+    assert training["weight_average"] == 0.99
 
 
 def test_the_progress_bar_shows_the_jobs_time_left_not_tqdms(capsys):
