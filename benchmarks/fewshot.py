@@ -48,6 +48,7 @@ METHODS = {
     "class-centred, no class weights": (TrainSettings(class_weights="none"), "imagenet"),
     "uniform crops, no class weights": (
         TrainSettings(class_centred=0.0, class_weights="none"), "imagenet"),
+    "new default + weight average 0.99": (TrainSettings(weight_average=0.99), "window"),
     "old default (random Micro-KTNet)": (
         TrainSettings(seg_arch="micro-ktnet", class_centred=0.0, class_weights="none"), "imagenet"),
 }

@@ -36,7 +36,7 @@ def run_fine_tune(job: FineTuneJob, progress=None, cancel=None):
         patch=s.patch, patches_per_epoch=s.patches_per_epoch, finetune_top=s.finetune_top,
         augment=None if s.augment else dict.fromkeys(DEFAULT_AUGMENT, 0.0),
         device=s.device, pretrained=s.pretrained, name=job.out.name,
-        time_budget_s=s.time_budget_s,
+        time_budget_s=s.time_budget_s, weight_average=s.weight_average,
         **({} if s.class_weights is None else {"class_weights": s.class_weights}),
         **({} if s.class_centred is None else {"class_centred": s.class_centred}),
     )

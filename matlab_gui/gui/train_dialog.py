@@ -55,6 +55,7 @@ class TrainSettings:
     class_centred: float | None = None  # None: the train job's default
     class_weights: str | None = None  # None: the train job's default ("auto")
     time_budget_s: float | None = 600.0  # seconds of training at most; None = no limit
+    weight_average: float | None = None  # per-step EMA decay of the kept weights; None = off
 
     def arch_for(self, task: str) -> str:
         return self.seg_arch if task == "segmentation" else self.cls_arch
