@@ -30,6 +30,7 @@ from torch import nn
 from matlab_gui.errors import UserError
 from matlab_gui.ml import engine_choice
 from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, check_engine
+from matlab_gui.ml.tiling import class_probabilities
 
 AGREEMENT = 1e-3  # largest probability difference to torch accepted for a conversion
 OPSET = 17
@@ -174,13 +175,6 @@ def openvino_runner(path: Path):
 RUNNERS = {"onnxruntime": onnxruntime_runner, "openvino": openvino_runner}
 
 
-def _probabilities(logits: torch.Tensor) -> torch.Tensor:
-    if logits.shape[1] == 1:
-        p = torch.sigmoid(logits)
-        return torch.cat([1 - p, p], dim=1)
-    return logits.softmax(1)
-
-
 def disagreement(reference: nn.Module, engine: nn.Module, card) -> float:
     """Largest probability difference between the two on the sample input (and, for
     segmentation, on one whose size is not a multiple of 32 as well)."""
@@ -189,8 +183,8 @@ def disagreement(reference: nn.Module, engine: nn.Module, card) -> float:
     worst = 0.0
     with torch.inference_mode():
         for sample in inputs:
-            a = _probabilities(reference(sample).float())
-            b = _probabilities(engine(sample).float())
+            a = class_probabilities(reference(sample).float())
+            b = class_probabilities(engine(sample).float())
             if a.shape != b.shape:
                 return float("inf")
             worst = max(worst, float((a - b).abs().max()))

@@ -95,7 +95,7 @@ def keep_probabilities(option: str, classes: int, height: int, width: int) -> bo
     return free is None or classes * height * width * 2 < free // 3
 
 
-def _probabilities(logits: torch.Tensor) -> torch.Tensor:
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over classes; a one-channel binary model becomes two classes (1 - p, p)."""
     logits = logits.float()
     if logits.shape[1] == 1:
@@ -218,7 +218,7 @@ class TiledSegmenter:
         if logits.shape[-2:] != x.shape[-2:]:
             raise ModelError(f"the model returned {tuple(logits.shape[-2:])} pixels for a "
                              f"{tuple(x.shape[-2:])} tile: not a segmentation model")
-        return _probabilities(logits)
+        return class_probabilities(logits)
 
     def _predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Mean probabilities (N, C, h, w) and, with TTA, the flips' disagreement (N, h, w)."""
