@@ -46,10 +46,10 @@ def test_evaluate_scores_exactly_the_masks_segment_writes(tmp_path, labelled):
     tiled = run_evaluation(EvaluateRequest(model=model, data=labelled, split=None, device="cpu"))
     assert tiled.metrics["confusion_matrix"] == expected["confusion_matrix"]
     assert tiled.metrics["mean_iou"] == expected["mean_iou"]
-    assert tiled.inference == "tiled (tile 64, overlap 16)"
+    assert tiled.inference == "tiled (tile 64, overlap 16), OpenVINO (float32)"
     whole = run_evaluation(EvaluateRequest(model=model, data=labelled, split=None, device="cpu",
                                            whole_image=True))
-    assert whole.inference == "whole image"
+    assert whole.inference == "whole image, OpenVINO (float32)"
     # the images are wider than a tile: one pass over the whole image predicts other pixels
     assert whole.metrics["confusion_matrix"] != expected["confusion_matrix"]
 
@@ -61,4 +61,4 @@ def test_the_cli_reports_how_it_predicted(tmp_path, labelled, capsys):
     assert main(["evaluate", "--model", str(model), "--data", str(labelled), "--split", "all",
                  "--device", "cpu", "--tile", "96", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["inference"] == "tiled (tile 96, overlap 16)"
+    assert out["inference"] == "tiled (tile 96, overlap 16), OpenVINO (float32)"
