@@ -216,9 +216,12 @@ def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:
     from matlab_gui.ml.model_folder import WEIGHTS
 
     check_engine(engine)
-    module, card, weights = loaded.module, loaded.card, Path(loaded.folder) / WEIGHTS
+    module, card = loaded.module, loaded.card
     if engine == "torch" or (engine == "auto" and device.type != "cpu"):
         return Engine(module, "torch")
+    if loaded.folder is None:  # built in memory: no weights file to key a conversion by
+        return Engine(module, "torch", "a model not read from a folder runs with torch")
+    weights = Path(loaded.folder) / WEIGHTS
     if device.type != "cpu":
         raise UserError(f"the {LABELS[engine]} engine runs on the CPU; choose the CPU device or "
                         "the torch engine")
