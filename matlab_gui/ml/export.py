@@ -89,7 +89,7 @@ class ExportResult:
 
 
 def probabilities(logits: torch.Tensor, channels: int) -> torch.Tensor:
-    """The app's probabilities (`tiling._probabilities`, `inference.classify_batch`), with the
+    """The app's probabilities (`tiling.class_probabilities`, `inference.classify_batch`), with the
     network's channel count fixed at export so the graph has no branch."""
     if channels == 1:
         p = torch.sigmoid(logits)

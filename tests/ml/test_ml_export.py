@@ -193,14 +193,14 @@ def test_bad_input_is_a_one_line_user_error(models, tmp_path):
 
 def test_a_one_channel_network_gives_the_apps_two_classes():
     """A sigmoid network's p becomes (1 - p, p), as the app's tiled inference makes it."""
-    from matlab_gui.ml.tiling import _probabilities
+    from matlab_gui.ml.tiling import class_probabilities
 
     torch.manual_seed(0)
     net = torch.nn.Conv2d(1, 1, 3, padding=1)
     graph = export.PortableModel(net, [0.4], [0.3], segmentation=True, channels=1).eval()
     x = torch.rand(2, 1, 64, 96)  # multiples of 32: no padding
     with torch.no_grad():
-        got, want = graph(x), _probabilities(net((x - 0.4) / 0.3))
+        got, want = graph(x), class_probabilities(net((x - 0.4) / 0.3))
     assert got.shape == (2, 2, 64, 96)
     torch.testing.assert_close(got, want)
 
