@@ -30,11 +30,11 @@ from torch import nn
 from matlab_gui.errors import UserError
 from matlab_gui.ml import engine_choice
 from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, check_engine
+from matlab_gui.ml.export import OPSET
+from matlab_gui.ml.model_readme import MULTIPLE
 from matlab_gui.ml.tiling import class_probabilities
 
 AGREEMENT = 1e-3  # largest probability difference to torch accepted for a conversion
-OPSET = 17
-MULTIPLE = 32  # segmentation networks' input multiple (`zoo.PaddedSegmentation`)
 FORMAT_VERSION = 1  # bump when the cached files change meaning
 
 
@@ -54,9 +54,10 @@ class Engine:
 
 def cache_dir() -> Path:
     """Where converted models are kept: $MATLAB_GUI_CACHE, else the user's cache folder."""
-    root = os.environ.get("MATLAB_GUI_CACHE") or os.environ.get("XDG_CACHE_HOME")
-    base = Path(root) if root else Path.home() / ".cache"
-    return (base if os.environ.get("MATLAB_GUI_CACHE") else base / "matlab_gui") / "engines"
+    explicit = os.environ.get("MATLAB_GUI_CACHE")
+    if explicit:
+        return Path(explicit) / "engines"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matlab_gui" / "engines"
 
 
 def model_key(weights: Path, card) -> str:
@@ -75,26 +76,17 @@ def model_key(weights: Path, card) -> str:
 
 class EngineModule(nn.Module):
     """An ONNX model run by a CPU runtime behind the `nn.Module` call the tiler makes: float32
-    NCHW in, the network's logits out (as torch tensors on the CPU).
+    NCHW in, the network's logits out (as torch tensors on the CPU). A segmentation graph is
+    traced at a multiple of 32, where the network's own padding is a no-op and so absent from
+    the graph: `convert` wraps it in the same `zoo.PaddedSegmentation`, so any size works."""
 
-    A segmentation graph is traced at a multiple of 32, where the network's own padding
-    (`zoo.PaddedSegmentation`) is a no-op and so absent from the graph; the same padding is
-    done here, so any size works as it does in torch."""
-
-    def __init__(self, run, name: str, multiple: int | None = None):
+    def __init__(self, run, name: str):
         super().__init__()
-        self._run, self.engine, self.multiple = run, name, multiple
+        self._run, self.engine = run, name
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.detach().to("cpu", torch.float32)
-        h, w = x.shape[-2:]
-        ph, pw = ((-h) % self.multiple, (-w) % self.multiple) if self.multiple else (0, 0)
-        if ph or pw:
-            mode = "reflect" if min(h, w) > max(ph, pw) else "replicate"
-            x = torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
-        logits = torch.from_numpy(np.asarray(self._run(np.ascontiguousarray(x.numpy())),
-                                             dtype=np.float32))
-        return logits[..., :h, :w] if ph or pw else logits
+        batch = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        return torch.from_numpy(np.asarray(self._run(batch), dtype=np.float32))
 
 
 # -- conversion ------------------------------------------------------------------------------
@@ -191,7 +183,7 @@ def disagreement(reference: nn.Module, engine: nn.Module, card) -> float:
     return worst
 
 
-def convert(module: nn.Module, card, weights: Path, name: str) -> EngineModule:
+def convert(module: nn.Module, card, weights: Path, name: str) -> nn.Module:
     """`module` as the CPU runtime `name` runs it, converted (and checked) once per key; a
     failure raises with the runtime's reason."""
     key = model_key(weights, card)
@@ -199,8 +191,11 @@ def convert(module: nn.Module, card, weights: Path, name: str) -> EngineModule:
     onnx_path, checked = folder / f"{key}.onnx", folder / f"{key}.{name}.json"
     if not onnx_path.is_file():
         export_onnx(module, card, onnx_path)
-    multiple = MULTIPLE if card.task == "segmentation" else None
-    engine = EngineModule(RUNNERS[name](onnx_path), name, multiple)
+    from matlab_gui.ml.zoo import PaddedSegmentation
+
+    engine = EngineModule(RUNNERS[name](onnx_path), name)
+    if card.task == "segmentation":
+        engine = PaddedSegmentation(engine, MULTIPLE)
     if not checked.is_file():
         diff = disagreement(module, engine, card)
         if not diff <= AGREEMENT:
