@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +30,64 @@ def default_pixel_budget(monkeypatch):
     limits.set_max_pixels(None)
     yield limits
     limits.set_max_pixels(None)
+
+
+@pytest.fixture(scope="session")
+def mat_load():
+    """A .mat reader that is not the app's: mat73 for v7.3 (MATLAB's HDF5 layout), scipy for
+    v7; cells come back as lists, text as str, arrays as MATLAB shows them."""
+    import h5py
+    import mat73
+    import numpy as np
+    import scipy.io
+
+    def plain(v):
+        return list(v.ravel()) if isinstance(v, np.ndarray) and v.dtype == object else v
+
+    def load(path) -> dict:
+        if h5py.is_hdf5(path):
+            return mat73.loadmat(path)
+        return {k: plain(v) for k, v in scipy.io.loadmat(path, simplify_cells=True).items()
+                if not k.startswith("__")}
+    return load
+
+
+@pytest.fixture(scope="session")
+def octave_load():
+    """`load` in GNU Octave, handed back through Octave's jsonencode: how a MATLAB-language user
+    sees the file (N-d arrays as nested lists, first index outermost). Skips without Octave."""
+    exe = shutil.which("octave-cli") or shutil.which("octave")
+    if exe is None:
+        pytest.skip("GNU Octave is not installed (apt install octave)")
+
+    def load(path) -> dict:
+        script = f"s = load('{Path(path).as_posix()}'); printf('JSON%s\\n', jsonencode(s));"
+        run = subprocess.run([exe, "--no-gui", "--quiet", "--norc", "--eval", script],
+                             capture_output=True, text=True, timeout=120)
+        lines = [line for line in run.stdout.splitlines() if line.startswith("JSON")]
+        assert lines, f"Octave could not load {path}: {run.stderr}"
+        assert "can't read" not in run.stderr, run.stderr  # a variable Octave skipped
+        return json.loads(lines[-1][4:])
+    return load
+
+
+@pytest.fixture(scope="session")
+def imagej_read():
+    """ImageJ's own reader (ij.io.Opener, as File > Open in Fiji) on image files: a dict per file
+    with size, bits, unit, pixel width/height and the Info text. Skips without Java and ij.jar
+    (apt install imagej, or IJ_JAR=path)."""
+    jar = Path(os.environ.get("IJ_JAR", "/usr/share/java/ij.jar"))
+    java = shutil.which("java")
+    if java is None or not jar.is_file():
+        pytest.skip("ImageJ (ij.jar) or Java is not installed")
+    source = Path(__file__).parent / "tools" / "ImageJRead.java"
+
+    def read(*paths) -> list[dict]:
+        run = subprocess.run([java, "-Djava.awt.headless=true", "-cp", str(jar), str(source),
+                              *map(str, paths)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+    return read
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,13 @@
-"""MATLAB v7.3 .mat files: the one writer (and reader) of every .mat the app produces.
+"""MATLAB .mat files: the one writer (and reader) of every .mat the app produces.
 
-A v7.3 MAT-file is HDF5 behind a 512-byte user block that starts with MATLAB's 128-byte text
-header, so h5py writes it. MATLAB is column-major: an (H, W) array is stored transposed so that
-`load` gives an H x W matrix, and (C, H, W) planes become an H x W x C matrix. Text is a MATLAB
-char array (UTF-16 code units), lists of text are cell arrays of char (`#refs#`), numbers are
-double, so `load` in MATLAB and Octave gives ordinary variables.
+A file whose every variable is below 2 GiB is MATLAB v7 (compressed MAT v5, written by scipy):
+MATLAB, GNU Octave and scipy load it whole, cell arrays included. Larger variables do not fit
+v7's 32-bit sizes, so such a file is v7.3: HDF5 behind a 512-byte user block that starts with
+MATLAB's 128-byte text header, written with h5py. MATLAB and h5py read v7.3; Octave reads its
+numbers but not its cell arrays. MATLAB is column-major: in v7.3 an (H, W) array is stored
+transposed so that `load` gives an H x W matrix, and (C, H, W) planes become an H x W x C matrix
+in both formats. Text is a MATLAB char array, lists of text are cell arrays of char, numbers are
+double, so `load` gives ordinary variables.
 
 Beside the arrays each file holds what they mean (the mask numbering of `class_table`):
   class_values  1 x K double   mask value of each class (0 = unlabelled)
@@ -20,12 +23,14 @@ from __future__ import annotations
 import platform
 import re
 import time
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+import scipy.io
 
 from matlab_gui.errors import ImageWriteError, UserError
 from matlab_gui.imaging.class_table import MaskClass
@@ -36,6 +41,7 @@ _MATLAB_CLASS = {
     "float32": "single", "float64": "double", "bool": "logical",
 }
 NAME_LIMIT = 63  # MATLAB's namelengthmax
+V7_LIMIT = 2**31 - 2**20  # bytes: MAT v5/v7 stores a variable's size in 32 bits
 # Words MATLAB reserves (iskeyword): never variable names.
 _MATLAB_KEYWORDS = {
     "break", "case", "catch", "classdef", "continue", "else", "elseif", "end", "for", "function",
@@ -141,11 +147,42 @@ def _put_field(f: h5py.File, name: str, value: Field) -> None:
         _put_array(f, name, np.atleast_1d(np.asarray(value)))
 
 
+def _v7_value(value: Field | np.ndarray):
+    """A field or array as scipy.io.savemat writes it: (C, H, W) planes as H x W x C, lists of
+    text as a 1 x N cell, float16 as single."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        cell = np.empty((1, len(value)), object)
+        cell[0, :] = [str(v) for v in value]
+        return cell
+    a = np.atleast_1d(np.asarray(value))
+    a = a.astype(_storable(a), copy=False)
+    return np.moveaxis(a, 0, -1) if a.ndim == 3 else a
+
+
+def _write_v7(tmp: Path, arrays: Mapping[str, np.ndarray], fields: Mapping[str, Field]) -> None:
+    values = {name: _v7_value(v) for name, v in [*arrays.items(), *fields.items()]}
+    scipy.io.savemat(tmp, values, appendmat=False, format="5", do_compression=True,
+                     oned_as="row")
+
+
+def _write_v73(tmp: Path, arrays: Mapping[str, np.ndarray], fields: Mapping[str, Field]) -> None:
+    with h5py.File(tmp, "w", userblock_size=512) as f:
+        for name, a in arrays.items():
+            _put_array(f, name, a)
+        for name, value in fields.items():
+            _put_field(f, name, value)
+    with open(tmp, "r+b") as fh:
+        fh.write(_header())
+
+
 def write_mat(path: str | Path, arrays: Mapping[str, np.ndarray],
-              fields: Mapping[str, Field] | None = None) -> None:
+              fields: Mapping[str, Field] | None = None, v7_limit: int = V7_LIMIT) -> None:
     """Save named (H, W) or (C, H, W) arrays and metadata `fields` (text, lists of text,
-    numbers) as one v7.3 .mat file, atomically. Array names must be valid MATLAB names
-    (`unique_matlab_names`); float16 is stored as single (MATLAB has no half)."""
+    numbers) as one .mat file, atomically: v7 unless an array needs `v7_limit` bytes or more,
+    then v7.3. Array names must be valid MATLAB names (`unique_matlab_names`); float16 is
+    stored as single (MATLAB has no half)."""
     path = Path(path)
     fields = dict(fields or {})
     for name, a in arrays.items():
@@ -153,17 +190,9 @@ def write_mat(path: str | Path, arrays: Mapping[str, np.ndarray],
             raise ImageWriteError(f"{name!r} is not a free MATLAB variable name", path)
         if np.asarray(a).ndim not in (2, 3) or _storable(np.asarray(a)) is None:
             raise ImageWriteError(f"cannot store {name!r} ({a.dtype}, shape {a.shape}) in a .mat file", path)
-
-    def write(tmp: Path) -> None:
-        with h5py.File(tmp, "w", userblock_size=512) as f:
-            for name, a in arrays.items():
-                _put_array(f, name, a)
-            for name, value in fields.items():
-                _put_field(f, name, value)
-        with open(tmp, "r+b") as fh:
-            fh.write(_header())
-
-    atomic_write_bytes(path, write)
+    largest = max((a.size * _storable(np.asarray(a)).itemsize for a in arrays.values()), default=0)
+    writer = _write_v73 if largest >= v7_limit else _write_v7
+    atomic_write_bytes(path, lambda tmp: writer(tmp, arrays, fields))
 
 
 # -- reading back ---------------------------------------------------------------------------
@@ -179,25 +208,79 @@ class MatContents:
     pixel_size_um: dict[str, float] = field(default_factory=dict)  # variable -> size, if known
 
 
-def _text(f: h5py.File, ds: h5py.Dataset) -> str:
-    if ds.attrs.get("MATLAB_empty"):
-        return ""
-    return np.asarray(ds[()], np.uint16).ravel().tobytes().decode("utf-16-le")
+class _V73:
+    """Field access to a v7.3 file (HDF5, arrays transposed)."""
+
+    def __init__(self, f: h5py.File):
+        self.f = f
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.f
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(ds[()]).T for name, ds in self.f.items()
+                if isinstance(ds, h5py.Dataset) and name not in METADATA
+                and ds.ndim == 2 and ds.dtype.kind in "ui"}
+
+    def text(self, name: str, ds: h5py.Dataset | None = None) -> str:
+        ds = self.f[name] if ds is None else ds
+        if ds.attrs.get("MATLAB_empty"):
+            return ""
+        return np.asarray(ds[()], np.uint16).ravel().tobytes().decode("utf-16-le")
+
+    def cell(self, name: str) -> list[str]:
+        return [self.text("", self.f[ref]) for ref in np.asarray(self.f[name][()]).ravel()]
+
+    def numbers(self, name: str) -> np.ndarray:
+        return np.asarray(self.f[name][()]).T.ravel()
+
+    def rows(self, name: str) -> np.ndarray:
+        return np.asarray(self.f[name][()]).T
 
 
-def _cell(f: h5py.File, ds: h5py.Dataset) -> list[str]:
-    return [_text(f, f[ref]) for ref in np.asarray(ds[()]).ravel()]
+class _V7:
+    """Field access to a v5/v7 file as scipy.io.loadmat gives it (arrays as MATLAB sees them)."""
+
+    def __init__(self, path: Path):
+        self.values = {k: v for k, v in scipy.io.loadmat(path, chars_as_strings=True).items()
+                       if not k.startswith("__")}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.values
+
+    def matrices(self) -> dict[str, np.ndarray]:
+        return {name: v for name, v in self.values.items()
+                if isinstance(v, np.ndarray) and name not in METADATA
+                and v.ndim == 2 and v.dtype.kind in "ui"}
+
+    @staticmethod
+    def _str(v) -> str:
+        v = np.asarray(v)
+        if v.dtype.kind != "U":
+            raise ValueError("a text field holds no text")
+        return str(v.ravel()[0]) if v.size else ""
+
+    def text(self, name: str) -> str:
+        return self._str(self.values[name])
+
+    def cell(self, name: str) -> list[str]:
+        v = self.values[name]
+        if v.dtype != object:
+            raise ValueError(f"{name} is not a cell array")
+        return [self._str(x) for x in v.ravel()]
+
+    def numbers(self, name: str) -> np.ndarray:
+        return np.asarray(self.values[name]).ravel()
+
+    def rows(self, name: str) -> np.ndarray:
+        return np.asarray(self.values[name])
 
 
-def _numbers(ds: h5py.Dataset) -> np.ndarray:
-    return np.asarray(ds[()]).T.ravel()
-
-
-def _classes(f: h5py.File, path: Path) -> list[MaskClass] | None:
+def _classes(f: _V73 | _V7, path: Path) -> list[MaskClass] | None:
     if "class_names" not in f or "class_values" not in f:
         return None
-    names, values = _cell(f, f["class_names"]), _numbers(f["class_values"]).astype(int)
-    colours = (np.asarray(f["class_colors"][()]).T.reshape(-1, 3) if "class_colors" in f
+    names, values = f.cell("class_names"), f.numbers("class_values").astype(int)
+    colours = (f.rows("class_colors").reshape(-1, 3) if "class_colors" in f
                else np.zeros((len(names), 3), int))
     if not len(names) == len(values) == len(colours):
         raise UserError("class_names, class_values and class_colors differ in length", path)
@@ -205,33 +288,37 @@ def _classes(f: h5py.File, path: Path) -> list[MaskClass] | None:
             for v, n, c in zip(values, names, colours, strict=True)]
 
 
+def _contents(f: _V73 | _V7, path: Path) -> MatContents:
+    arrays = f.matrices()
+    contents = MatContents(arrays, classes=_classes(f, path))
+    if "variable_names" in f and "image_names" in f:
+        variables, images = f.cell("variable_names"), f.cell("image_names")
+        contents.image_names = dict(zip(variables, images, strict=True))
+        if "pixel_sizes_um" in f:
+            sizes = f.numbers("pixel_sizes_um")
+            contents.pixel_size_um = dict(zip(variables, sizes.tolist(), strict=True))
+    elif "source" in f:
+        contents.image_names = {name: f.text("source") for name in arrays}
+    if "pixel_size_um" in f:
+        size = float(f.numbers("pixel_size_um")[0])
+        contents.pixel_size_um = dict.fromkeys(arrays, size)
+    return contents
+
+
 def read_mat(path: str | Path) -> MatContents:
-    """The masks in a v7.3 .mat file (the app's, or any holding 2-D integer matrices), with
-    their class table and image names when the file carries them."""
+    """The masks in a .mat file, v7.3 or older (the app's, or any holding 2-D integer
+    matrices), with their class table and image names when the file carries them."""
     path = Path(path)
     try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise UserError("is not a MATLAB v7.3 .mat file (save it with save(..., '-v7.3'))",
-                        path) from None
-    with f:
-        try:
-            arrays = {name: np.asarray(ds[()]).T for name, ds in f.items()
-                      if isinstance(ds, h5py.Dataset) and name not in METADATA
-                      and ds.ndim == 2 and ds.dtype.kind in "ui"}
-            contents = MatContents(arrays, classes=_classes(f, path))
-            if "variable_names" in f and "image_names" in f:
-                variables, images = _cell(f, f["variable_names"]), _cell(f, f["image_names"])
-                contents.image_names = dict(zip(variables, images, strict=True))
-                if "pixel_sizes_um" in f:
-                    sizes = _numbers(f["pixel_sizes_um"])
-                    contents.pixel_size_um = dict(zip(variables, sizes.tolist(), strict=True))
-            elif "source" in f:
-                contents.image_names = {name: _text(f, f["source"]) for name in arrays}
-            if "pixel_size_um" in f:
-                size = float(_numbers(f["pixel_size_um"])[0])
-                contents.pixel_size_um = dict.fromkeys(arrays, size)
-        except (KeyError, ValueError, OSError, UnicodeDecodeError) as exc:
-            raise UserError(f"damaged .mat file ({exc})", path) from None
+        if h5py.is_hdf5(path):
+            with h5py.File(path, "r") as f:
+                contents = _contents(_V73(f), path)
+        else:
+            contents = _contents(_V7(path), path)
+    except UserError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError, OSError, UnicodeDecodeError,
+            NotImplementedError, zlib.error, scipy.io.matlab.MatReadError) as exc:
+        raise UserError(f"is not a .mat file MATLAB wrote, or is damaged ({exc})", path) from None
     contents.pixel_size_um = {k: v for k, v in contents.pixel_size_um.items() if np.isfinite(v)}
     return contents

@@ -3,7 +3,6 @@ MATLAB variables that are valid and unique, read back with independent readers."
 
 from __future__ import annotations
 
-import mat73
 import numpy as np
 import pytest
 import tifffile
@@ -46,10 +45,10 @@ def _masks(project):
 
 
 def test_mat_export_has_unique_variables_mapped_to_images_with_classes_and_sizes(project,
-                                                                              tmp_path):
+                                                                              tmp_path, mat_load):
     result = export_masks(project, tmp_path / "out", "mat")
     assert result.masks == len(NAMES)
-    loaded = mat73.loadmat(tmp_path / "out" / "masks.mat")  # an independent v7.3 reader
+    loaded = mat_load(tmp_path / "out" / "masks.mat")  # a reader that is not the app's
     variables, images = loaded["variable_names"], loaded["image_names"]
     assert images == NAMES and len(set(variables)) == len(NAMES)
     assert all(len(v) <= 63 and v[0].isalpha() and v != "end" for v in variables)
@@ -64,6 +63,16 @@ def test_mat_export_has_unique_variables_mapped_to_images_with_classes_and_sizes
     back = read_mat(tmp_path / "out" / "masks.mat")  # and the app's own reader
     assert {back.image_names[v] for v in back.arrays} == set(NAMES)
     assert [c.name for c in back.classes] == ["unlabelled", "ferrite", "pearlite"]
+
+
+def test_octave_loads_the_exported_masks_with_their_names(project, tmp_path, octave_load):
+    export_masks(project, tmp_path / "out", "mat")
+    s = octave_load(tmp_path / "out" / "masks.mat")
+    assert s["image_names"] == NAMES and s["class_names"] == ["unlabelled", "ferrite", "pearlite"]
+    expected = _masks(project)
+    for variable, image in zip(s["variable_names"], s["image_names"], strict=True):
+        assert s[variable] == expected[image].pop(0).tolist()  # 6 x 9, as in the project
+    assert s["pixel_sizes_um"][0] == pytest.approx(0.1) and s["pixel_sizes_um"][1] is None  # NaN
 
 
 @pytest.mark.parametrize("fmt, suffix", [("png", ".png"), ("tiff", ".tif")])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from types import SimpleNamespace
 
-import h5py
 import numpy as np
 import pytest
 import tifffile
@@ -84,30 +84,36 @@ def test_masks_overlays_maps_and_fractions(seg_model, images, tmp_path):
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_matlab_v73_file(seg_model, images, tmp_path):
-    request = SegmentRequest(model=seg_model, inputs=[images / "grey16.tif"], out=tmp_path,
+def _segment_mat(seg_model, images, out):
+    request = SegmentRequest(model=seg_model, inputs=[images / "grey16.tif"], out=out,
                              format="mat", maps=True, device="cpu", tta=True, tile=128)
     run_segment(request)
-    path = tmp_path / "grey16.mat"
-    head = path.read_bytes()[:128]
-    assert head.startswith(b"MATLAB 7.3 MAT-file, Platform: ") and b"Created on: " in head
-    assert b"HDF5 schema 1.00 ." in head and head[124:128] == b"\x00\x02IM"
-    with h5py.File(path, "r") as f:
-        assert f["mask"].shape == (170, 150) and f["mask"].attrs["MATLAB_class"] == b"uint8"
-        assert f["probabilities"].shape == (3, 170, 150)
-        assert f["probabilities"].attrs["MATLAB_class"] == b"single"
-        assert f["uncertainty"].attrs["MATLAB_class"] == b"single"
-        mask = f["mask"][()].T
-        probs = np.transpose(f["probabilities"][()], (0, 2, 1))
-    assert (probs.argmax(0) + 1 != mask).mean() < 1e-3
+    return out / "grey16.mat"
+
+
+def test_matlab_file(seg_model, images, tmp_path, mat_load):
+    path = _segment_mat(seg_model, images, tmp_path)
+    assert path.read_bytes().startswith(b"MATLAB 5.0 MAT-file")  # v7: MATLAB and Octave load it
+    mat = mat_load(path)
+    assert mat["mask"].shape == (150, 170) and mat["mask"].dtype == np.uint8
+    assert mat["probabilities"].shape == (150, 170, 3) and mat["probabilities"].dtype == np.float32
+    assert mat["uncertainty"].dtype == np.float32
+    assert (mat["probabilities"].argmax(-1) + 1 != mat["mask"]).mean() < 1e-3
+
+
+def test_octave_loads_the_matlab_file_with_class_names(seg_model, images, tmp_path, octave_load):
+    s = octave_load(_segment_mat(seg_model, images, tmp_path))
+    assert s["class_names"] == ["unlabelled", *CLASSES] and s["class_values"] == [0, 1, 2, 3]
+    assert s["pixel_size_um"] == pytest.approx(0.005) and s["source"] == "grey16.tif"
+    mask, probs = np.array(s["mask"]), np.array(s["probabilities"])
+    assert mask.shape == (150, 170) and probs.shape == (150, 170, 3)  # H x W (x C) as in MATLAB
+    assert (probs.argmax(-1) + 1 != mask).mean() < 1e-3
 
 
 def test_every_output_keeps_the_pixel_size_and_what_each_value_means(seg_model, images,
-                                                                    tmp_path):
+                                                                    tmp_path, mat_load):
     """Read back by independent readers: tifffile (TIFF tags, ImageJ metadata as Fiji reads
-    them), the PNG's pHYs chunk, mat73 for the .mat, csv for the class table."""
-    import mat73
-
+    them), the PNG's pHYs chunk, scipy/mat73 for the .mat, csv for the class table."""
     from matlab_gui.imaging.class_table import read_class_table
 
     source = images / "grey16.tif"  # 5 nm pixels
@@ -135,12 +141,27 @@ def test_every_output_keeps_the_pixel_size_and_what_each_value_means(seg_model, 
     for name in ("grey16_mask.png", "grey16_overlay.png"):
         assert read_image(tmp_path / "png" / name).meta.pixel_size_m == pytest.approx(5e-9)
         assert read_image(tmp_path / "png" / name).meta.pixel_size_source == "png-phys"
-    mat = mat73.loadmat(tmp_path / "mat" / "grey16.mat")
+    mat = mat_load(tmp_path / "mat" / "grey16.mat")
     assert mat["class_names"] == ["unlabelled", *CLASSES]
     assert list(mat["class_values"]) == [0, 1, 2, 3] and mat["class_colors"].shape == (4, 3)
     assert mat["pixel_size_um"] == pytest.approx(0.005) and mat["source"] == "grey16.tif"
     assert mat["model"] == "seg" and mat["mask"].shape == (150, 170)
     assert mat["probabilities"].shape == (150, 170, 3)  # H x W x C in MATLAB
+
+
+def test_imagej_shows_every_tiff_in_micrometres(seg_model, images, tmp_path, imagej_read):
+    """Read by ImageJ itself (what Fiji's File > Open shows); PNGs it opens uncalibrated, as it
+    ignores their pHYs chunk, so the README points Fiji users to TIFF."""
+    run_segment(SegmentRequest(model=seg_model, inputs=[images / "grey16.tif"], out=tmp_path,
+                               format="tiff", maps=True, overlay=True, device="cpu"))
+    names = ("grey16_mask.tif", "grey16_probabilities.tif", "grey16_uncertainty.tif")
+    read = {Path(r["path"]).name: r for r in imagej_read(*(tmp_path / n for n in names))}
+    for name in names:
+        assert read[name]["unit"] == "µm", name  # 5 nm pixels
+        assert read[name]["pixel_width"] == pytest.approx(0.005) == read[name]["pixel_height"]
+        assert (read[name]["width"], read[name]["height"]) == (170, 150)
+    assert read["grey16_probabilities.tif"]["channels"] == 3
+    assert read["grey16_mask.tif"]["bits"] == 8 and "1 = matrix" in read["grey16_mask.tif"]["info"]
 
 
 def test_labels_only_writes_confidence(seg_model, images, tmp_path):
