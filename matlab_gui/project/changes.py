@@ -149,11 +149,5 @@ class Changes:
                 group.create_dataset(file_name, data=np.frombuffer(data, dtype=np.uint8))
         check()
         if self.history:
-            if schema.HISTORY not in f:  # lost to another tool: start it again
-                f.create_dataset(schema.HISTORY, shape=(0,), maxshape=(None,), chunks=(256,),
-                                 dtype=h5py.string_dtype())
-            history = f[schema.HISTORY]
-            start = history.shape[0]
-            history.resize((start + len(self.history),))
-            history[start:] = [json.dumps(entry) for entry in self.history]
+            schema.append_history(f, [json.dumps(entry) for entry in self.history])
         meta.write(f.attrs)

@@ -9,7 +9,7 @@ Layout (schema 1):
   /masks/<id>             label mask, chunked + compressed, 0 = unlabelled
   /predictions/<id>/labels, /predictions/<id>/confidence
   /models/<name>/<file>   bytes of a trained model folder's files
-  /history                append-only JSON lines (time, action, details)
+  /history/<000001, ...>  append-only JSON entries (time, action, details), one per dataset
   /by_name/<image name>/{image,mask,prediction}  soft links to the datasets above
 Every dataset of an image also carries its name, pixel size and element_size_um (`describe`).
 All metadata sits in root attributes so opening reads no dataset at all. Every dataset a save
@@ -247,3 +247,56 @@ def link_by_name(f: h5py.File, meta: Meta, ids=None) -> None:
                              ("prediction", f"/{PREDICTIONS}/{image_id}")):
             if linked(f, target.lstrip("/")) and not linked(entry, link):
                 entry[link] = h5py.SoftLink(target)
+
+
+# -- history --------------------------------------------------------------------------------
+# /history is a group of entries, one scalar ASCII string (JSON) per dataset named by its
+# number from 000001, the count in its `entries` attribute: h5dump and Octave's `load` read
+# fixed-length strings (Octave stops a whole `load` at a variable-length one). Projects written before kept the entries in one variable-length string
+# dataset; it is read as it is and turned into the group at the next save.
+
+
+def history_lines(found) -> list[str | None] | None:
+    """The history's entries as JSON text in order (None for an entry that cannot be read), or
+    None when `found` is not a history at all."""
+    if isinstance(found, h5py.Dataset):  # the earlier layout
+        if found.ndim != 1 or h5py.check_string_dtype(found.dtype) is None:
+            return None
+        return list(found.asstr()[()])
+    if not isinstance(found, h5py.Group):
+        return None
+    numbered = {int(n): n for n in found if n.isdigit()}
+    lines: list[str | None] = []
+    for n in range(1, _history_count(found, numbered) + 1):  # a number missing: a lost entry
+        try:
+            lines.append(found[numbered[n]][()].decode("utf-8"))
+        except (KeyError, OSError, ValueError, TypeError, AttributeError, RuntimeError):
+            lines.append(None)
+    return lines
+
+
+HISTORY_GAP_LIMIT = 1000  # lost entries counted at most (a damaged count must not run away)
+
+
+def _history_count(group: h5py.Group, numbered: dict[int, str]) -> int:
+    try:
+        recorded = int(group.attrs.get("entries", 0))
+    except (TypeError, ValueError, OverflowError):
+        recorded = 0
+    return min(max([len(group), *numbered, recorded]), len(group) + HISTORY_GAP_LIMIT)
+
+
+def append_history(f: h5py.File, lines: list[str]) -> None:
+    """Add entries (JSON text) to the history, starting it again when another tool removed it
+    and turning the earlier single-dataset layout into the group first."""
+    group = f.get(HISTORY)
+    if not isinstance(group, h5py.Group):
+        earlier = [line for line in (history_lines(group) or []) if line is not None]
+        if HISTORY in f:
+            del f[HISTORY]
+        group = f.create_group(HISTORY)
+        lines = [*earlier, *lines]
+    start = _history_count(group, {int(n): n for n in group if n.isdigit()})
+    for n, line in enumerate(lines, start + 1):
+        group.create_dataset(f"{n:06d}", data=np.bytes_(line.encode("ascii", "backslashreplace")))
+    group.attrs["entries"] = start + len(lines)  # so that a lost last entry shows too

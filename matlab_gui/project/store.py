@@ -173,13 +173,7 @@ class Project:
                 for group in schema.GROUPS:
                     f.create_group(group)
                 entry = {"time": _now(), "action": "create project", "details": {}}
-                f.create_dataset(
-                    schema.HISTORY,
-                    data=[json.dumps(entry)],
-                    maxshape=(None,),
-                    chunks=(256,),
-                    dtype=h5py.string_dtype(),
-                )
+                schema.append_history(f, [json.dumps(entry)])
                 Meta(classes=sorted(classes, key=lambda c: c.index)).write(f.attrs)
             with temp.open("rb") as fh:
                 os.fsync(fh.fileno())
@@ -674,14 +668,15 @@ class Project:
     @_reads
     def history(self) -> list[dict]:
         try:
-            lines = self._file[schema.HISTORY].asstr()[()] if schema.HISTORY in self._file else []
+            found = self._file[schema.HISTORY] if schema.HISTORY in self._file else None
+            lines = [] if found is None else schema.history_lines(found)
         except (TypeError, ValueError, AttributeError, KeyError, OSError):  # damaged
-            lines = ["damaged"]
+            lines = None
         stored = []
-        for line in lines:
+        for line in ["damaged"] if lines is None else lines:
             try:
                 stored.append(json.loads(line))
-            except ValueError:  # one damaged line loses that line, not the history
+            except (TypeError, ValueError):  # one damaged entry loses that entry, not the history
                 stored.append({"time": "", "action": "unreadable history entry", "details": {}})
         return stored + [dict(e) for e in self._changes.history]
 

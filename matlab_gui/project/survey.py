@@ -503,7 +503,7 @@ def _read_history(f: h5py.File, s: Survey) -> None:
         s.problem("history", "the history is missing", "the copy starts a new history")
         return
     try:
-        lines = found.asstr()[()] if isinstance(found, h5py.Dataset) and found.ndim == 1 else None
+        lines = schema.history_lines(found)
     except _READ_ERRORS:
         lines = None
     if lines is None:

@@ -198,9 +198,8 @@ def _bigger_pixels(project, ids):
 
 
 def _bad_history_line(f, ids):
-    lines = list(f["history"].asstr()[()])
-    del f["history"]
-    f.create_dataset("history", data=["{not json", *lines], dtype=h5py.string_dtype())
+    entries = f["history"]
+    entries.create_dataset(f"{len(entries) + 1:06d}", data=np.bytes_(b"{not json"))
 
 
 def _kept_good_history(project, ids):

@@ -4,6 +4,8 @@ are float32, and the history names what each save changed."""
 
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -108,3 +110,50 @@ def test_images_are_found_by_name_as_h5dump_lists_them(saved, tmp_path):
     project.save()
     with h5py.File(path, "r") as f:
         assert set(f["by_name"]) == {"grain map.tif", "other.png"}
+
+
+def test_octave_loads_the_whole_project(saved, octave_load):
+    """GNU Octave's `load` reads every group (it stops at the first dataset it cannot read, so
+    nothing may be a variable-length string): images, masks by id and by name, the history."""
+    path, project, a, b = saved
+    s = octave_load(path)  # fails on any variable Octave skipped
+    def octave_name(image_id):  # a name must start with a letter
+        return image_id if image_id[0].isalpha() else f"_{image_id}"
+
+    mask = project.get_mask(a)  # HDF5 is row-major, Octave column-major: W x H, as documented
+    assert np.array_equal(s["masks"][octave_name(a)], mask.T)
+    assert np.array_equal(s["by_name"]["grain_map_tif"]["mask"], mask.T)
+    assert set(s["images"]) == {octave_name(a), octave_name(b)}
+    entries = [json.loads(s["history"][k]) for k in sorted(s["history"])]
+    assert entries == project.history and entries[0]["action"] == "create project"
+
+
+def test_a_history_in_the_earlier_layout_is_kept_and_moved_at_the_next_save(saved):
+    path, project, a, b = saved
+    before = project.history
+    project.close()
+    with h5py.File(path, "r+") as f:  # one variable-length string dataset, as before
+        del f["history"]
+        f.create_dataset("history", data=[json.dumps(e) for e in before], maxshape=(None,),
+                         dtype=h5py.string_dtype())
+    with Project.open(path) as reopened:
+        assert reopened.history == before
+        reopened.set_label(b, 1)
+        reopened.save()
+        assert reopened.history[: len(before)] == before
+        assert reopened.history[-1]["details"] == {"labels": ["other.png"]}
+        after = reopened.history
+    with h5py.File(path, "r") as f:
+        assert isinstance(f["history"], h5py.Group) and len(f["history"]) == len(after)
+        assert h5py.check_string_dtype(f["history"]["000001"].dtype).length  # fixed length
+
+
+def test_a_lost_history_entry_is_noticed(saved):
+    path, project, a, b = saved
+    count = len(project.history)
+    project.close()
+    with h5py.File(path, "r+") as f:
+        del f["history"][f"{count:06d}"]  # the last one
+    with Project.open(path) as reopened:
+        assert len(reopened.history) == count
+        assert reopened.history[-1]["action"] == "unreadable history entry"
