@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 from matlab_gui.annotate.class_match import classes_from_model, match_classes
 from matlab_gui.gui import dialogs
 from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.gui.live_assist import LiveAssist
 from matlab_gui.gui.prediction_view import (
     CLASSES,
     EVALUATION,
@@ -60,6 +61,7 @@ class PredictionLayer(QtWidgets.QWidget):
         self.colour_bar.loadPreset("viridis")
         self.colour_bar.setMaximumHeight(40)
         self.colour_scale = QtWidgets.QLabel(objectName="colourScale")  # numbers under the bar
+        self.live = LiveAssist(window, features, self)
         self._layout()
         self._connect()
 
@@ -67,6 +69,7 @@ class PredictionLayer(QtWidgets.QWidget):
         grid = QtWidgets.QGridLayout(self)
         for row, widgets in enumerate([
             (self.predict, self.predict_all, self.cancel), (self.bar,),
+            (self.live.toggle,), (self.live.status,),
             (QtWidgets.QLabel("Show"), self.mode), (QtWidgets.QLabel("Opacity"), self.opacity),
             (self.visible,), (self.colour_bar,), (self.colour_scale,),
             (self.accept_all, self.accept_unpainted),
@@ -74,7 +77,7 @@ class PredictionLayer(QtWidgets.QWidget):
         ]):
             for col, w in enumerate(widgets):
                 grid.addWidget(w, row, col, 1, 3 if len(widgets) == 1 else 1)
-        grid.setRowStretch(10, 1)
+        grid.setRowStretch(12, 1)
 
     def _connect(self) -> None:
         w = self.worker
@@ -153,6 +156,12 @@ class PredictionLayer(QtWidgets.QWidget):
         if failed:
             dialogs.warning(self.window, "Some images could not be predicted",
                             "\n".join(o.error for o in failed))
+        self._fill_modes()
+
+    def show_live(self, result: PredictResult) -> None:
+        """A live-mode prediction of the image on screen: shown, and accepted, like any other;
+        not stored in the project (the next stroke replaces it)."""
+        self.window.workbench.prediction, self.class_note = result, ""
         self._fill_modes()
 
     def _mark_list(self, result: PredictResult) -> None:

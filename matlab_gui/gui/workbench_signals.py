@@ -14,7 +14,8 @@ class WorkbenchSignals(QtCore.QObject):
     project = QtCore.Signal(object)  # Session or None
     image = QtCore.Signal(str)
     classes = QtCore.Signal(object)  # list[ClassDef]
-    mask = QtCore.Signal(object)  # Rect
+    mask = QtCore.Signal(object)  # Rect to redraw
+    edited = QtCore.Signal(object)  # Rect of the mask that changed
     tool = QtCore.Signal(str)
     current_class = QtCore.Signal(int)
     model = QtCore.Signal(object)  # key or None

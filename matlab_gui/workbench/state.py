@@ -22,7 +22,8 @@ class Workbench:
     and class in hand, the view settings, the current model and the last prediction.
 
     events: `project` (the new Session or None), `image` (the image id shown now), `classes`
-    (the new class list), `mask` (the Rect of the current mask that changed), `tool` (its
+    (the new class list), `mask` (the Rect of the current mask to redraw), `edited` (the Rect
+    of the current mask that changed, after every step, brush strokes too), `tool` (its
     name), `current_class` (its index), `model` (the current model's key: "shipped:NAME",
     "project:NAME" or a folder), `prediction` (the last prediction result, or None), `view`
     (a dict of the view settings that changed: brush radius px, fill tolerance as a fraction of
@@ -32,8 +33,9 @@ class Workbench:
 
     def __init__(self) -> None:
         self.session: Session | None = None
-        self.events = EventGroup("project", "image", "classes", "mask", "tool", "current_class",
-                                 "model", "prediction", "view", "saved", "changed")
+        self.events = EventGroup("project", "image", "classes", "mask", "edited", "tool",
+                                 "current_class", "model", "prediction", "view", "saved",
+                                 "changed")
         self._tool = "brush"
         self._current_class = 1
         self._model: str | None = None
@@ -77,7 +79,9 @@ class Workbench:
         changed = self.session.apply_classes(classes, mapping)
         self.events.classes.emit(self.session.project.classes)
         if self.session.image_id in changed:
-            self.events.mask.emit(Rect(0, 0, *self.session.editor.mask.shape))
+            whole = Rect(0, 0, *self.session.editor.mask.shape)
+            self.events.mask.emit(whole)
+            self.events.edited.emit(whole)
         self.events.changed.emit()
         return changed
 
@@ -118,6 +122,7 @@ class Workbench:
         asks for a redraw, unless the caller already drew it (a brush stroke, dab by dab)."""
         if not drawn:
             self.events.mask.emit(rect)
+        self.events.edited.emit(rect)
         self.events.changed.emit()
 
     # -- what is in hand ----------------------------------------------------------------

@@ -17,6 +17,9 @@ def _isolated_settings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("qsettings")
     QtCore.QSettings.setDefaultFormat(QtCore.QSettings.IniFormat)
     QtCore.QSettings.setPath(QtCore.QSettings.IniFormat, QtCore.QSettings.UserScope, str(folder))
+    # live mode (on for users) computes CNN features after every stroke; the tests of other
+    # features run without it, tests/gui/test_gui_live.py turns it on
+    QtCore.QSettings().setValue("live/enabled", False)
 
 
 @pytest.fixture
