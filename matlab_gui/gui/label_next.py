@@ -166,7 +166,8 @@ class LabelNext(QtCore.QObject):
             return
         self.section.ranking.setCurrentRow(row)
         self._pending = (item.image, item.tile)
-        self.window.images.select_id(item.image)
+        self.window.images.select_id(item.image)  # the list follows; it opens the image
+        self.window.show_image(item.image)  # unless it was the list's already
         if s.image_id == item.image:  # shown now (else when a running save is done)
             self._frame()
 

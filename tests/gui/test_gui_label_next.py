@@ -46,20 +46,28 @@ def test_next_most_uncertain_opens_the_top_image_framed_on_its_tile(ranked_windo
     assert top.name == "composite.png" and top.tile == (512, 0, 512, 128)
     action = features.actions["next_uncertain"]
     assert action.isEnabled() and action.shortcut().toString() == "U"
-    action.trigger()
-    assert window.session.image_id == top.image
+    action.trigger()  # an autosave still writing defers the switch: wait for it
+    qtbot.waitUntil(lambda: window.session.image_id == top.image, timeout=10000)
     assert label_next.section.ranking.currentRow() == 0
-    x0, x1, y0, y1 = canvas.view_rect()
-    assert x0 <= 512 + 1 and x1 >= 1024 - 1 and y0 <= 1 and y1 >= 127  # the tile in view
-    assert x0 > 256  # zoomed in on it, not the whole image
+
+    def tile_in_view():
+        x0, x1, y0, y1 = canvas.view_rect()
+        assert x0 <= 512 + 1 and x1 >= 1024 - 1 and y0 <= 1 and y1 >= 127
+        assert x0 > 256  # zoomed in on it, not the whole image
+
+    qtbot.waitUntil(tile_in_view, timeout=10000)
     action.trigger()
-    assert window.session.image_id == label_next.result.ranking[1].image
+    qtbot.waitUntil(lambda: window.session.image_id == label_next.result.ranking[1].image,
+                    timeout=10000)
 
 
 def test_clicking_an_entry_opens_that_image(ranked_window, qtbot):
     label_next = ranked_window.model_features.label_next
+    first, second_id = (i.image for i in label_next.result.ranking)
+    ranked_window.show_image(first)
+    qtbot.waitUntil(lambda: ranked_window.session.image_id == first, timeout=10000)
     ranking = label_next.section.ranking
     second = ranking.item(1)
     qtbot.mouseClick(ranking.viewport(), QtCore.Qt.LeftButton,
                      pos=ranking.visualItemRect(second).center())
-    assert ranked_window.session.image_id == label_next.result.ranking[1].image
+    qtbot.waitUntil(lambda: ranked_window.session.image_id == second_id, timeout=10000)
