@@ -117,3 +117,45 @@ def tiny_segmenter(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("models") / "tiny"
     save_model(folder, build_model(card, pretrained=False), card)
     return folder
+
+
+def stripes(levels, shape=(64, 64), width=8, seed=0):
+    """uint8 vertical stripes cycling through grey `levels`, with a little noise."""
+    import numpy as np
+
+    cols = np.arange(shape[1]) // width % len(levels)
+    image = np.asarray(levels, float)[cols][None, :].repeat(shape[0], 0)
+    noise = np.random.default_rng(seed).normal(0, 6, shape)
+    return np.clip(image + noise, 0, 255).astype(np.uint8)
+
+
+SEEN_LEVELS = (50, 200)  # dark and bright stripes: what the model is trained on
+UNSEEN_LEVELS = (50, 125, 125, 125, 200)  # mostly mid grey, which it never saw
+
+
+@pytest.fixture(scope="session")
+def uncertainty_case(tmp_path_factory):
+    """A two-class model (dark, bright) trained by the app's trainer on one image of dark and
+    bright stripes, that image, and one of mostly mid-grey stripes it has never seen
+    (about 10 CPU seconds, deterministic)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from matlab_gui.jobs.train import TrainRequest, run_training
+    from matlab_gui.project import ClassDef, Project
+
+    root = tmp_path_factory.mktemp("uncertainty")
+    seen, unseen = stripes(SEEN_LEVELS), stripes(UNSEEN_LEVELS, seed=1)
+    with Project.create(root / "train.mgp", [ClassDef(1, "dark", (0, 0, 255)),
+                                             ClassDef(2, "bright", (255, 0, 0))]) as project:
+        image_id = project.add_image(root / "seen.png", data=seen)
+        project.set_mask(image_id, (seen > 125).astype(np.uint8) + 1)
+        project.save()
+    request = TrainRequest(task="segmentation", data=root / "train.mgp", out=root / "model",
+                           arch="unet", encoder="tu-resnet10t", pretrained=False, in_channels=1,
+                           epochs=10, batch=4, patch=32, patches_per_epoch=8, lr=3e-3, seed=0,
+                           device="cpu")
+    model = run_training(request).model_dir
+    return SimpleNamespace(model=model, seen=seen, unseen=unseen, stripes=stripes,
+                           seen_levels=SEEN_LEVELS, unseen_levels=UNSEEN_LEVELS)

@@ -24,6 +24,7 @@ from matlab_gui.gui.batch_dialog import CLASSIFY, BatchChoice, BatchDialog
 from matlab_gui.gui.batch_results import BatchResults, batch_outcome, classify_table, segment_table
 from matlab_gui.gui.fine_tune import FineTuneJob, labelled_task, run_fine_tune
 from matlab_gui.gui.job_worker import JobWorker
+from matlab_gui.gui.label_next import LabelNext
 from matlab_gui.gui.measure_panel import MeasurePanel
 from matlab_gui.gui.model_menus import add_menus
 from matlab_gui.gui.model_panel import ModelPanel
@@ -69,6 +70,8 @@ class ModelFeatures(QtCore.QObject):
         self.batch_results = BatchResults()
         self.measurements = MeasurePanel(window, self.prediction)
         self.portable = PortableExport(self)  # Model > Export for ONNX / TorchScript
+        self.label_next = LabelNext(self)  # where to label next: the uncertainty ranking
+        self.model_panel.add_section(self.label_next.section)
         self.entries: list[tuple[str, str]] = []
         self._batch_result = None  # the last batch run's, for opening its rows
         self.docks = {t: self._dock(t, w) for t, w in [
@@ -377,7 +380,7 @@ class ModelFeatures(QtCore.QObject):
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
         for worker in (self.trainer, self.prediction.worker, self.batch,
-                       self.measurements.worker, self.portable.worker):
+                       self.measurements.worker, self.portable.worker, self.label_next.worker):
             worker.cancel()
             worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)

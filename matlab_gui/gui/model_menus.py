@@ -1,12 +1,13 @@
 """The model features' menu entries and toolbar buttons: Model (fine-tune, settings, import,
-export as a folder or for ONNX / TorchScript, predict, accept, class use, view keys) and Batch
-(classify or segment a folder)."""
+export as a folder or for ONNX / TorchScript, predict, accept, class use, view keys, where to
+label next) and Batch (classify or segment a folder)."""
 
 from __future__ import annotations
 
 from PySide6 import QtGui, QtWidgets
 
 from matlab_gui.gui.batch_dialog import CLASSIFY
+from matlab_gui.gui.label_next import NEXT_KEY
 
 
 def add_menus(window, features) -> None:
@@ -32,6 +33,8 @@ def add_menus(window, features) -> None:
         batch.addAction(QtGui.QAction(text, window, triggered=lambda *_, k=kind: features.ask_batch(k)))
     model.addSeparator()
     features.actions = {"fine_tune": fine_tune, **prediction_actions(window, features.prediction, model)}
+    model.addSeparator()
+    features.actions.update(label_next_actions(window, features.label_next, model))
     toolbar = window.findChild(QtWidgets.QToolBar, "mainToolbar")
     if toolbar is not None:
         toolbar.addSeparator()
@@ -62,3 +65,17 @@ def prediction_actions(window, layer, menu: QtWidgets.QMenu) -> dict[str, QtGui.
         "show_image": act("Show image", lambda: image.setVisible(not image.isVisible()),
                           "Shift+I"),
     }
+
+
+def label_next_actions(window, label_next, menu: QtWidgets.QMenu) -> dict[str, QtGui.QAction]:
+    """Rank the images by uncertainty, and walk that ranking with one key."""
+    rank = QtGui.QAction("&Rank images by uncertainty", window, triggered=label_next.rank)
+    rank.setStatusTip("Where to label next: the images the current model is least sure of first")
+    step = QtGui.QAction("Next most &uncertain image", window, triggered=label_next.next_uncertain,
+                         shortcut=QtGui.QKeySequence(NEXT_KEY), enabled=False)
+    step.setStatusTip("Open the next image of the ranking, zoomed to its most uncertain tile")
+    for action in (rank, step):
+        menu.addAction(action)
+        window.addAction(action)
+    label_next.action = step
+    return {"rank_uncertain": rank, "next_uncertain": step}

@@ -1,4 +1,5 @@
-"""The Model dock: which model is current, what its card says, and the Fine-tune button.
+"""The Model dock: which model is current, what its card says, the Fine-tune button, and the
+sections other features add below them (`add_section`).
 
 Only draws: the model list and the card (plain JSON, read without torch) come from
 `ModelFeatures`, and the buttons are signals back to it."""
@@ -59,11 +60,16 @@ class ModelPanel(QtWidgets.QWidget):
         layout.addWidget(self.card)
         layout.addLayout(buttons)
         layout.addStretch(1)
+        self._layout = layout
         self.picker.activated.connect(lambda i: self.model_chosen.emit(self.picker.itemData(i)))
         self.fine_tune.clicked.connect(self.fine_tune_requested)
         self.advanced.clicked.connect(self.advanced_requested)
         self.import_button.clicked.connect(self.import_requested)
         self.set_card({})
+
+    def add_section(self, widget: QtWidgets.QWidget) -> None:
+        """A feature's own part of the dock, below the buttons (above the free space)."""
+        self._layout.insertWidget(self._layout.count() - 1, widget)
 
     def set_models(self, entries: list[tuple[str, str]], current: str | None) -> None:
         """`entries` are (key, label); `current` is the key to show selected."""

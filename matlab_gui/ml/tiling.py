@@ -104,8 +104,9 @@ def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
     return logits.softmax(1)
 
 
-def _entropy(p: np.ndarray) -> np.ndarray:
-    """Entropy over axis 0 scaled by log(C) into [0, 1]."""
+def normalised_entropy(p: np.ndarray) -> np.ndarray:
+    """Entropy of class probabilities over axis 0 scaled by log(C) into [0, 1]: 0 sure of one
+    class, 1 all classes equally likely. The uncertainty of every prediction the app makes."""
     p = np.clip(p, 1e-7, 1.0)
     return -(p * np.log(p)).sum(0) / math.log(p.shape[0])
 
@@ -124,7 +125,7 @@ class _Output:
         rows, cols = slice(y, y + h), slice(x, x + w)
         self.labels[rows, cols] = probs.argmax(0)
         self.confidence[rows, cols] = probs.max(0)
-        self.uncertainty[rows, cols] = _entropy(probs) if disagreement is None else disagreement
+        self.uncertainty[rows, cols] = normalised_entropy(probs) if disagreement is None else disagreement
         if self.probabilities is not None:
             self.probabilities[:, rows, cols] = probs
 
