@@ -194,25 +194,44 @@ def painted_values(mask: np.ndarray, values: list[int]) -> list[int]:
     return [v for v in values if v in present]
 
 
-def predict_live(features: LiveFeatures, mask: np.ndarray, values: list[int],
-                 method: str = DEFAULT_METHOD, cancel: CancelToken | None = None) -> LivePrediction:
-    """Fit on the painted pixels of `mask` (project class values `values`), predict the image.
-    Needs two painted classes; a class not painted gets probability 0."""
-    cancel = cancel or CancelToken()
-    if mask.shape != features.image_shape:
-        raise UserError(f"the mask is {mask.shape}, the features are of a {features.image_shape} image")
-    painted = painted_values(mask, values)
+@dataclass
+class LiveClassifier:
+    """A classifier fitted on painted cells; `classes_[k]` indexes `painted`."""
+
+    model: object
+    painted: list[int]  # the project class values it was fitted on
+
+
+def fit_live(samples: list[tuple[LiveFeatures, np.ndarray]], values: list[int],
+             method: str = DEFAULT_METHOD) -> LiveClassifier:
+    """Fit on the painted pixels of one or more (features, mask) pairs (masks in project class
+    values `values`). Needs two painted classes."""
+    painted = sorted({v for _, mask in samples for v in painted_values(mask, values)},
+                     key=values.index)
     if len(painted) < 2:
         raise UserError("paint at least two classes for a live prediction")
-    x, y = painted_cells(mask, features, painted)
-    classifier = _classifier(method).fit(x, y)
-    cancel.raise_if_cancelled()
+    for features, mask in samples:
+        if mask.shape != features.image_shape:
+            raise UserError(f"the mask is {mask.shape}, the features are of a "
+                            f"{features.image_shape} image")
+    rows = [painted_cells(mask, features, painted) for features, mask in samples]
+    x = np.concatenate([r[0] for r in rows])
+    y = np.concatenate([r[1] for r in rows])
+    return LiveClassifier(_classifier(method).fit(x, y), painted)
+
+
+def predict_with(classifier: LiveClassifier, features: LiveFeatures, values: list[int],
+                 cancel: CancelToken | None = None) -> LivePrediction:
+    """Every cell predicted, the probabilities resized onto the image; a class of `values` the
+    classifier was not fitted on gets probability 0."""
+    cancel = cancel or CancelToken()
     gh, gw, depth = features.grid.shape
-    cell_probs = classifier.predict_proba(features.grid.reshape(-1, depth))
+    cell_probs = classifier.model.predict_proba(features.grid.reshape(-1, depth))
     cancel.raise_if_cancelled()
     height, width = features.image_shape
+    painted = classifier.painted
     probs = np.zeros((len(values), height, width), np.float32)
-    for column, k in enumerate(classifier.classes_):
+    for column, k in enumerate(classifier.model.classes_):
         plane = cell_probs[:, column].reshape(gh, gw).astype(np.float32)
         probs[values.index(painted[k])] = cv2.resize(plane, (width, height),
                                                      interpolation=cv2.INTER_LINEAR)
@@ -224,3 +243,13 @@ def predict_live(features: LiveFeatures, mask: np.ndarray, values: list[int],
     uncertainty = -(clipped * np.log(clipped)).sum(0) / np.log(len(painted))
     return LivePrediction(labels, probs, np.clip(uncertainty, 0, 1).astype(np.float32),
                           confidence, list(values))
+
+
+def predict_live(features: LiveFeatures, mask: np.ndarray, values: list[int],
+                 method: str = DEFAULT_METHOD, cancel: CancelToken | None = None) -> LivePrediction:
+    """Fit on the painted pixels of `mask` (project class values `values`), predict the image:
+    what live mode does after a stroke."""
+    cancel = cancel or CancelToken()
+    classifier = fit_live([(features, mask)], values, method)
+    cancel.raise_if_cancelled()
+    return predict_with(classifier, features, values, cancel)
