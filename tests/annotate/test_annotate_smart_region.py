@@ -79,13 +79,13 @@ def test_a_touching_particle_of_the_same_brightness_is_mostly_left_out():
     assert (found & other).sum() < 0.05 * other.sum()  # the neck between them is cut
 
 
-@pytest.mark.parametrize("radius", [60, 110])
-def test_a_particle_wider_than_the_first_window_is_found_whole(radius):
+@pytest.mark.parametrize("radius, click", [(60, (150, 150)), (110, (150, 150)), (60, (150, 100))])
+def test_a_particle_wider_than_the_first_window_is_found_whole(radius, click):
     shape = (300, 300)
     truth = disk(150, 150, radius, shape)
     noise = np.random.default_rng(3).normal(0, 15, shape)
     image = (np.where(truth, 1350, 1050) + noise).astype(np.uint16)
-    assert edge_error(as_mask(smart_region(image, (150, 150)), shape), truth) <= 2
+    assert edge_error(as_mask(smart_region(image, click), shape), truth) <= 2
 
 
 def test_on_a_4096_image_only_a_window_around_the_click_is_segmented(monkeypatch):
