@@ -1,13 +1,13 @@
 """Smart click: the particle, grain or phase region under a click (or inside a dragged box),
 found from the image alone by a marker-controlled watershed on the intensity gradient.
 
-Markers come from the image: Otsu's threshold on the window splits it into the clicked pixel's
-phase and the other; the clicked phase, eroded, is the seed (the eroded piece under the click)
-and the background (the other eroded pieces of that phase: touching neighbours stay apart), and
-the other phase, eroded, is background too. The watershed then puts the edge on the gradient
-ridge between them. GrabCut (cv2.grabCut) was measured as the alternative and lost on
-micrographs: neighbouring particles of the same phase fall in its background colour model
-(benchmarks/smart_click.py).
+Markers come from the image: Otsu's threshold on the window splits it into the clicked phase
+(the majority around the click) and the other. The deep part of the clicked phase (deeper than
+half the click's own depth in it) falls into pieces, one per particle even where particles
+touch: the piece under the click is the seed, the other pieces and the eroded other phase are
+background. The watershed then puts the edge on the gradient ridge between them. GrabCut
+(cv2.grabCut) was measured as the alternative and lost on micrographs: it fills a synthetic disk
+but leaves real particles of nasa_super and uhcs all background (benchmarks/smart_click.py).
 
 Work is bounded: a click looks at a window around it that doubles while the region reaches the
 window's edge, up to MAX_HALF; a box looks at the box and a margin. So the cost does not grow
@@ -37,8 +37,9 @@ EDGE_SHARE = 0.3  # a window shows an edge when its split is this share of the i
 
 def normalised(window: np.ndarray) -> np.ndarray:
     """float32 0..1 grey of an image window (any dtype, grey or RGB), stretched between its own
-    1st and 99th percentiles: a narrow 16-bit range (1000-1400) gets the same contrast as a full
-    8-bit one, and a few hot pixels do not flatten it. NaN and inf become the low end."""
+    1st and 99th percentiles: a narrow 16-bit range (1000-1400) spans the same 0..1 as a full
+    8-bit one, and a few hot pixels cannot squeeze the data into one of Otsu's 256 histogram
+    bins. NaN and inf become the low end."""
     g = np.asarray(grey(window), np.float32)
     finite = np.isfinite(g)
     if not finite.all():

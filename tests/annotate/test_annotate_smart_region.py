@@ -120,3 +120,23 @@ def test_painting_the_region_is_one_undo_step():
     assert np.array_equal(ed.mask == 3, TRUTH)
     ed.undo()
     assert not ed.mask.any()
+
+
+def test_a_click_fills_real_precipitates_of_a_superalloy(shared_data):
+    from PIL import Image
+
+    from matlab_gui.imaging import read_image
+
+    image = read_image(shared_data / "nasa_super" / "images" / "spot1_0d_0.tif").data
+    labels, _ = ndimage.label(np.array(Image.open(shared_data / "nasa_super" / "masks" /
+                                                  "spot1_0d_0.png")) == 1)
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    scores = []
+    for label in np.argsort(sizes)[::-1][:8]:  # the eight largest secondary gamma-prime
+        truth = labels == label
+        depth = ndimage.distance_transform_edt(truth)
+        click = np.unravel_index(np.argmax(depth), depth.shape)
+        found = as_mask(smart_region(image, click), truth.shape)
+        scores.append((found & truth).sum() / (found | truth).sum())
+    assert np.median(scores) > 0.8, scores
