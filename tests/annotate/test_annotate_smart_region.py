@@ -63,6 +63,13 @@ def test_a_box_around_the_disk_fills_it(kind):
     assert edge_error(found, TRUTH) <= 2
 
 
+def test_a_speck_under_the_pointer_still_selects_the_particle_around_it():
+    image = np.clip(np.where(TRUTH, 60, 200) + 10 * NOISE, 0, 255).astype(np.uint8)
+    image[99:102, 109:112] = 200  # a bright dot inside the dark particle, clicked
+    found = as_mask(smart_region(image, (100, 110)))
+    assert edge_error(found, TRUTH) <= 2
+
+
 def test_a_touching_particle_of_another_brightness_stays_out():
     other = disk(100, 170, 30)
     image = np.clip(np.where(TRUTH, 200, np.where(other, 120, 40)) + 10 * NOISE, 0, 255)
