@@ -74,6 +74,10 @@ class Editor:
     def superpixel(self, sp: Superpixels, y: int, x: int, value: int) -> Rect | None:
         return self._single(*sp.region(y, x), value)
 
+    def paint_region(self, rect: Rect, region: np.ndarray, value: int) -> Rect | None:
+        """Paint a region found elsewhere (a Smart click preview the user accepted)."""
+        return self._single(rect, region, value)
+
     def remap(self, mapping: dict[int, int]) -> Rect | None:
         """Re-number classes in the whole mask and in its undo history (after a class delete
         or reorder). Not an undo step itself: the class list it follows is not undoable."""

@@ -1,5 +1,5 @@
 """The image canvas: pyqtgraph ImageItem for the micrograph, a tiled RGBA overlay for the mask,
-the brush outline, the polygon preview and the scale bar. Routes mouse input as signals in
+the brush outline, the polygon and Smart click previews and the scale bar. Routes mouse input as signals in
 image coordinates (row y, column x; pixel i spans [i, i + 1)); it edits nothing itself."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
+from scipy import ndimage
 
 from matlab_gui.gui.overlay import TiledOverlay
 from matlab_gui.gui.scale_bar import ScaleBar
@@ -55,12 +56,17 @@ class Canvas(pg.GraphicsView):
         self.path_item = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 0, width=1.5))
         self.path_item.setZValue(30)
         self.view.addItem(self.path_item, ignoreBounds=True)
+        self.preview_item = pg.ImageItem(autoDownsample=False)  # a Smart click region
+        self.preview_item.setZValue(25)
+        self.preview_item.setVisible(False)
+        self.view.addItem(self.preview_item, ignoreBounds=True)
         self.scale_bar = ScaleBar()
         self.scale_bar.setParentItem(self.view)
         self.scale_bar.anchor((1, 1), (1, 1), offset=(-24, -24))
         self.scale_bar.setVisible(False)
         self.view.sigRangeChanged.connect(lambda *_: self.view_changed.emit())
         self.brush_radius: float | None = None
+        self.preview = None  # (rect, footprint) shown by set_preview
         self._space = False
         self._drawing = False
         self.setMouseTracking(True)
@@ -83,6 +89,22 @@ class Canvas(pg.GraphicsView):
             return
         ys, xs = zip(*pts, strict=True)
         self.path_item.setData(np.asarray(xs), np.asarray(ys))
+
+    def set_preview(self, rect, region: np.ndarray | None, rgb=(255, 220, 0)) -> None:
+        """Show a region not yet in the mask (rect + boolean footprint) tinted in `rgb` with an
+        opaque outline; None hides it."""
+        if region is None or not region.any():
+            self.preview_item.setVisible(False)
+            self.preview = None
+            return
+        rgba = np.zeros((*region.shape, 4), np.uint8)
+        rgba[..., :3] = rgb
+        edge = region & ~ndimage.binary_erosion(region, border_value=0)
+        rgba[..., 3] = np.where(edge, 255, np.where(region, 110, 0))
+        self.preview_item.setImage(rgba, levels=None)
+        self.preview_item.setPos(rect.x0, rect.y0)
+        self.preview_item.setVisible(True)
+        self.preview = (rect, region)
 
     # -- view --------------------------------------------------------------------------
     def fit(self) -> None:

@@ -47,6 +47,17 @@ def _fill(p):
     p.drawEllipse(QtCore.QPointF(20, 19), 2, 2)
 
 
+def _smart(p):
+    """A wand over a particle."""
+    _pen(p)
+    p.setBrush(QtGui.QColor(30, 120, 200, 90))
+    p.drawEllipse(QtCore.QPointF(15, 15), 6, 6)
+    p.drawLine(3, 3, 12, 12)
+    _pen(p, ACCENT, 1.6)
+    for line in [(3, 9, 3, 11), (9, 3, 11, 3), (6, 6, 7, 7)]:
+        p.drawLine(*line)
+
+
 def _polygon(p):
     _pen(p)
     p.setBrush(QtGui.QColor(30, 120, 200, 90))
@@ -146,6 +157,7 @@ PAINTERS: dict[str, Callable[[QtGui.QPainter], None]] = {
     "brush": _brush,
     "eraser": _eraser,
     "fill": _fill,
+    "smart": _smart,
     "polygon": _polygon,
     "superpixel": _superpixel,
     "picker": _picker,

@@ -102,6 +102,8 @@ class MainWindow(QtWidgets.QMainWindow):
         c.hovered.connect(self._hover)
         c.view_changed.connect(lambda: self.readout.set_zoom(c.zoom()))
         r.message.connect(lambda m: self.statusBar().showMessage(m, 3000))
+        r.hint.connect(lambda m: self.statusBar().showMessage(m) if m else self.statusBar().clearMessage())
+        r.region_requested.connect(self._smart_requested)
         s.project.connect(self._project_changed)
         s.mask.connect(self.canvas.overlay.refresh)
         s.classes.connect(self._classes_changed)
@@ -132,6 +134,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.workers.thumbnail_ready.connect(self.images.set_thumbnail)
         self.workers.superpixels_ready.connect(self._superpixels_ready)
         self.workers.contrast_ready.connect(self._contrast_ready)
+        self.workers.smart_ready.connect(self._smart_ready)
 
     # -- opening -----------------------------------------------------------------------
     def open_paths(self, paths: list[Path]) -> None:
@@ -351,6 +354,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.scale_bar.set_pixel_size(None)
         self.levels.clear()
         self.router.superpixels = None
+        self.router.discard_preview()
 
     def confirm_close(self) -> bool:
         """Ask about unsaved work (and save it when asked to). False if the user cancels.
@@ -410,6 +414,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.set_view_rect(view) if view else self.canvas.fit()
         self.workers.thumbnail(image_id, s.image)
         self.router.superpixels = None
+        self.router.discard_preview()  # it was of the image shown before
         self.canvas.guides.set_mask(None)
         if self.router.tool == "superpixel":
             self._start_superpixels()
@@ -513,6 +518,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(
                 f"{int(sp.labels.max())} superpixels ready: click one to label it", 4000
             )
+
+    def _smart_requested(self, click, box) -> None:
+        s = self.session
+        if s is not None and s.image is not None:
+            self.workers.smart_region(s.image_id, s.image, click, box)
+
+    def _smart_ready(self, image_id: str, found) -> None:
+        if self.session is not None and image_id == self.session.image_id:
+            self.router.show_preview(*found)
 
     def change_brush(self, factor: float) -> None:
         size = self.workbench.view["brush"]

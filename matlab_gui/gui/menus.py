@@ -20,6 +20,12 @@ TOOL_SPECS = {
     "brush": ("Brush", "B", "Paint the current class (drag); [ and ] change the size"),
     "eraser": ("Eraser", "E", "Erase to unlabelled (drag)"),
     "fill": ("Fill", "F", "Flood-fill a grain or particle: connected pixels within the tolerance"),
+    "smart": (
+        "Smart click",
+        "W",
+        "Click a particle, grain or phase (or drag a box around it): its region is previewed; "
+        "Enter accepts, Esc discards",
+    ),
     "polygon": (
         "Polygon / lasso",
         "P",
@@ -173,8 +179,9 @@ def build(w) -> dict[str, QtGui.QAction]:
     a.addSeparator()
     A["smaller"] = _action(w, "Smaller brush", partial(w.change_brush, 1 / 1.25), "[")
     A["bigger"] = _action(w, "Bigger brush", partial(w.change_brush, 1.25), "]")
-    A["close_path"] = _action(w, "Close polygon", w.router.close_path, "Return")
-    A["cancel_path"] = _action(w, "Cancel polygon", w.router.cancel_path, "Escape")
+    A["close_path"] = _action(w, "Close polygon / accept smart region", w.router.close_path,
+                              "Return")
+    A["cancel_path"] = _action(w, "Cancel polygon / smart region", w.router.cancel_path, "Escape")
     A["label"] = _action(
         w,
         "&Label selected images with current class",

@@ -1,6 +1,6 @@
 """Routes canvas mouse input to the current tool's Editor operation. The tool and class in hand
 are the Workbench's; this keeps only what a gesture needs (brush size, tolerance, the display
-levels for Fill, the superpixels, the polygon being drawn). A finished step is announced by
+levels for Fill, the superpixels, the polygon being drawn, the Smart click box and preview). A finished step is announced by
 the Workbench (`mask` event), which the overlay redraws from; brush dabs are drawn as they go."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ CLOSE_PX = 8  # a polygon click this close (in screen pixels) to the first verte
 
 class ToolRouter(QtCore.QObject):
     message = QtCore.Signal(str)
+    hint = QtCore.Signal(str)  # lasts until the next hint ("" clears it)
+    region_requested = QtCore.Signal(object, object)  # Smart click: (y, x) or None, box or None
 
     def __init__(self, canvas: Canvas, workbench: Workbench):
         super().__init__()
@@ -26,6 +28,7 @@ class ToolRouter(QtCore.QObject):
         self.superpixels: Superpixels | None = None
         self._path: list[tuple[float, float]] = []
         self._dragged = False
+        self._box_start: tuple[float, float] | None = None
         canvas.pressed.connect(self.press)
         canvas.moved.connect(self.move)
         canvas.released.connect(self.release)
@@ -62,8 +65,48 @@ class ToolRouter(QtCore.QObject):
             self.canvas.brush_radius = self.radius
 
     def cancel_path(self) -> None:
+        """Esc: drop the polygon being drawn and the Smart click preview."""
         self._path = []
+        self._box_start = None
         self.canvas.set_path([])
+        self.discard_preview()
+
+    # -- Smart click -------------------------------------------------------------------
+    def show_preview(self, rect: Rect, region) -> None:
+        """A region found for a Smart click: shown, not painted, until Enter or Esc."""
+        if self.tool != "smart" or self.editor is None:
+            return
+        if rect.empty:
+            self.discard_preview()
+            self.message.emit("Smart click: no region stands out here")
+            return
+        rgb = tuple(int(v) for v in self.canvas.overlay.lut[self.value % 256][:3])
+        self.canvas.set_preview(rect, region, rgb if any(rgb) else (255, 220, 0))
+        self.hint.emit("Smart click: Enter accepts, Esc discards")
+
+    def discard_preview(self) -> None:
+        if self.canvas.preview is not None:
+            self.canvas.set_preview(None, None)
+            self.hint.emit("")
+
+    def accept_preview(self) -> None:
+        """Paint the previewed region in the current class: one undo step."""
+        preview, ed = self.canvas.preview, self.editor
+        self.discard_preview()
+        if preview is not None and ed is not None:
+            self._finish(ed.paint_region(*preview, self.value))
+
+    def _smart_release(self, y: float, x: float) -> None:
+        """A click asks for the region under it; a drag, for the object in its box."""
+        start, self._box_start = self._box_start, None
+        self.canvas.set_path([])
+        if start is None:
+            return
+        (y0, x0), zoom = start, self.canvas.zoom()
+        if max(abs(y - y0), abs(x - x0)) * zoom <= CLOSE_PX:
+            self.region_requested.emit((int(y0), int(x0)), None)
+        else:
+            self.region_requested.emit(None, (int(y0), int(x0), int(round(y)), int(round(x))))
 
     def _draw(self, rect: Rect | None) -> None:
         self.canvas.overlay.refresh(rect)
@@ -86,6 +129,8 @@ class ToolRouter(QtCore.QObject):
                 self.message.emit("Superpixels are still being computed…")
                 return
             self._finish(ed.superpixel(self.superpixels, int(y), int(x), self.value))
+        elif self.tool == "smart":
+            self._box_start = (y, x)
         elif self.tool == "picker":
             cls = ed.class_at(int(y), int(x))
             if cls:
@@ -108,6 +153,9 @@ class ToolRouter(QtCore.QObject):
             self._dragged = True  # lasso: freehand points while the button is held
             self._path.append((y, x))
             self.canvas.set_path(self._path)
+        elif self.tool == "smart" and self._box_start is not None:
+            y0, x0 = self._box_start
+            self.canvas.set_path([(y0, x0), (y0, x), (y, x), (y, x0)], closed=True)
 
     def release(self, y: float, x: float) -> None:
         ed = self.editor
@@ -119,6 +167,8 @@ class ToolRouter(QtCore.QObject):
                 self.workbench.edited(rect, drawn=True)  # drawn dab by dab
         elif self.tool == "polygon" and self._dragged and len(self._path) >= 3:
             self.close_path()
+        elif self.tool == "smart":
+            self._smart_release(y, x)
 
     def double_click(self, y: float, x: float) -> None:
         if self.tool == "polygon" and self._path:
@@ -127,7 +177,10 @@ class ToolRouter(QtCore.QObject):
             self.close_path()
 
     def close_path(self) -> None:
-        """Fill the polygon/lasso drawn so far (also on Enter)."""
+        """Enter: fill the polygon/lasso drawn so far, or accept the Smart click preview."""
+        if self.canvas.preview is not None:
+            self.accept_preview()
+            return
         ed, points = self.editor, self._path
         self.cancel_path()
         if ed is not None and len(points) >= 3:

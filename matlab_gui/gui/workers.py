@@ -36,15 +36,18 @@ class Workers(QtCore.QObject):
     thumbnail_ready = QtCore.Signal(str, QtGui.QImage)
     superpixels_ready = QtCore.Signal(str, object, object)  # id, Superpixels, edges
     contrast_ready = QtCore.Signal(str, str, object)  # id, mode, uint8 view
+    smart_ready = QtCore.Signal(str, object)  # id, (Rect, footprint) of a Smart click
     _ready = QtCore.Signal()
 
     def __init__(self, parent: QtCore.QObject | None = None):
         super().__init__(parent)
         self._thumbs = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
         self._segment = ThreadPoolExecutor(1, thread_name_prefix="superpixels")
+        self._smart = ThreadPoolExecutor(1, thread_name_prefix="smart-click")  # never queued
+        # behind a superpixel run
         self._futures: list[Future] = []
         self._generation = 0  # bumped by cancel: results of older work are dropped
-        self._latest = {"superpixels": 0, "contrast": 0}  # newer requests of a kind supersede
+        self._latest = {"superpixels": 0, "contrast": 0, "smart": 0}  # newer requests of a kind supersede
         self._results: queue.SimpleQueue = queue.SimpleQueue()
         self._ready.connect(self._drain, QtCore.Qt.QueuedConnection)
 
@@ -61,6 +64,8 @@ class Workers(QtCore.QObject):
                 self.thumbnail_ready.emit(image_id, to_qimage(value))
             elif kind == "contrast":
                 self.contrast_ready.emit(image_id, *value)
+            elif kind == "smart":
+                self.smart_ready.emit(image_id, value)
             else:
                 self.superpixels_ready.emit(image_id, *value)
 
@@ -113,6 +118,20 @@ class Workers(QtCore.QObject):
                 self._post("contrast", image_id, (mode, view))
 
         self._submit(self._segment, run)
+
+    def smart_region(self, image_id: str, image: np.ndarray, click=None, box=None) -> None:
+        """The region under a click or in a box (milliseconds, up to a few tenths of a second
+        when the click window grows to its largest); a newer request supersedes it."""
+        from matlab_gui.annotate.smart_region import smart_box_region, smart_region
+
+        current = self._supersede("smart")
+
+        def run():
+            found = smart_region(image, click) if box is None else smart_box_region(image, box)
+            if current():
+                self._post("smart", image_id, found)
+
+        self._submit(self._smart, run)
 
     def _supersede(self, kind: str):
         """A new request of `kind`: a test that is true while it is the latest and nothing

@@ -11,7 +11,7 @@ from matlab_gui.project import ClassDef
 from matlab_gui.workbench.events import EventGroup
 from matlab_gui.workbench.session import Session
 
-TOOLS = ("brush", "eraser", "fill", "polygon", "superpixel", "picker")
+TOOLS = ("brush", "eraser", "fill", "smart", "polygon", "superpixel", "picker")
 # How the mask is shown and the tools are set: saved in the project's settings under these names
 VIEW_DEFAULTS = {"brush": 10, "tolerance": 0.05, "segments": 1500, "opacity": 0.5,
                  "outline": False, "show_mask": True}
