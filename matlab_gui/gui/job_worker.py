@@ -79,7 +79,10 @@ class JobWorker(QtCore.QObject):
 
     def _post(self, kind: str, value=None) -> None:
         self._events.put((kind, value))
-        self._ready.emit()
+        try:
+            self._ready.emit()
+        except RuntimeError:  # the window closed and took this object with it: nobody listens
+            pass
 
     def _run(self, fn, request, token: CancelToken) -> None:
         """In the worker thread: the job, then exactly one final event."""

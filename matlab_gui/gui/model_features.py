@@ -380,7 +380,8 @@ class ModelFeatures(QtCore.QObject):
     def close(self) -> None:
         """Stop background work (window closing) and drop the temporary model copies."""
         for worker in (self.trainer, self.prediction.worker, self.batch,
-                       self.measurements.worker, self.portable.worker, self.label_next.worker):
+                       self.measurements.worker, self.portable.worker, self.label_next.worker,
+                       self.prediction.live.feature_worker, self.prediction.live.update_worker):
             worker.cancel()
             worker.wait(30)
         shutil.rmtree(self._temp, ignore_errors=True)

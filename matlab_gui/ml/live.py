@@ -181,7 +181,7 @@ def _classifier(method: str):
     from sklearn.linear_model import LogisticRegression
 
     if method == "logistic":
-        return LogisticRegression(C=0.5, max_iter=300)
+        return LogisticRegression(C=0.1, max_iter=300)
     if method == "forest":
         return RandomForestClassifier(n_estimators=50, max_depth=16, min_samples_leaf=2,
                                       n_jobs=2, random_state=0)
@@ -249,7 +249,12 @@ def predict_live(features: LiveFeatures, mask: np.ndarray, values: list[int],
                  method: str = DEFAULT_METHOD, cancel: CancelToken | None = None) -> LivePrediction:
     """Fit on the painted pixels of `mask` (project class values `values`), predict the image:
     what live mode does after a stroke."""
+    from threadpoolctl import threadpool_limits
+
     cancel = cancel or CancelToken()
-    classifier = fit_live([(features, mask)], values, method)
-    cancel.raise_if_cancelled()
-    return predict_with(classifier, features, values, cancel)
+    # one BLAS thread: a refit is a small problem, and with the cores busy (a Fine-tune in the
+    # window) two threads made it 8x slower, spinning against each other
+    with threadpool_limits(1):
+        classifier = fit_live([(features, mask)], values, method)
+        cancel.raise_if_cancelled()
+        return predict_with(classifier, features, values, cancel)
