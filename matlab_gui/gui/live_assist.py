@@ -212,7 +212,8 @@ class LiveAssist(QtCore.QObject):
                           uncertainty=prediction.uncertainty, probabilities=prediction.probabilities,
                           project_indices=True)
         self.layer.show_live(PredictResult("segmentation", names, [outcome], engine=LIVE_ENGINE))
-        self._say(f"Live prediction updated ({seconds:.2f} s, {self.method} classifier on "
-                  f"{self._cache[key].source} features). Fine-tune for a strong model.")
+        method = {"logistic": "logistic regression", "forest": "random forest"}[self.method]
+        self._say(f"Live prediction updated ({seconds:.2f} s; {method} on features from "
+                  f"{self._cache[key].source}). Fine-tune for a strong model.")
         self.updated.emit(seconds)
         self._after_update()

@@ -30,7 +30,7 @@ SAMPLES_PER_CLASS = 4000  # painted cells a refit uses at most per class (seeded
 METHODS = ("logistic", "forest")
 DEFAULT_METHOD = "logistic"
 DEFAULT_ENCODER = "tu-tf_efficientnet_lite0"  # the one ImageNet encoder available offline
-_SMOOTHING = (1.0, 2.0, 4.0)  # intensity features: Gaussian sigmas in grid cells
+_SIGMAS = (0.5, 8.0, 5)  # filter features: smallest and largest Gaussian sigma (grid cells), count
 
 
 @dataclass
@@ -58,9 +58,9 @@ class LivePrediction:
 
 
 def grid_shape(height: int, width: int, max_grid: int = MAX_GRID) -> tuple[int, int]:
-    """The feature grid of an image: at most `max_grid` cells a side, never finer than 2 pixels
-    a cell (the encoder's first stage is at stride 2)."""
-    scale = min(0.5, max_grid / max(height, width))
+    """The feature grid of an image: one cell per pixel up to `max_grid` pixels a side, coarser
+    beyond (the prediction's resolution)."""
+    scale = min(1.0, max_grid / max(height, width))
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
@@ -100,6 +100,17 @@ def _cached_feature_model(model_dir: str | None, _stamp):
     return model.net.encoder.eval(), card, source
 
 
+def filter_features(grey: np.ndarray) -> np.ndarray:
+    """Classic pixel features of the grid-sized image (ilastik's kind): intensity, gradient
+    magnitude and Hessian eigenvalues at Gaussian scales; they keep the edges the encoder's
+    coarser maps blur."""
+    from skimage.feature import multiscale_basic_features
+
+    return multiscale_basic_features(grey, intensity=True, edges=True, texture=True,
+                                     sigma_min=_SIGMAS[0], sigma_max=_SIGMAS[1],
+                                     num_sigma=_SIGMAS[2]).astype(np.float32)
+
+
 def _standardise(channels: np.ndarray) -> np.ndarray:
     """(gh, gw, C): each channel to mean 0, standard deviation 1 over the image."""
     flat = channels.reshape(-1, channels.shape[-1])
@@ -124,8 +135,10 @@ def image_features(image: np.ndarray, model_dir: Path | None = None,
         report(progress, Progress("features", 0, 2, message="loading the encoder"))
         encoder, card, source = _feature_model(model_dir)
         cancel.raise_if_cancelled()
-        # the encoder sees the image at twice the grid's resolution: its stride-2 stage is the grid
-        working = resize_image(image, 2 * gh, 2 * gw) if (2 * gh, 2 * gw) != (height, width) else image
+        # the encoder sees the image at up to twice the grid's resolution (its stride-2 stage is
+        # then the grid), never above the image's own
+        wh, ww = min(height, 2 * gh), min(width, 2 * gw)
+        working = resize_image(image, wh, ww) if (wh, ww) != (height, width) else image
         x = torch.from_numpy(to_model_input(working, card))[None]
         ph, pw = (-x.shape[2]) % 32, (-x.shape[3]) % 32
         if ph or pw:
@@ -136,15 +149,14 @@ def image_features(image: np.ndarray, model_dir: Path | None = None,
             valid = []  # without the padding
             for m in maps:
                 stride = x.shape[2] // m.shape[2]
-                valid.append(m[..., : math.ceil(2 * gh / stride), : math.ceil(2 * gw / stride)])
+                valid.append(m[..., : math.ceil(wh / stride), : math.ceil(ww / stride)])
             stacked = torch.cat([F.interpolate(m, size=(gh, gw), mode="bilinear",
                                                align_corners=False) for m in valid], 1)
         cancel.raise_if_cancelled()
     deep = stacked[0].permute(1, 2, 0).numpy()
     grey = to_model_input(working, card).mean(0)
     small = cv2.resize(grey, (gw, gh), interpolation=cv2.INTER_AREA)
-    smooth = [cv2.GaussianBlur(small, (0, 0), s) for s in _SMOOTHING]
-    grid = _standardise(np.concatenate([deep, np.stack([small, *smooth], -1)], -1))
+    grid = _standardise(np.concatenate([deep, filter_features(small)], -1))
     import sklearn.ensemble  # noqa: F401  the first refit must not pay for these imports (1 s)
     import sklearn.linear_model  # noqa: F401
 

@@ -80,8 +80,8 @@ def test_a_long_stroke_is_subsampled(textures, monkeypatch):
     assert np.bincount(y).tolist() == [50, 50] and x.shape == (100, features.grid.shape[2])
 
 
-def test_the_grid_is_bounded_and_never_finer_than_two_pixels():
-    assert live.grid_shape(100, 60) == (50, 30)
+def test_the_grid_is_one_cell_a_pixel_up_to_its_bound():
+    assert live.grid_shape(100, 60) == (100, 60)
     assert live.grid_shape(8192, 4096) == (512, 256)
     image = np.zeros((300, 2000), np.uint8)
     features = live.image_features(image, max_grid=128)
@@ -91,5 +91,10 @@ def test_the_grid_is_bounded_and_never_finer_than_two_pixels():
 def test_features_come_from_the_current_models_encoder(tiny_segmenter):
     image, _ = two_textures(128)
     features = live.image_features(image, tiny_segmenter)
+    imagenet = live.image_features(image)
     assert features.source == "the encoder of tiny"
-    assert live.image_features(image).source.startswith(("ImageNet", "a random"))
+    assert imagenet.source.startswith(("ImageNet", "a random"))
+    filters = live.filter_features(np.zeros((8, 8), np.float32)).shape[-1]
+    # the encoders' own maps beside the filters: ResNet-10t's and EfficientNet-Lite0's widths
+    assert features.grid.shape[-1] - filters == 64 + 64 + 128 + 256
+    assert imagenet.grid.shape[-1] - filters == 16 + 24 + 40 + 112
