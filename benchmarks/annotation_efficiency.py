@@ -208,6 +208,7 @@ def goals(results: dict) -> dict:
 
 def plot(results: dict, path: Path) -> None:
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -219,6 +220,7 @@ def plot(results: dict, path: Path) -> None:
             ax.plot(STROKES, [rows[str(s)]["mean_iou"] for s in STROKES], marker="o", label=m)
         ax.set(title=name, xlabel="strokes per image", ylabel="mean IoU (test split)",
                xscale="log", xticks=STROKES, xticklabels=[str(s) for s in STROKES])
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
