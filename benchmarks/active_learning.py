@@ -2,7 +2,8 @@
 
 The loop a user runs with "Where to label next": paint one image sparsely, Fine-tune, then
 each round paint one more training image and Fine-tune again from the model of the round
-before (as the window does, the current model being the start), for a fixed wall-clock budget.
+before (as the window does, the current model being the start), for a fixed number of epochs
+(not a time budget: a busy CPU must not give one strategy fewer epochs than the other).
 The next image is either the top of the `suggest` ranking (`jobs.suggest.run_suggest`, what
 Rank images runs) over the images not yet painted, or a random one. Scribbles are simulated
 from the truth as in `fewshot.py` (a few strokes per class, at most 10 % of the pixels), so each
@@ -59,14 +60,14 @@ def next_image(strategy: str, model: Path, dataset: Path, left: list[dict],
     return next(row for row in left if Path(row["image"]).name == Path(top.image).name)
 
 
-def run_loop(dataset: Path, strategy: str, seed: int, rounds: int, budget_s: float) -> dict:
+def run_loop(dataset: Path, strategy: str, seed: int, rounds: int, epochs: int) -> dict:
     train, test, names = splits_of(dataset)
     classes = [ClassDef(k + 1, n, COLOURS[k % len(COLOURS)]) for k, n in enumerate(names)]
     order = np.random.default_rng(seed).permutation(len(train))
     left = [train[i] for i in order]
     rng = np.random.default_rng([seed, 1])  # the scribbles: the same for both strategies
     pick_rng = np.random.default_rng([seed, 2])
-    settings = TrainSettings(epochs=10_000, time_budget_s=budget_s)
+    settings = TrainSettings(epochs=epochs, time_budget_s=None)
     history = []
     with tempfile.TemporaryDirectory(prefix="active-") as tmp:
         work = Path(tmp)
@@ -96,19 +97,19 @@ def main() -> None:
     parser.add_argument("--dataset", default="nasa_super")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--budget-s", type=float, default=60.0)
+    parser.add_argument("--epochs", type=int, default=20, help="per round")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if not (DATA / "MANIFEST.md").is_file():
         raise SystemExit(f"needs the data sets in {DATA}")
     if args.smoke:
-        args.seeds, args.rounds, args.budget_s = 1, 2, 10.0
+        args.seeds, args.rounds, args.epochs = 1, 2, 1
     runs = []
     start = time.time()
     out = RESULTS / ("active_learning_smoke.json" if args.smoke else "active_learning.json")
     for seed in range(args.seeds):
         for strategy in (STRATEGIES if seed % 2 == 0 else STRATEGIES[::-1]):
-            runs.append(run_loop(DATA / args.dataset, strategy, seed, args.rounds, args.budget_s))
+            runs.append(run_loop(DATA / args.dataset, strategy, seed, args.rounds, args.epochs))
             summary = {}
             for s in STRATEGIES:
                 per_round = [[run["rounds"][r]["mean_iou"] for run in runs if run["strategy"] == s
@@ -117,7 +118,7 @@ def main() -> None:
             RESULTS.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps({
                 "command": " ".join(sys.argv), "dataset": args.dataset,
-                "budget_s_per_round": args.budget_s, "summary_mean_iou_by_round": summary,
+                "epochs_per_round": args.epochs, "summary_mean_iou_by_round": summary,
                 "runs": runs, "wall_s": round(time.time() - start, 1)}, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
 
