@@ -21,7 +21,7 @@ from matlab_gui.jobs.predict import Outcome, PredictResult
 
 SETTING = "live/enabled"  # the toggle, remembered between sessions (on unless turned off)
 DEBOUNCE_MS = 120  # strokes closer than this make one update
-CACHED_IMAGES = 3  # feature grids kept (a 512 x 512 x 196 grid is about 200 MB)
+CACHED_IMAGES = 2  # feature grids kept (a 512 x 512 grid of ~210 channels is about 220 MB)
 LIVE_ENGINE = "live"
 
 
