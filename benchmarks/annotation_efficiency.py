@@ -35,7 +35,7 @@ from fewshot import DATA, RESULTS, splits_of  # noqa: E402
 from spread import spread, verdict  # noqa: E402
 
 from matlab_gui.imaging import read_image, read_mask  # noqa: E402
-from matlab_gui.imaging.pixel_scores import segmentation_scores  # noqa: E402
+from matlab_gui.imaging.pixel_scores import confusion_matrix, segmentation_scores  # noqa: E402
 from matlab_gui.ml import live  # noqa: E402
 
 STROKES = (5, 10, 20, 40)
@@ -96,10 +96,8 @@ def ilastik_predict(features: np.ndarray, mask: np.ndarray, values: list[int]) -
 
 
 def confusion(truth: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
-    """truth 0-based, labels project values (k + 1)."""
-    pred = labels.astype(np.int64) - 1
-    ok = (truth >= 0) & (truth < n) & (pred >= 0)
-    return np.bincount(n * truth[ok].astype(np.int64) + pred[ok], minlength=n * n).reshape(n, n)
+    """truth 0-based, labels project values (k + 1; 0 = none, left out)."""
+    return confusion_matrix(truth, labels.astype(np.int64) - 1, n)
 
 
 def run_dataset(name: str, seeds: list[int], limit: int | None) -> dict:

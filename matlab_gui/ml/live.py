@@ -4,8 +4,8 @@ frozen CNN features of the image.
 The features are computed once per image (`image_features`, the slow part, run in a worker):
 the multi-scale maps of a segmentation encoder (the current model's, fine-tuned on micrographs,
 or the ImageNet EfficientNet-Lite0 encoder when there is none), each resized onto one grid of
-at most `MAX_GRID` cells a side, plus the image's own smoothed intensities, every channel
-standardised over the image. Each stroke then refits a scikit-learn classifier on the grid
+at most `MAX_GRID` cells a side, beside ilastik's classic filters of the image (intensity,
+gradient, Hessian at Gaussian scales), every channel standardised over the image. Each stroke then refits a scikit-learn classifier on the grid
 cells under the painted pixels and predicts every cell (`predict_live`, well under a second);
 the class probabilities are resized back to the image and shown like any prediction. This is
 the idea of ilastik's live update and napari-convpaint (filters or frozen CNN features + a
@@ -127,6 +127,7 @@ def image_features(image: np.ndarray, model_dir: Path | None = None,
 
     from matlab_gui.ml.preprocess import resize_image, to_model_input
     from matlab_gui.ml.threads import compute_job
+    from matlab_gui.ml.zoo import pad_to_multiple
 
     cancel = cancel or CancelToken()
     height, width = image.shape[:2]
@@ -139,10 +140,7 @@ def image_features(image: np.ndarray, model_dir: Path | None = None,
         # then the grid), never above the image's own
         wh, ww = min(height, 2 * gh), min(width, 2 * gw)
         working = resize_image(image, wh, ww) if (wh, ww) != (height, width) else image
-        x = torch.from_numpy(to_model_input(working, card))[None]
-        ph, pw = (-x.shape[2]) % 32, (-x.shape[3]) % 32
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(x.shape[2:]) > max(ph, pw) else "replicate")
+        x = pad_to_multiple(torch.from_numpy(to_model_input(working, card))[None], 32)
         report(progress, Progress("features", 1, 2, message=f"features from {source}"))
         with torch.inference_mode():
             maps = [m for m in encoder(x)[1:] if m.shape[2] < x.shape[2]][:4]  # strides 2-16
@@ -236,6 +234,8 @@ def predict_with(classifier: LiveClassifier, features: LiveFeatures, values: lis
                  cancel: CancelToken | None = None) -> LivePrediction:
     """Every cell predicted, the probabilities resized onto the image; a class of `values` the
     classifier was not fitted on gets probability 0."""
+    from matlab_gui.ml.tiling import normalised_entropy  # torch: in the worker only
+
     cancel = cancel or CancelToken()
     gh, gw, depth = features.grid.shape
     cell_probs = classifier.model.predict_proba(features.grid.reshape(-1, depth))
@@ -251,8 +251,7 @@ def predict_with(classifier: LiveClassifier, features: LiveFeatures, values: lis
     best = probs.argmax(0)
     labels = np.asarray(values, np.uint8)[best]
     confidence = np.take_along_axis(probs, best[None], 0)[0]
-    clipped = np.clip(probs[[values.index(v) for v in painted]], 1e-7, 1.0)
-    uncertainty = -(clipped * np.log(clipped)).sum(0) / np.log(len(painted))
+    uncertainty = normalised_entropy(probs[[values.index(v) for v in painted]])
     return LivePrediction(labels, probs, np.clip(uncertainty, 0, 1).astype(np.float32),
                           confidence, list(values))
 

@@ -81,6 +81,16 @@ def default_card(task: str, arch: str, classes: list, encoder: str | None = None
     return ModelCard(**fields)
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """`x` (N, C, H, W) padded at the bottom and right up to a multiple of `multiple`,
+    reflected where the image is large enough, else replicated."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
+    return x
+
+
 class PaddedSegmentation(nn.Module):
     """Pads any input to the network's required multiple and crops the logits back."""
 
@@ -91,10 +101,7 @@ class PaddedSegmentation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
-        ph, pw = (-h) % self.multiple, (-w) % self.multiple
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
-        return self.net(x)[..., :h, :w]
+        return self.net(pad_to_multiple(x, self.multiple))[..., :h, :w]
 
 
 def _smp(card: ModelCard, attention: str | None) -> nn.Module:

@@ -69,6 +69,8 @@ def test_a_class_not_painted_gets_no_pixels_and_one_class_is_not_enough(textures
     p = live.predict_live(features, mask, [1, 2, 3])
     assert p.values == [1, 2, 3] and not (p.labels == 2).any()
     assert p.probabilities[1].max() == 0 and iou(p.labels, np.where(truth == 2, 3, 1), 3) > 0.9
+    # uncertainty over the classes it knows: 1 where the two painted ones are even
+    assert p.uncertainty.max() > 0.9
     with pytest.raises(UserError, match="two classes"):
         live.predict_live(features, np.where(mask == 2, 0, mask), [1, 2])
 
