@@ -673,7 +673,7 @@ class Project:
         except (TypeError, ValueError, AttributeError, KeyError, OSError):  # damaged
             lines = None
         stored = []
-        for line in ["damaged"] if lines is None else lines:
+        for line in [None] if lines is None else lines:  # None: an entry that cannot be read
             try:
                 stored.append(json.loads(line))
             except (TypeError, ValueError):  # one damaged entry loses that entry, not the history
