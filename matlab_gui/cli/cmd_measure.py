@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from matlab_gui.imaging.particles import DEFAULT_PROMINENCE
+
 NAME = "measure"
 HELP = "Area fraction and particle analysis per class of a mask (µm when the pixel size is known)."
 
@@ -28,23 +30,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--classes", nargs="+", metavar="NAME",
       help="class names for values 0, 1, 2, ... (default: the classes.csv beside the mask)")
     a("--bins", type=_bins, default=10, help="size-distribution histogram bins (1..1000)")
-    a("--json", action="store_true", help="print one JSON object")
+    p = parser.add_argument_group("particles")
+    p.add_argument("--split", nargs="+", metavar="CLASS", default=[],
+                   help="separate touching particles of these classes (names or values) by a "
+                        "distance-transform watershed")
+    p.add_argument("--prominence", type=float, default=DEFAULT_PROMINENCE, metavar="PX",
+                   help="how deep (px of distance) a neck must be to split there "
+                        f"(default {DEFAULT_PROMINENCE:g}; larger splits less)")
+    p.add_argument("--fill-holes", action="store_true", help="fill holes in particles first")
+    p.add_argument("--min-area", metavar="AREA", default="0",
+                   help="remove smaller particles first: pixels ('20') or an area ('0.5um2')")
+    p.add_argument("--keep-edge", action="store_true",
+                   help="count particles cut by the image edge in the size statistics "
+                        "(default: left out, and said so)")
+    p.add_argument("--particles", type=Path, metavar="CSV",
+                   help="write one row per particle (id, class, area, diameters, Feret, aspect "
+                        "ratio, orientation, centroid, edge)")
+    p.add_argument("--overlay", type=Path, metavar="PNG",
+                   help="write a picture of the particles outlined and numbered as in --particles "
+                        "(over --image; value 0 is not outlined)")
+    a("--json", action="store_true", help="print one JSON object (with every particle's row)")
 
 
 def _print_table(out: dict) -> None:
     unit, area = out["length_unit"], out["area_unit"]
     size = f"pixel {out['pixel_size_m']:.4g} m" if out["pixel_size_m"] else "no pixel size: pixels"
     print(f"{out['width']} x {out['height']} px, {size}")
-    print(f"{'class':>14} {'fraction':>9} {'count':>7} {'mean area':>12} {'mean ECD':>10} {'aspect':>7}")
+    print(f"{'class':>14} {'fraction':>9} {'count':>7} {'measured':>8} {'mean area':>12} "
+          f"{'mean ECD':>10} {'aspect':>7}")
+    notes = []
     for c in out["classes"]:
         p = c["particles"]
-        if p["count"]:
-            aspect = "-" if p["mean_aspect_ratio"] is None else f"{p['mean_aspect_ratio']:.2f}"
-            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {p['count']:>7} "
+        if p.get("measured"):
+            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {p['count']:>7} {p['measured']:>8} "
                   f"{p['mean_area']:>9.4g} {area:<2} {p['mean_equivalent_diameter']:>7.4g} {unit:<2} "
-                  f"{aspect:>7}")
+                  f"{p['mean_aspect_ratio']:>7.2f}")
         else:
-            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {0:>7}")
+            print(f"{c['name']:>14} {c['area_fraction']:>9.4f} {p['count']:>7} {0:>8}")
+        notes += [f"{c['name']}: {n}" for n in p.get("notes", [])]
+    for line in notes:
+        print(line)
 
 
 def names_beside(mask: Path) -> list[str] | None:
@@ -58,11 +83,46 @@ def names_beside(mask: Path) -> list[str] | None:
     return [rows.get(v, str(v)) for v in range(max(rows) + 1)] if rows else None
 
 
+def class_values(wanted: list[str], names: list[str] | None, mask) -> list[int]:
+    """Mask values of classes given by name or by value."""
+    import numpy as np
+
+    from matlab_gui.errors import UserError
+
+    present = set(np.unique(mask).tolist())
+    values = []
+    for item in wanted:
+        if names and item in names:
+            values.append(names.index(item))
+        elif item.isdigit() and (int(item) in present or (names and int(item) < len(names))):
+            values.append(int(item))
+        else:
+            known = ", ".join(names) if names else ", ".join(map(str, sorted(present)))
+            raise UserError(f"--split {item!r} is not a class of this mask ({known})")
+    return values
+
+
+def write_text(path: Path, text: str) -> None:
+    from matlab_gui.imaging.write import atomic_write_bytes
+
+    atomic_write_bytes(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_overlay(path: Path, measurement, image) -> None:
+    from matlab_gui.imaging.write import write_image
+    from matlab_gui.jobs.measure import overlay_of
+
+    write_image(path, overlay_of(measurement, image), measurement.pixel_size_m)
+
+
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
-    from matlab_gui.imaging.units import parse_pixel_size
-    from matlab_gui.jobs.measure import MeasureRequest, run_measure
+    from matlab_gui.imaging.measure import MeasureOptions
+    from matlab_gui.imaging.particles import ParticleOptions
+    from matlab_gui.imaging.units import parse_area_px, parse_pixel_size
+    from matlab_gui.imaging.write import check_output
+    from matlab_gui.jobs.measure import MeasureRequest, particle_rows, run_measure, table_csv
 
     mask = read_mask(args.mask)
     names = args.classes or names_beside(args.mask)
@@ -75,12 +135,26 @@ def run(args: argparse.Namespace) -> int:
     if names and int(mask.max()) >= len(names):
         raise UserError(f"mask value {int(mask.max())} has no name among {len(names)} "
                         f"classes {names}", args.mask)
+    for path in (args.particles, args.overlay):
+        if path:
+            check_output(path)
     try:
-        out = run_measure(MeasureRequest(mask, names, pixel_size)).to_dict(args.bins)
+        particles = ParticleOptions(prominence=args.prominence, fill_holes=args.fill_holes,
+                                    min_area_px=parse_area_px(args.min_area, pixel_size),
+                                    exclude_edge=not args.keep_edge)
+        options = MeasureOptions(particles, frozenset(class_values(args.split, names, mask)))
+        measurement = run_measure(MeasureRequest(mask, names, pixel_size, options))
     except UserError as exc:
         raise UserError(exc.problem, args.mask) from None
+    out = measurement.to_dict(args.bins)
     out["mask"] = str(args.mask)
+    header, rows = particle_rows(measurement, first=0)
+    if args.particles:
+        write_text(args.particles, table_csv(header, rows))
+    if args.overlay:
+        write_overlay(args.overlay, measurement, image.data if image is not None else None)
     if args.json:
+        out["particles"] = {"columns": header, "rows": rows}
         print(json.dumps(out, ensure_ascii=False))
     else:
         _print_table(out)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from matlab_gui.imaging.display import auto_levels, window
+from matlab_gui.imaging.particles import outlines
 
 TP, FN, FP, TN = (255, 255, 0), (0, 255, 0), (255, 0, 0), (0, 0, 255)
 IGNORED = (0, 0, 0)
@@ -65,3 +66,30 @@ def evaluation_overlays(pred: np.ndarray, truth: np.ndarray, values: Sequence[in
                         ignore_value: int | None = None) -> dict[int, np.ndarray]:
     """One evaluation overlay per class value, for multi-class masks."""
     return {int(v): evaluation_overlay(pred, truth, v, ignore_value) for v in values}
+
+
+PALETTE = ["#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"]
+LABEL_MIN_PX = 12  # particles narrower than this get an outline but no id (it would hide them)
+
+
+def particle_overlay(image: np.ndarray | None, labels: np.ndarray, ids: Sequence[int],
+                     centroids: Sequence[tuple[float, float]], widths: Sequence[float],
+                     colours: Sequence = PALETTE) -> np.ndarray:
+    """The particles of `labels` outlined over the display view of `image` (black when None),
+    each in a colour of its own so touching particles that were split stand apart, with its id
+    written at its centroid (x, y) where the particle is at least LABEL_MIN_PX wide."""
+    base = np.zeros((*labels.shape, 3), np.uint8) if image is None else to_display_rgb(image)
+    lut = np.array([hex_to_rgb(c) for c in colours], np.uint8)
+    edge = outlines(labels)
+    out = base.copy()
+    out[edge] = lut[labels[edge] % len(lut)]
+    scale = max(0.4, min(labels.shape) / 1500)
+    for pid, (x, y), width in zip(ids, centroids, widths, strict=True):
+        if width < LABEL_MIN_PX:
+            continue
+        text = str(pid)
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        at = (int(round(x - tw / 2)), int(round(y + th / 2)))
+        cv2.putText(out, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out

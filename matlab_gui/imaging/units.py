@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from matlab_gui.errors import UserError
 from matlab_gui.imaging.calibration import unit_to_metres
 
@@ -35,3 +37,29 @@ def parse_pixel_size(text: str | float) -> float:
 def format_pixel_size(metres: float) -> str:
     """A short readable pixel size ("5 nm", "0.25 µm")."""
     return f"{metres * 1e9:.4g} nm" if metres < 1e-7 else f"{metres * 1e6:.4g} µm"
+
+
+_AREA = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([^\s0-9.^²]*)\s*(?:\^?2|²)?\s*$")
+
+
+def parse_area_px(text: str, pixel_size_m: float | None) -> int:
+    """A particle area typed as pixels ("20", "20 px") or in a unit squared ("0.5 µm2",
+    "0.5um^2", "400 nm²") as whole pixels of this image; a physical area needs its pixel size."""
+    match = _AREA.match(str(text))
+    if not match:
+        raise UserError(f"area {text!r} is not a number of pixels or a number with a unit such as '0.5 µm2'")
+    value, unit = float(match.group(1)), match.group(2).lower()
+    if unit in ("", "px", "pixel", "pixels"):
+        return _whole(value)
+    scale = unit_to_metres(unit)
+    if scale is None:
+        raise UserError(f"area {text!r}: unknown unit {unit!r} (use px, nm², µm² or mm²)")
+    if not pixel_size_m:
+        raise UserError(f"area {text!r} is physical, but the image has no pixel size: give it "
+                        "in px or set the pixel size")
+    return _whole(value * scale**2 / pixel_size_m**2)
+
+
+def _whole(pixels: float) -> int:
+    """Pixels needed to reach an area (no float noise: 50.0000001 px is 50)."""
+    return int(np.ceil(round(pixels, 6)))

@@ -1,5 +1,6 @@
-"""Measuring a mask as a job: phase fractions and particle statistics per class, and the
-table the window shows and exports. The CLI's `measure` and the Measurements dock run this."""
+"""Measuring a mask as a job: phase fractions and particle statistics per class, one row per
+particle, and the picture that labels the particles. The CLI's `measure`, batch `segment` and the
+Measurements dock run this."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matlab_gui.imaging.measure import measure_mask
+from matlab_gui.imaging.measure import Measurement, MeasureOptions, measure_mask
+from matlab_gui.imaging.overlays import particle_overlay
 
 
 @dataclass
@@ -17,25 +19,63 @@ class MeasureRequest:
     mask: np.ndarray
     names: list[str] | None  # by mask value; 0 = unlabelled
     pixel_size_m: float | None
+    options: MeasureOptions = MeasureOptions()
 
 
-def run_measure(request: MeasureRequest, progress=None, cancel=None):
+def run_measure(request: MeasureRequest, progress=None, cancel=None) -> Measurement:
     """Label the particles of every class (seconds on a large mask: run it off the GUI thread)."""
-    return measure_mask(request.mask, request.names, request.pixel_size_m)
+    return measure_mask(request.mask, request.names, request.pixel_size_m, request.options)
 
 
-def table_of(measurement) -> tuple[list[str], list[list]]:
-    """Header and one row per class (unlabelled left out), in the measurement's units."""
+def table_of(measurement: Measurement, first: int = 1) -> tuple[list[str], list[list]]:
+    """Header and one row per class from value `first` on (the window leaves out unlabelled),
+    in the measurement's units; `measured` is how many particles the size columns use."""
     length, area = measurement.length_unit, f"{measurement.length_unit}²"
-    header = ["class", "area fraction", f"area ({area})", "particles",
-              f"mean diameter ({length})", f"median diameter ({length})", "mean aspect ratio"]
+    header = ["class", "area fraction", f"area ({area})", "particles", "measured",
+              f"mean diameter ({length})", f"median diameter ({length})",
+              f"mean Feret max ({length})", f"mean Feret min ({length})", "mean aspect ratio"]
     rows = []
-    for c in measurement.classes[1:]:
+    for c in measurement.classes[first:]:
         s = c.particles.summary()
-        rows.append([c.name, c.area_fraction, c.area, s["count"],
+        rows.append([c.name, c.area_fraction, c.area, s["count"], s.get("measured", 0),
                      s.get("mean_equivalent_diameter"), s.get("median_equivalent_diameter"),
-                     s.get("mean_aspect_ratio")])
+                     s.get("mean_feret_max"), s.get("mean_feret_min"), s.get("mean_aspect_ratio")])
     return header, rows
+
+
+def particle_rows(measurement: Measurement, first: int = 1) -> tuple[list[str], list[list]]:
+    """One row per particle of the classes from value `first` on: its id in the measurement's
+    label image, lengths and centroid in the measurement's unit, angle in degrees."""
+    length, area = measurement.length_unit, f"{measurement.length_unit}²"
+    header = ["id", "class", f"area ({area})", f"equivalent diameter ({length})",
+              f"Feret max ({length})", f"Feret min ({length})", "aspect ratio",
+              "orientation (deg)", f"centroid x ({length})", f"centroid y ({length})",
+              "touches edge", "measured"]
+    rows = []
+    for c in measurement.classes[first:]:
+        p, t = c.particles, c.particles.table
+        columns = zip(p.area, p.equivalent_diameter, t.feret_max * p.scale, t.feret_min * p.scale,
+                      t.aspect_ratio, t.orientation_deg, t.centroid_x * p.scale,
+                      t.centroid_y * p.scale, t.touches_edge, p.measured, strict=True)
+        for i, values in enumerate(columns):
+            *numbers, edge, used = values
+            rows.append([p.first_id + i, c.name, *(float(v) for v in numbers), bool(edge), bool(used)])
+    return header, rows
+
+
+def overlay_of(measurement: Measurement, image: np.ndarray | None, first: int = 1) -> np.ndarray:
+    """RGB picture of the particles of classes from value `first` on, outlined and numbered as
+    in `particle_rows`, over `image` (its display view) or black."""
+    keep = [c for c in measurement.classes[first:] if len(c.particles.table)]
+    labels = measurement.labels.copy()
+    if first and measurement.classes[:first]:
+        below = sum(len(c.particles.table) for c in measurement.classes[:first])
+        labels[labels <= below] = 0
+    ids = [c.particles.first_id + i for c in keep for i in range(len(c.particles.table))]
+    centroids = [(x, y) for c in keep for x, y in zip(c.particles.table.centroid_x,
+                                                      c.particles.table.centroid_y, strict=True)]
+    widths = [w for c in keep for w in c.particles.table.feret_min]
+    return particle_overlay(image, labels, ids, centroids, widths)
 
 
 def table_csv(header: list[str], rows: list[list]) -> str:

@@ -1,0 +1,88 @@
+"""`matlab-gui measure` with particle options, as typed: split, cleanup, edge rule, the
+per-particle CSV and JSON, and the overlay picture."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from matlab_gui.cli import main
+from matlab_gui.imaging import read_image
+from matlab_gui.imaging.overlays import to_display_rgb
+from matlab_gui.imaging.write import write_image, write_mask
+from tests.imaging.test_imaging_particles import touching_disks
+
+
+@pytest.fixture
+def disks(tmp_path):
+    mask, count = touching_disks(0)
+    mask[0:6, 0:6] = 1  # a corner speck of 36 px on the edge
+    path = tmp_path / "mask.png"
+    write_mask(path, mask)
+    return path, count
+
+
+def test_split_by_name_counts_every_disk_and_writes_one_row_each(disks, tmp_path, capsys):
+    path, count = disks
+    table = tmp_path / "out" / "particles.csv"
+    assert main(["measure", str(path), "--classes", "matrix", "gamma", "--split", "gamma",
+                 "--particles", str(table), "--pixel-size", "10nm", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    gamma = out["classes"][1]["particles"]
+    assert gamma["count"] == count + 1 and gamma["measured"] == count
+    assert out["options"]["split"] == [1]
+    with table.open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["class"] == "gamma"]
+    assert len(rows) == count + 1
+    assert sum(r["touches edge"] == "True" for r in rows) == 1
+    assert "area (µm²)" in rows[0]
+    assert out["particles"]["columns"][0] == "id" and len(out["particles"]["rows"]) == count + 2
+
+
+def test_without_split_the_clusters_are_one_particle_each(disks, capsys):
+    path, _ = disks
+    assert main(["measure", str(path), "--classes", "matrix", "gamma", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"][1]["particles"]["count"] == 10
+
+
+def test_min_area_keep_edge_and_the_text_report(disks, capsys):
+    path, count = disks
+    assert main(["measure", str(path), "--classes", "matrix", "gamma", "--split", "1",
+                 "--min-area", "0.004um2", "--pixel-size", "10nm"]) == 0  # 40 px: the speck goes
+    text = capsys.readouterr().out
+    assert f"{count:>8}" in text and "1 particle below the minimum area removed" in text
+    assert main(["measure", str(path), "--classes", "matrix", "gamma", "--split", "gamma",
+                 "--keep-edge", "--json"]) == 0
+    gamma = json.loads(capsys.readouterr().out)["classes"][1]["particles"]
+    assert gamma["measured"] == gamma["count"] == count + 1
+
+
+def test_overlay_numbers_the_particles_over_the_image(disks, tmp_path):
+    path, _ = disks
+    image = tmp_path / "sem.tif"
+    write_image(image, np.random.default_rng(0).integers(20000, 30000, (400, 400), dtype=np.uint16))
+    overlay = tmp_path / "overlay.png"
+    assert main(["measure", str(path), "--image", str(image), "--split", "1",
+                 "--overlay", str(overlay)]) == 0
+    picture = read_image(overlay).data
+    assert picture.shape == (400, 400, 3)
+    grey = (picture[..., 0] == picture[..., 1]) & (picture[..., 1] == picture[..., 2])
+    assert (~grey).sum() > 500  # coloured outlines over the grey image
+    base = to_display_rgb(read_image(image).data)
+    assert ((picture > 240).all(-1) & (base < 200).all(-1)).sum() > 100  # white id numbers
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--split", "pores"], "not a class of this mask"),
+    (["--min-area", "1um2"], "no pixel size"),
+    (["--min-area", "big"], "not a number of pixels"),
+    (["--prominence", "0"], "prominence"),
+])
+def test_bad_particle_options_are_one_clear_line(disks, capsys, args, message):
+    path, _ = disks
+    assert main(["measure", str(path), "--classes", "matrix", "gamma", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
