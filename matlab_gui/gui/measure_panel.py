@@ -1,5 +1,7 @@
 """The Measurements dock: phase fractions and particle statistics of the current annotation or
-prediction, in µm when the image's pixel size is known; copy/export as CSV; size histogram.
+prediction, in µm when the image's pixel size is known; touching particles split per class,
+cleanup and the edge rule as stated options; a table per class or per particle, copy/export as
+CSV, a size histogram, and the particles outlined and numbered on the image.
 
 Measuring (jobs/measure.py) labels particles with scikit-image, seconds on a large mask, so it
 runs in a JobWorker on a copy of the mask."""
@@ -10,12 +12,25 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui.gui.job_worker import JobWorker
-from matlab_gui.jobs.measure import MeasureRequest, run_measure, table_csv, table_of
+from matlab_gui.gui.overlay import TiledOverlay
+from matlab_gui.imaging.measure import MeasureOptions
+from matlab_gui.imaging.overlays import LABEL_MIN_PX, PALETTE, hex_to_rgb
+from matlab_gui.imaging.particles import ParticleOptions
+from matlab_gui.imaging.write import atomic_write_bytes
+from matlab_gui.jobs.measure import (
+    MeasureRequest,
+    measure_for_view,
+    particle_rows,
+    table_csv,
+    table_of,
+)
 
 ANNOTATION, PREDICTION = "Annotation", "Prediction"
+PER_CLASS, PER_PARTICLE = "Per class", "Per particle"
+MAX_IDS = 400  # id labels drawn on the canvas at most (more would hide the image)
 
 
 class MeasurePanel(QtWidgets.QWidget):
@@ -23,34 +38,107 @@ class MeasurePanel(QtWidgets.QWidget):
         super().__init__()
         self.window, self.prediction = window, prediction_layer
         self.worker = JobWorker(self)
-        self.measurement = None
+        self.view = None  # the last MeasuredView
         self.source = QtWidgets.QComboBox()
         self.source.addItems([ANNOTATION, PREDICTION])
         self.measure = QtWidgets.QPushButton("Measure")
         self.copy = QtWidgets.QPushButton("Copy", enabled=False)
         self.export = QtWidgets.QPushButton("Export CSV…", enabled=False)
+        self.split = QtWidgets.QListWidget()
+        self.split.setToolTip("Separate touching particles of the ticked classes at their necks "
+                              "(distance-transform watershed)")
+        self.split.setMaximumHeight(72)
+        self.min_area = QtWidgets.QSpinBox(minimum=0, maximum=10**7, suffix=" px")
+        self.min_area.setToolTip("Particles smaller than this are removed before measuring")
+        self.fill_holes = QtWidgets.QCheckBox("Fill holes")
+        self.exclude_edge = QtWidgets.QCheckBox("Leave out particles cut by the edge", checked=True)
+        self.exclude_edge.setToolTip("They stay in the particle list and the area fractions, "
+                                     "not in the size statistics")
+        self.show_particles = QtWidgets.QCheckBox("Outline the shown class's particles", checked=True)
+        self.table_kind = QtWidgets.QComboBox()
+        self.table_kind.addItems([PER_CLASS, PER_PARTICLE])
         self.table = QtWidgets.QTableWidget(0, 0, editTriggers=QtWidgets.QTableWidget.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setSortingEnabled(True)
+        self.notes = QtWidgets.QLabel(wordWrap=True)
         self.size_class = QtWidgets.QComboBox()
         self.histogram = pg.PlotWidget(title="particle size distribution")
         self.histogram.setMaximumHeight(170)
         self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush="#009e73")
         self.histogram.addItem(self.bars)
+        self.outlines = TiledOverlay(window.canvas.view, z=12)
+        lut = np.zeros((len(PALETTE) + 1, 4), np.uint8)
+        lut[1:] = [(*hex_to_rgb(c), 255) for c in PALETTE]
+        self.outlines.set_lut(lut)
+        self.outlines.set_opacity(1.0)
+        self.id_items: list[pg.TextItem] = []
+        self._layout()
+        self._connect()
+
+    def _layout(self) -> None:
         row = QtWidgets.QHBoxLayout()
         for w in (self.source, self.measure, self.copy, self.export):
             row.addWidget(w)
+        options = QtWidgets.QGroupBox("Particles")
+        form = QtWidgets.QFormLayout(options)
+        form.addRow("Split touching:", self.split)
+        form.addRow("Minimum area:", self.min_area)
+        form.addRow(self.fill_holes)
+        form.addRow(self.exclude_edge)
+        form.addRow(self.show_particles)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
+        layout.addWidget(options)
+        layout.addWidget(self.table_kind)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.notes)
         layout.addWidget(self.size_class)
         layout.addWidget(self.histogram)
-        self.measure.clicked.connect(self.start)
-        self.copy.clicked.connect(
-            lambda: QtGui.QGuiApplication.clipboard().setText(table_csv(*table_of(self.measurement))))
-        self.export.clicked.connect(self._ask_export)
-        self.size_class.currentIndexChanged.connect(lambda _: self._draw_histogram())
-        self.worker.finished.connect(self._measured)
 
+    def _connect(self) -> None:
+        self.measure.clicked.connect(self.start)
+        self.copy.clicked.connect(lambda: QtGui.QGuiApplication.clipboard().setText(self.csv()))
+        self.export.clicked.connect(self._ask_export)
+        self.size_class.currentIndexChanged.connect(lambda _: self._show_class())
+        self.table_kind.currentIndexChanged.connect(lambda _: self._fill_table())
+        self.show_particles.toggled.connect(lambda _: self._draw_outlines())
+        self.worker.finished.connect(self._measured)
+        signals = self.window.signals
+        signals.classes.connect(lambda _: self._list_classes())
+        signals.project.connect(lambda _: self._list_classes())
+        signals.image.connect(lambda _: self.clear())
+
+    # -- options ----------------------------------------------------------------------
+    def _list_classes(self) -> None:
+        """One tick box per project class; ticks kept by name across refreshes."""
+        ticked = set(self.split_names())
+        self.split.clear()
+        s = self.window.session
+        for c in [] if s is None else s.project.classes:
+            item = QtWidgets.QListWidgetItem(c.name)
+            item.setData(QtCore.Qt.UserRole, c.index)
+            item.setFlags(item.flags() | QtCore.Qt.ItemIsUserCheckable)
+            item.setCheckState(QtCore.Qt.Checked if c.name in ticked else QtCore.Qt.Unchecked)
+            self.split.addItem(item)
+
+    def split_names(self) -> list[str]:
+        return [self.split.item(i).text() for i in range(self.split.count())
+                if self.split.item(i).checkState() == QtCore.Qt.Checked]
+
+    def set_split(self, names: list[str]) -> None:
+        for i in range(self.split.count()):
+            item = self.split.item(i)
+            item.setCheckState(QtCore.Qt.Checked if item.text() in names else QtCore.Qt.Unchecked)
+
+    def options(self) -> MeasureOptions:
+        values = frozenset(self.split.item(i).data(QtCore.Qt.UserRole) for i in range(self.split.count())
+                           if self.split.item(i).checkState() == QtCore.Qt.Checked)
+        particles = ParticleOptions(fill_holes=self.fill_holes.isChecked(),
+                                    min_area_px=self.min_area.value(),
+                                    exclude_edge=self.exclude_edge.isChecked())
+        return MeasureOptions(particles, values)
+
+    # -- measuring --------------------------------------------------------------------
     def _mask(self) -> np.ndarray | None:
         s = self.window.session
         if s is None or s.editor is None:
@@ -66,54 +154,118 @@ class MeasurePanel(QtWidgets.QWidget):
             return
         classes = {c.index: c.name for c in s.project.classes}
         names = ["unlabelled", *(classes.get(i, str(i)) for i in range(1, max(classes) + 1))]
-        pixel_size = s.record.pixel_size_m
-        self.worker.start(run_measure, MeasureRequest(mask, names, pixel_size))
+        request = MeasureRequest(mask, names, s.record.pixel_size_m, self.options())
+        self.worker.start(measure_for_view, request)
 
     def clear(self) -> None:
-        """Nothing measured (another project was opened)."""
+        """Nothing measured (another image or project is shown)."""
         self.worker.cancel()
-        self.measurement = None
+        self.view = None
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
+        self.notes.clear()
         self.size_class.clear()
         self.bars.setOpts(x=[], height=[])
         self.copy.setEnabled(False)
         self.export.setEnabled(False)
+        self._draw_outlines()
 
-    def _measured(self, measurement) -> None:
-        self.measurement = measurement
-        header, rows = table_of(self.measurement)
+    def _measured(self, view) -> None:
+        self.view = view
+        m = view.measurement
+        self._fill_table()
+        self.notes.setText("\n".join(f"{c.name}: {n}" for c in m.classes[1:] for n in c.particles.notes()))
+        self.size_class.blockSignals(True)
+        self.size_class.clear()
+        self.size_class.addItems([c.name for c in m.classes[1:]])
+        self.size_class.setCurrentIndex(self._first_shown(m) - 1)
+        self.size_class.blockSignals(False)
+        self.copy.setEnabled(True)
+        self.export.setEnabled(True)
+        self._show_class()
+
+    def _first_shown(self, m) -> int:
+        """The class to show first: the first one split, else the one with most particles."""
+        ticked = self.options().split
+        for c in m.classes[1:]:
+            if c.value in ticked:
+                return c.value
+        return max(m.classes[1:], key=lambda c: len(c.particles.table)).value
+
+    def _show_class(self) -> None:
+        self._draw_histogram()
+        self._draw_outlines()
+
+    def rows(self) -> tuple[list[str], list[list]]:
+        """The table shown: per class or per particle, in the measurement's units."""
+        kind = particle_rows if self.table_kind.currentText() == PER_PARTICLE else table_of
+        return kind(self.view.measurement)
+
+    def csv(self) -> str:
+        return table_csv(*self.rows())
+
+    def _fill_table(self) -> None:
+        if self.view is None:
+            return
+        header, rows = self.rows()
+        self.table.setSortingEnabled(False)
+        self.table.clear()
         self.table.setColumnCount(len(header))
         self.table.setHorizontalHeaderLabels(header)
         self.table.setRowCount(len(rows))
         for r, values in enumerate(rows):
             for c, v in enumerate(values):
-                text = "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
-                self.table.setItem(r, c, QtWidgets.QTableWidgetItem(text))
+                item = QtWidgets.QTableWidgetItem()
+                if isinstance(v, bool):
+                    item.setText("yes" if v else "no")
+                elif isinstance(v, int | float):
+                    item.setData(QtCore.Qt.DisplayRole, float(f"{v:.4g}") if isinstance(v, float) else v)
+                else:
+                    item.setText("" if v is None else str(v))
+                self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
-        self.size_class.blockSignals(True)
-        self.size_class.clear()
-        self.size_class.addItems([c.name for c in measurement.classes[1:]])
-        self.size_class.blockSignals(False)
-        self.copy.setEnabled(True)
-        self.export.setEnabled(True)
-        self._draw_histogram()
+        self.table.setSortingEnabled(True)
+
+    def _draw_outlines(self) -> None:
+        """The shown class's particles outlined, a colour each, numbered where there is room
+        (the ids of the per-particle table)."""
+        for item in self.id_items:
+            self.window.canvas.view.removeItem(item)
+        self.id_items = []
+        index = self.size_class.currentIndex() + 1
+        if self.view is None or index < 1 or not self.show_particles.isChecked():
+            self.outlines.set_mask(None)
+            return
+        c = self.view.measurement.classes[index]
+        self.outlines.set_mask(self.view.outline_codes(c.value))
+        t = c.particles.table
+        wide = np.flatnonzero(t.feret_min >= LABEL_MIN_PX)
+        for i in wide[np.argsort(-t.feret_min[wide], kind="stable")][:MAX_IDS]:
+            text = pg.TextItem(str(c.particles.first_id + int(i)), color=(255, 255, 255),
+                               anchor=(0.5, 0.5), fill=pg.mkBrush(0, 0, 0, 140))
+            text.setPos(float(t.centroid_x[i]), float(t.centroid_y[i]))
+            text.setZValue(13)
+            self.window.canvas.view.addItem(text, ignoreBounds=True)
+            self.id_items.append(text)
 
     def _draw_histogram(self) -> None:
         index = self.size_class.currentIndex() + 1
-        if self.measurement is None or index < 1:
+        if self.view is None or index < 1:
             return
-        sizes = self.measurement.classes[index].particles.equivalent_diameter
+        m = self.view.measurement
+        particles = m.classes[index].particles
+        sizes = particles.equivalent_diameter[particles.measured]
         counts, edges = np.histogram(sizes, bins=20) if sizes.size else ([], np.zeros(1))
         self.bars.setOpts(x=(edges[:-1] + edges[1:]) / 2, height=counts,
                           width=float(edges[1] - edges[0]) if len(edges) > 1 else 1)
-        self.histogram.setLabel("bottom", f"equivalent diameter ({self.measurement.length_unit})")
+        self.histogram.setLabel("bottom", f"equivalent diameter ({m.length_unit})")
 
     def export_csv(self, path: Path) -> None:
-        Path(path).write_text(table_csv(*table_of(self.measurement)), encoding="utf-8")
+        text = self.csv()
+        atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def _ask_export(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export measurements",
-                                                        "measurements.csv", "CSV (*.csv)")
+        name = "particles.csv" if self.table_kind.currentText() == PER_PARTICLE else "measurements.csv"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export measurements", name, "CSV (*.csv)")
         if path:
             self.export_csv(Path(path))

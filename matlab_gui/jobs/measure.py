@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from matlab_gui.imaging.measure import Measurement, MeasureOptions, measure_mask
-from matlab_gui.imaging.overlays import particle_overlay
+from matlab_gui.imaging.overlays import PALETTE, particle_overlay
+from matlab_gui.imaging.particles import outlines
 
 
 @dataclass
@@ -63,19 +64,68 @@ def particle_rows(measurement: Measurement, first: int = 1) -> tuple[list[str], 
     return header, rows
 
 
+@dataclass
+class ParticleMarks:
+    """What a picture of the particles needs: their label image (classes before `first` left
+    out), and each drawn particle's id, centroid (x, y) in px and narrowest width in px."""
+
+    labels: np.ndarray
+    ids: list[int]
+    centroids: list[tuple[float, float]]
+    widths: list[float]
+
+
+def particle_marks(measurement: Measurement, first: int = 1) -> ParticleMarks:
+    """The particles of classes from value `first` on, with the ids `particle_rows` gives them."""
+    keep = [c for c in measurement.classes[first:] if len(c.particles.table)]
+    labels = measurement.labels.copy()
+    below = sum(len(c.particles.table) for c in measurement.classes[:first])
+    if below:
+        labels[labels <= below] = 0
+    ids = [c.particles.first_id + i for c in keep for i in range(len(c.particles.table))]
+    centroids = [(float(x), float(y)) for c in keep for x, y in
+                 zip(c.particles.table.centroid_x, c.particles.table.centroid_y, strict=True)]
+    widths = [float(w) for c in keep for w in c.particles.table.feret_min]
+    return ParticleMarks(labels, ids, centroids, widths)
+
+
 def overlay_of(measurement: Measurement, image: np.ndarray | None, first: int = 1) -> np.ndarray:
     """RGB picture of the particles of classes from value `first` on, outlined and numbered as
     in `particle_rows`, over `image` (its display view) or black."""
-    keep = [c for c in measurement.classes[first:] if len(c.particles.table)]
-    labels = measurement.labels.copy()
-    if first and measurement.classes[:first]:
-        below = sum(len(c.particles.table) for c in measurement.classes[:first])
-        labels[labels <= below] = 0
-    ids = [c.particles.first_id + i for c in keep for i in range(len(c.particles.table))]
-    centroids = [(x, y) for c in keep for x, y in zip(c.particles.table.centroid_x,
-                                                      c.particles.table.centroid_y, strict=True)]
-    widths = [w for c in keep for w in c.particles.table.feret_min]
-    return particle_overlay(image, labels, ids, centroids, widths)
+    marks = particle_marks(measurement, first)
+    return particle_overlay(image, marks.labels, marks.ids, marks.centroids, marks.widths)
+
+
+@dataclass
+class MeasuredView:
+    """A measurement with its particle outlines ready to draw over the image in the window:
+    the outline pixels (flat indices), each one's colour code (1 + id % colours) and class."""
+
+    measurement: Measurement
+    outline_at: np.ndarray
+    outline_code: np.ndarray
+    outline_class: np.ndarray
+
+    def outline_codes(self, value: int) -> np.ndarray:
+        """uint8 image of the outlines of class `value`'s particles (0 elsewhere)."""
+        m = self.measurement
+        codes = np.zeros(m.height * m.width, np.uint8)
+        pick = self.outline_class == value
+        codes[self.outline_at[pick]] = self.outline_code[pick]
+        return codes.reshape(m.height, m.width)
+
+
+def measure_for_view(request: MeasureRequest, progress=None, cancel=None,
+                     colours: int = len(PALETTE)) -> MeasuredView:
+    """`run_measure` plus every particle's outline (a second pass over the image: off the GUI
+    thread too), kept sparse so showing one class's outlines is cheap."""
+    m = run_measure(request)
+    class_of = np.zeros(int(m.labels.max()) + 1, np.int32)
+    for c in m.classes:
+        class_of[c.particles.first_id:c.particles.first_id + len(c.particles.table)] = c.value
+    at = np.flatnonzero(outlines(m.labels))
+    ids = m.labels.ravel()[at]
+    return MeasuredView(m, at, (1 + ids % colours).astype(np.uint8), class_of[ids])
 
 
 def table_csv(header: list[str], rows: list[list]) -> str:
