@@ -88,7 +88,12 @@ def phase_fractions(mask: np.ndarray, values: Sequence[int]) -> np.ndarray:
 
 def particles(binary: np.ndarray, pixel_size_m: float | None = None) -> Particles:
     """Connected regions of a boolean image with their area, diameter and elongation."""
-    labels = skm.label(binary, connectivity=2)
+    return region_sizes(skm.label(binary, connectivity=2), pixel_size_m)
+
+
+def region_sizes(labels: np.ndarray, pixel_size_m: float | None = None) -> Particles:
+    """Area, diameter and elongation of every region of a label image (0 = none), so touching
+    regions such as grains are measured one by one."""
     props = skm.regionprops_table(labels, properties=("area", "axis_major_length", "axis_minor_length"))
     scale = pixel_size_m * 1e6 if pixel_size_m else 1.0  # µm per pixel
     area = props["area"].astype(np.float64)
