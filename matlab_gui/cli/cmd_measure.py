@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--overlay", type=Path, metavar="PNG",
                    help="write a picture of the particles outlined and numbered as in --particles "
                         "(over --image; value 0 is not outlined)")
+    g = parser.add_argument_group("grain size")
+    g.add_argument("--grain-boundary", nargs="+", metavar="CLASS", default=[],
+                   help="ASTM E112 grain size (planimetric and lineal intercept G, grain size "
+                        "distribution) of the grains between these boundary classes (names or values)")
     a("--json", action="store_true", help="print one JSON object (with every particle's row)")
 
 
@@ -83,7 +87,7 @@ def names_beside(mask: Path) -> list[str] | None:
     return [rows.get(v, str(v)) for v in range(max(rows) + 1)] if rows else None
 
 
-def class_values(wanted: list[str], names: list[str] | None, mask) -> list[int]:
+def class_values(wanted: list[str], names: list[str] | None, mask, option: str) -> list[int]:
     """Mask values of classes given by name or by value."""
     import numpy as np
 
@@ -98,7 +102,7 @@ def class_values(wanted: list[str], names: list[str] | None, mask) -> list[int]:
             values.append(int(item))
         else:
             known = ", ".join(names) if names else ", ".join(map(str, sorted(present)))
-            raise UserError(f"--split {item!r} is not a class of this mask ({known})")
+            raise UserError(f"{option} {item!r} is not a class of this mask ({known})")
     return values
 
 
@@ -122,7 +126,14 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.imaging.particles import ParticleOptions
     from matlab_gui.imaging.units import parse_area_px, parse_pixel_size
     from matlab_gui.imaging.write import check_output
-    from matlab_gui.jobs.measure import MeasureRequest, particle_rows, run_measure, table_csv
+    from matlab_gui.jobs.measure import (
+        MeasureRequest,
+        grain_lines,
+        particle_rows,
+        run_grain_size,
+        run_measure,
+        table_csv,
+    )
 
     mask = read_mask(args.mask)
     names = args.classes or names_beside(args.mask)
@@ -142,11 +153,16 @@ def run(args: argparse.Namespace) -> int:
         particles = ParticleOptions(prominence=args.prominence, fill_holes=args.fill_holes,
                                     min_area_px=parse_area_px(args.min_area, pixel_size),
                                     exclude_edge=not args.keep_edge)
-        options = MeasureOptions(particles, frozenset(class_values(args.split, names, mask)))
-        measurement = run_measure(MeasureRequest(mask, names, pixel_size, options))
+        options = MeasureOptions(particles, frozenset(class_values(args.split, names, mask, "--split")))
+        boundaries = frozenset(class_values(args.grain_boundary, names, mask, "--grain-boundary"))
+        request = MeasureRequest(mask, names, pixel_size, options, boundaries)
+        measurement = run_measure(request)
+        grains = run_grain_size(request)
     except UserError as exc:
         raise UserError(exc.problem, args.mask) from None
     out = measurement.to_dict(args.bins)
+    if grains is not None:
+        out["grain_size"] = grains.to_dict()
     out["mask"] = str(args.mask)
     header, rows = particle_rows(measurement, first=0)
     if args.particles:
@@ -158,4 +174,6 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
     else:
         _print_table(out)
+        for line in grain_lines(grains) if grains is not None else []:
+            print(line)
     return 0

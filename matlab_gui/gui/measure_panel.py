@@ -22,6 +22,7 @@ from matlab_gui.imaging.particles import ParticleOptions
 from matlab_gui.imaging.write import atomic_write_bytes
 from matlab_gui.jobs.measure import (
     MeasureRequest,
+    grain_lines,
     measure_for_view,
     particle_rows,
     table_csv,
@@ -30,6 +31,7 @@ from matlab_gui.jobs.measure import (
 
 ANNOTATION, PREDICTION = "Annotation", "Prediction"
 PER_CLASS, PER_PARTICLE = "Per class", "Per particle"
+NO_GRAINS = "— (no grain size)"
 MAX_IDS = 400  # id labels drawn on the canvas at most (more would hide the image)
 
 
@@ -55,6 +57,10 @@ class MeasurePanel(QtWidgets.QWidget):
         self.exclude_edge.setToolTip("They stay in the particle list and the area fractions, "
                                      "not in the size statistics")
         self.show_particles = QtWidgets.QCheckBox("Outline the shown class's particles", checked=True)
+        self.boundary = QtWidgets.QComboBox()
+        self.boundary.setToolTip("The class painted or predicted on the grain boundaries: "
+                                 "ASTM E112 grain size of the grains between them")
+        self.grain_text = QtWidgets.QLabel(wordWrap=True)
         self.table_kind = QtWidgets.QComboBox()
         self.table_kind.addItems([PER_CLASS, PER_PARTICLE])
         self.table = QtWidgets.QTableWidget(0, 0, editTriggers=QtWidgets.QTableWidget.NoEditTriggers)
@@ -86,9 +92,11 @@ class MeasurePanel(QtWidgets.QWidget):
         form.addRow(self.fill_holes)
         form.addRow(self.exclude_edge)
         form.addRow(self.show_particles)
+        form.addRow("Grain boundaries:", self.boundary)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(options)
+        layout.addWidget(self.grain_text)
         layout.addWidget(self.table_kind)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notes)
@@ -103,6 +111,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table_kind.currentIndexChanged.connect(lambda _: self._fill_table())
         self.show_particles.toggled.connect(lambda _: self._draw_outlines())
         self.worker.finished.connect(self._measured)
+        self.worker.failed.connect(self._failed)
         signals = self.window.signals
         signals.classes.connect(lambda _: self._list_classes())
         signals.project.connect(lambda _: self._list_classes())
@@ -112,14 +121,19 @@ class MeasurePanel(QtWidgets.QWidget):
     def _list_classes(self) -> None:
         """One tick box per project class; ticks kept by name across refreshes."""
         ticked = set(self.split_names())
+        boundary = self.boundary.currentText()
         self.split.clear()
+        self.boundary.clear()
+        self.boundary.addItem(NO_GRAINS, None)
         s = self.window.session
         for c in [] if s is None else s.project.classes:
+            self.boundary.addItem(c.name, c.index)
             item = QtWidgets.QListWidgetItem(c.name)
             item.setData(QtCore.Qt.UserRole, c.index)
             item.setFlags(item.flags() | QtCore.Qt.ItemIsUserCheckable)
             item.setCheckState(QtCore.Qt.Checked if c.name in ticked else QtCore.Qt.Unchecked)
             self.split.addItem(item)
+        self.boundary.setCurrentIndex(max(self.boundary.findText(boundary), 0))
 
     def split_names(self) -> list[str]:
         return [self.split.item(i).text() for i in range(self.split.count())
@@ -154,7 +168,9 @@ class MeasurePanel(QtWidgets.QWidget):
             return
         classes = {c.index: c.name for c in s.project.classes}
         names = ["unlabelled", *(classes.get(i, str(i)) for i in range(1, max(classes) + 1))]
-        request = MeasureRequest(mask, names, s.record.pixel_size_m, self.options())
+        boundary = self.boundary.currentData()
+        grains = frozenset() if boundary is None else frozenset({boundary})
+        request = MeasureRequest(mask, names, s.record.pixel_size_m, self.options(), grains)
         self.worker.start(measure_for_view, request)
 
     def clear(self) -> None:
@@ -164,17 +180,23 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.setRowCount(0)
         self.table.setColumnCount(0)
         self.notes.clear()
+        self.grain_text.clear()
         self.size_class.clear()
         self.bars.setOpts(x=[], height=[])
         self.copy.setEnabled(False)
         self.export.setEnabled(False)
         self._draw_outlines()
 
+    def _failed(self, message: str) -> None:
+        self.clear()
+        self.notes.setText(f"Could not measure: {message}")
+
     def _measured(self, view) -> None:
         self.view = view
         m = view.measurement
         self._fill_table()
         self.notes.setText("\n".join(f"{c.name}: {n}" for c in m.classes[1:] for n in c.particles.notes()))
+        self.grain_text.setText("" if view.grains is None else "\n".join(grain_lines(view.grains)))
         self.size_class.blockSignals(True)
         self.size_class.clear()
         self.size_class.addItems([c.name for c in m.classes[1:]])

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matlab_gui.imaging.grain_size import GrainSize, grain_size
 from matlab_gui.imaging.measure import Measurement, MeasureOptions, measure_mask
 from matlab_gui.imaging.overlays import PALETTE, particle_overlay
 from matlab_gui.imaging.particles import outlines
@@ -21,11 +22,20 @@ class MeasureRequest:
     names: list[str] | None  # by mask value; 0 = unlabelled
     pixel_size_m: float | None
     options: MeasureOptions = MeasureOptions()
+    grain_boundaries: frozenset[int] = frozenset()  # classes drawn on grain boundaries, if any
 
 
 def run_measure(request: MeasureRequest, progress=None, cancel=None) -> Measurement:
     """Label the particles of every class (seconds on a large mask: run it off the GUI thread)."""
     return measure_mask(request.mask, request.names, request.pixel_size_m, request.options)
+
+
+def run_grain_size(request: MeasureRequest) -> GrainSize | None:
+    """ASTM E112 grain size of the grains between the request's boundary classes (None when it
+    names none)."""
+    if not request.grain_boundaries:
+        return None
+    return grain_size(request.mask, sorted(request.grain_boundaries), request.pixel_size_m)
 
 
 def table_of(measurement: Measurement, first: int = 1) -> tuple[list[str], list[list]]:
@@ -105,6 +115,7 @@ class MeasuredView:
     outline_at: np.ndarray
     outline_code: np.ndarray
     outline_class: np.ndarray
+    grains: GrainSize | None = None
 
     def outline_codes(self, value: int) -> np.ndarray:
         """uint8 image of the outlines of class `value`'s particles (0 elsewhere)."""
@@ -125,7 +136,24 @@ def measure_for_view(request: MeasureRequest, progress=None, cancel=None,
         class_of[c.particles.first_id:c.particles.first_id + len(c.particles.table)] = c.value
     at = np.flatnonzero(outlines(m.labels))
     ids = m.labels.ravel()[at]
-    return MeasuredView(m, at, (1 + ids % colours).astype(np.uint8), class_of[ids])
+    return MeasuredView(m, at, (1 + ids % colours).astype(np.uint8), class_of[ids],
+                        run_grain_size(request))
+
+
+def grain_lines(grains: GrainSize) -> list[str]:
+    """The grain size in a few readable lines, G by both methods when the scale is known."""
+    p, i = grains.planimetric, grains.intercept.total
+    unit = grains.length_unit
+    lines = []
+    if p.G is not None:
+        lines.append(f"ASTM E112 grain size G = {p.G:.2f} (planimetric), "
+                     f"{i.G:.2f} (intercept)" if i.G is not None else
+                     f"ASTM E112 grain size G = {p.G:.2f} (planimetric)")
+    lines.append(f"{p.n_equivalent:g} grains (Jeffries count), mean area {p.mean_grain_area:.4g} {unit}²")
+    if i.mean_intercept is not None:
+        lines.append(f"mean lineal intercept {i.mean_intercept:.4g} {unit} over "
+                     f"{i.intersections:g} intersections")
+    return lines + list(grains.notes)
 
 
 def table_csv(header: list[str], rows: list[list]) -> str:

@@ -86,3 +86,24 @@ def test_bad_particle_options_are_one_clear_line(disks, capsys, args, message):
     assert main(["measure", str(path), "--classes", "matrix", "gamma", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_grain_size_from_a_boundary_class(tmp_path, capsys):
+    from tests.imaging.test_imaging_grain_size import PIXEL, class_mask, expected_G, voronoi
+
+    labels, density = voronoi((600, 600), 1500.0, seed=5)
+    path = tmp_path / "grains.png"
+    write_mask(path, class_mask(labels))
+    size = f"{PIXEL * 1e9:g}nm"
+    assert main(["measure", str(path), "--classes", "none", "grain", "boundary", "--pixel-size", size,
+                 "--grain-boundary", "boundary", "--json"]) == 0
+    grains = json.loads(capsys.readouterr().out)["grain_size"]
+    planimetric, intercept = expected_G(density)
+    assert grains["planimetric"]["G"] == pytest.approx(planimetric, abs=0.15)
+    assert grains["intercept"]["G"] == pytest.approx(intercept, abs=0.15)
+    assert main(["measure", str(path), "--classes", "none", "grain", "boundary", "--pixel-size", size,
+                 "--grain-boundary", "2"]) == 0
+    text = capsys.readouterr().out
+    assert f"G = {grains['planimetric']['G']:.2f} (planimetric)" in text and "intercept" in text
+    assert main(["measure", str(path), "--grain-boundary", "boundary"]) == 2
+    assert "--grain-boundary 'boundary' is not a class" in capsys.readouterr().err

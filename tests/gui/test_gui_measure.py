@@ -97,3 +97,27 @@ def test_another_image_clears_the_measurement(qtbot, disks, tmp_path):
     tifffile.imwrite(other, np.zeros((50, 50), np.uint8))
     window.open_paths([other])
     assert panel.view is None and panel.table.rowCount() == 0 and panel.outlines.tile_count == 0
+
+
+def test_grain_size_from_the_boundary_class(qtbot, window, tmp_path):
+    from tests.imaging.test_imaging_grain_size import PIXEL, class_mask, expected_G, voronoi
+
+    labels, density = voronoi((500, 500), 1200.0, seed=2)
+    image = tmp_path / "grains.tif"
+    tifffile.imwrite(image, np.full((500, 500), 90, np.uint8))
+    window.open_paths([image])
+    s, panel = window.session, window.model_features.measurements
+    s.set_pixel_size(PIXEL)
+    s.assign(class_mask(labels))  # 1 grain, 2 boundary
+    measured(qtbot, panel)
+    assert panel.grain_text.text() == ""
+    panel.boundary.setCurrentText(s.project.classes[1].name)
+    measured(qtbot, panel)
+    planimetric = panel.view.grains.planimetric.G
+    assert planimetric == pytest.approx(expected_G(density)[0], abs=0.15)
+    assert f"G = {planimetric:.2f} (planimetric)" in panel.grain_text.text()
+    s.assign(np.ones((500, 500), np.uint8))  # no boundary painted now
+    with qtbot.waitSignal(panel.worker.failed, timeout=10000):
+        panel.measure.click()
+    assert "do not occur in the mask" in panel.notes.text()
+    window.model_features.close()
