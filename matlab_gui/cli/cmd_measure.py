@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from matlab_gui.imaging.particles import DEFAULT_PROMINENCE
+from matlab_gui.cli.measure_options import add_measure_options, measure_spec
 
 NAME = "measure"
 HELP = "Area fraction and particle analysis per class of a mask (µm when the pixel size is known)."
@@ -30,29 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--classes", nargs="+", metavar="NAME",
       help="class names for values 0, 1, 2, ... (default: the classes.csv beside the mask)")
     a("--bins", type=_bins, default=10, help="size-distribution histogram bins (1..1000)")
-    p = parser.add_argument_group("particles")
-    p.add_argument("--split", nargs="+", metavar="CLASS", default=[],
-                   help="separate touching particles of these classes (names or values) by a "
-                        "distance-transform watershed")
-    p.add_argument("--prominence", type=float, default=DEFAULT_PROMINENCE, metavar="PX",
-                   help="how deep (px of distance) a neck must be to split there "
-                        f"(default {DEFAULT_PROMINENCE:g}; larger splits less)")
-    p.add_argument("--fill-holes", action="store_true", help="fill holes in particles first")
-    p.add_argument("--min-area", metavar="AREA", default="0",
-                   help="remove smaller particles first: pixels ('20') or an area ('0.5um2')")
-    p.add_argument("--keep-edge", action="store_true",
-                   help="count particles cut by the image edge in the size statistics "
-                        "(default: left out, and said so)")
+    add_measure_options(parser)
+    p = parser.add_argument_group("outputs")
     p.add_argument("--particles", type=Path, metavar="CSV",
                    help="write one row per particle (id, class, area, diameters, Feret, aspect "
                         "ratio, orientation, centroid, edge)")
     p.add_argument("--overlay", type=Path, metavar="PNG",
                    help="write a picture of the particles outlined and numbered as in --particles "
                         "(over --image; value 0 is not outlined)")
-    g = parser.add_argument_group("grain size")
-    g.add_argument("--grain-boundary", nargs="+", metavar="CLASS", default=[],
-                   help="ASTM E112 grain size (planimetric and lineal intercept G, grain size "
-                        "distribution) of the grains between these boundary classes (names or values)")
     a("--json", action="store_true", help="print one JSON object (with every particle's row)")
 
 
@@ -87,25 +72,6 @@ def names_beside(mask: Path) -> list[str] | None:
     return [rows.get(v, str(v)) for v in range(max(rows) + 1)] if rows else None
 
 
-def class_values(wanted: list[str], names: list[str] | None, mask, option: str) -> list[int]:
-    """Mask values of classes given by name or by value."""
-    import numpy as np
-
-    from matlab_gui.errors import UserError
-
-    present = set(np.unique(mask).tolist())
-    values = []
-    for item in wanted:
-        if names and item in names:
-            values.append(names.index(item))
-        elif item.isdigit() and (int(item) in present or (names and int(item) < len(names))):
-            values.append(int(item))
-        else:
-            known = ", ".join(names) if names else ", ".join(map(str, sorted(present)))
-            raise UserError(f"{option} {item!r} is not a class of this mask ({known})")
-    return values
-
-
 def write_text(path: Path, text: str) -> None:
     from matlab_gui.imaging.write import atomic_write_bytes
 
@@ -122,12 +88,9 @@ def write_overlay(path: Path, measurement, image) -> None:
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
-    from matlab_gui.imaging.measure import MeasureOptions
-    from matlab_gui.imaging.particles import ParticleOptions
-    from matlab_gui.imaging.units import parse_area_px, parse_pixel_size
+    from matlab_gui.imaging.units import parse_pixel_size
     from matlab_gui.imaging.write import check_output
     from matlab_gui.jobs.measure import (
-        MeasureRequest,
         grain_lines,
         particle_rows,
         run_grain_size,
@@ -150,12 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if path:
             check_output(path)
     try:
-        particles = ParticleOptions(prominence=args.prominence, fill_holes=args.fill_holes,
-                                    min_area_px=parse_area_px(args.min_area, pixel_size),
-                                    exclude_edge=not args.keep_edge)
-        options = MeasureOptions(particles, frozenset(class_values(args.split, names, mask, "--split")))
-        boundaries = frozenset(class_values(args.grain_boundary, names, mask, "--grain-boundary"))
-        request = MeasureRequest(mask, names, pixel_size, options, boundaries)
+        request = measure_spec(args).request(mask, names, pixel_size)
         measurement = run_measure(request)
         grains = run_grain_size(request)
     except UserError as exc:

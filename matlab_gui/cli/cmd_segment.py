@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from matlab_gui.cli.measure_options import add_measure_options, measure_spec
 from matlab_gui.cli.output import (
     StageBars,
     add_engine_option,
@@ -40,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--labels-only", action="store_true",
       help="keep argmax + max probability instead of every class's probability (less memory)")
     a("--device", default="auto")
+    a("--measure", action="store_true",
+      help="also measure each image's particles (and grains, with --grain-boundary): one row "
+           "per image and class in measurements.csv, one row per particle in <image>_particles.csv")
+    add_measure_options(parser)
     add_engine_option(parser)
     add_output_options(parser)
 
@@ -55,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
             overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,
             tile=args.tile, overlap=args.overlap, batch=args.batch, tta=args.tta,
             output="labels" if args.labels_only else "auto", engine=args.engine,
+            measure=measure_spec(args) if args.measure or args.grain_boundary else None,
         )
         try:
             outcome = run_segment(request, progress=bars)
@@ -68,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "segmented": outcome.segmented, "failed": len(outcome.images) - outcome.segmented,
         "out": str(args.out), "classes": outcome.class_names,
         "fractions_csv": str(outcome.fractions_csv), "wall_s": round(outcome.wall_s, 3),
+        "measurements_csv": str(outcome.measurements_csv) if outcome.measurements_csv else None,
         "engine": outcome.engine,
         "images": [{"path": str(i.path), "files": [str(f) for f in i.files],
                     "fractions": dict(zip(outcome.class_names, i.fractions, strict=False)),
@@ -75,5 +82,6 @@ def run(args: argparse.Namespace) -> int:
     }
     result(args, summary, [
         f"segmented {outcome.segmented} of {len(outcome.images)} images into {args.out} "
-        f"({outcome.wall_s:.1f} s); phase fractions in {outcome.fractions_csv}"])
+        f"({outcome.wall_s:.1f} s); phase fractions in {outcome.fractions_csv}"
+        + (f", measurements in {outcome.measurements_csv}" if outcome.measurements_csv else "")])
     return 0 if outcome.segmented else 1

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from matlab_gui.errors import UserError
 from matlab_gui.imaging.grain_size import GrainSize, grain_size
 from matlab_gui.imaging.measure import Measurement, MeasureOptions, measure_mask
 from matlab_gui.imaging.overlays import PALETTE, particle_overlay
-from matlab_gui.imaging.particles import outlines
+from matlab_gui.imaging.particles import DEFAULT_PROMINENCE, ParticleOptions, outlines
+from matlab_gui.imaging.units import parse_area_px
 
 
 @dataclass
@@ -23,6 +26,52 @@ class MeasureRequest:
     pixel_size_m: float | None
     options: MeasureOptions = MeasureOptions()
     grain_boundaries: frozenset[int] = frozenset()  # classes drawn on grain boundaries, if any
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """Particle and grain options as a user gives them (classes by name or value, an area with
+    its unit), made into one image's request once its class names and pixel size are known:
+    the same words mean the same thing in `measure` and in batch `segment`."""
+
+    split: tuple[str, ...] = ()
+    min_area: str = "0"
+    fill_holes: bool = False
+    exclude_edge: bool = True
+    prominence: float = DEFAULT_PROMINENCE
+    grain_boundary: tuple[str, ...] = ()
+
+    def check(self, names: list[str]) -> None:
+        """UserError now, before any image, for a class the model does not have."""
+        empty = np.zeros((0, 0), np.uint8)
+        class_values(self.split, names, empty, "split")
+        class_values(self.grain_boundary, names, empty, "grain boundary")
+
+    def request(self, mask: np.ndarray, names: list[str] | None,
+                pixel_size_m: float | None) -> MeasureRequest:
+        particles = ParticleOptions(prominence=self.prominence, fill_holes=self.fill_holes,
+                                    min_area_px=parse_area_px(self.min_area, pixel_size_m),
+                                    exclude_edge=self.exclude_edge)
+        split = class_values(self.split, names, mask, "split")
+        boundaries = class_values(self.grain_boundary, names, mask, "grain boundary")
+        return MeasureRequest(mask, names, pixel_size_m, MeasureOptions(particles, frozenset(split)),
+                              frozenset(boundaries))
+
+
+def class_values(wanted: Sequence[str], names: list[str] | None, mask: np.ndarray,
+                 what: str) -> list[int]:
+    """Mask values of classes given by name, or by value (one the mask holds or names)."""
+    present = set(np.unique(mask).tolist()) if wanted else set()
+    values = []
+    for item in wanted:
+        if names and item in names:
+            values.append(names.index(item))
+        elif item.isdigit() and (int(item) in present or (names and int(item) < len(names))):
+            values.append(int(item))
+        else:
+            known = ", ".join(names) if names else ", ".join(map(str, sorted(present)))
+            raise UserError(f"{what} class {item!r} is not a class of this mask ({known})")
+    return values
 
 
 def run_measure(request: MeasureRequest, progress=None, cancel=None) -> Measurement:
@@ -154,6 +203,41 @@ def grain_lines(grains: GrainSize) -> list[str]:
         lines.append(f"mean lineal intercept {i.mean_intercept:.4g} {unit} over "
                      f"{i.intersections:g} intersections")
     return lines + list(grains.notes)
+
+
+_IMAGE_COLUMNS = ["path", "class", "area fraction", "particles", "measured", "removed small", "length unit",
+                  "mean area", "median area", "mean diameter", "median diameter",
+                  "mean Feret max", "mean Feret min", "mean aspect ratio"]
+_GRAIN_COLUMNS = ["grain size G (planimetric)", "grain size G (intercept)", "mean intercept"]
+
+
+def image_header(grains: bool) -> list[str]:
+    """Columns of batch segment's measurements.csv: one row per image and class, areas in the
+    square of the row's length unit (µm where the image has a pixel size, else px); `measured`
+    particles are those the size columns use (the others touch the edge), `removed small` those
+    below the minimum area."""
+    return [*_IMAGE_COLUMNS, *(_GRAIN_COLUMNS if grains else []), "error"]
+
+
+def measure_image(spec: MeasureSpec, labels: np.ndarray, names: list[str],
+                  pixel_size_m: float | None, path) -> tuple[list[list], tuple[list[str], list[list]]]:
+    """One segmented image measured as `spec` says: its rows of measurements.csv, and its
+    per-particle table (header, rows). Every class of the model is measured (value 0 is one)."""
+    request = spec.request(labels, names, pixel_size_m)
+    measurement = run_measure(request)
+    grains = run_grain_size(request)
+    rows = []
+    for c in measurement.classes:
+        s = c.particles.summary()
+        row = [str(path), c.name, c.area_fraction, s["count"], s.get("measured", 0),
+               c.particles.removed_small, measurement.length_unit, *(s.get(k) for k in (
+                   "mean_area", "median_area", "mean_equivalent_diameter",
+                   "median_equivalent_diameter", "mean_feret_max", "mean_feret_min",
+                   "mean_aspect_ratio"))]
+        if spec.grain_boundary:
+            row += [grains.planimetric.G, grains.intercept.total.G, grains.intercept.total.mean_intercept]
+        rows.append(["" if v is None else v for v in row] + [""])
+    return rows, particle_rows(measurement, first=0)
 
 
 def table_csv(header: list[str], rows: list[list]) -> str:

@@ -29,6 +29,7 @@ from matlab_gui.imaging.matfile import class_fields, write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import atomic_write_bytes, check_output, write_maps
+from matlab_gui.jobs.measure import MeasureSpec, image_header, measure_image
 from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
@@ -51,6 +52,7 @@ class SegmentRequest:
     tta: bool = False
     output: str = "auto"  # "probabilities" | "labels" | "auto" (labels when memory is short)
     engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
+    measure: MeasureSpec | None = None  # particles (and grains) per image: measurements.csv
 
 
 @dataclass
@@ -58,6 +60,7 @@ class ImageOutcome:
     path: Path
     files: list[Path] = field(default_factory=list)
     fractions: list[float] = field(default_factory=list)
+    measurements: list[list] = field(default_factory=list)  # rows of measurements.csv
     error: str = ""
 
 
@@ -67,6 +70,7 @@ class SegmentResult:
     images: list[ImageOutcome]
     fractions_csv: Path
     wall_s: float
+    measurements_csv: Path | None = None
     engine: str = "torch"  # what ran the network
     engine_note: str = ""  # why it is not the engine asked for
 
@@ -148,15 +152,16 @@ def _key(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
-def read_other_rows(path: Path, class_names: list[str], images: list[Path]) -> list[list[str]]:
-    """Rows an earlier run wrote for images not in this run, kept as they are."""
+def read_other_rows(path: Path, header: list[str], images: list[Path],
+                    what: str = "a phase-fraction CSV") -> list[list[str]]:
+    """Rows an earlier run wrote for images not in this run (path in the first column), kept
+    as they are."""
     if not path.is_file():
         return []
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
-        header = _header(class_names)
         if next(reader, None) != header:
-            raise UserError("exists but is not a phase-fraction CSV of this model's classes; "
+            raise UserError(f"exists but is not {what} of this model's classes and options; "
                             "choose another --out", path)
         mine, rows = {_key(p) for p in images}, []
         for rec in reader:
@@ -167,17 +172,31 @@ def read_other_rows(path: Path, class_names: list[str], images: list[Path]) -> l
         return rows
 
 
-def write_fractions(path: Path, others: list[list[str]], images: list[ImageOutcome],
-                    class_names: list[str]) -> None:
+def write_rows(path: Path, header: list[str], rows: list[list]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(_header(class_names))
-    writer.writerows(others)
-    for item in images:
-        values = [f"{f:.6f}" for f in item.fractions] or [""] * len(class_names)
-        writer.writerow([str(item.path), *values, item.error])
+    writer.writerow(header)
+    writer.writerows(rows)
     payload = buffer.getvalue().encode("utf-8")
     atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
+
+
+def write_fractions(path: Path, others: list[list[str]], images: list[ImageOutcome],
+                    class_names: list[str]) -> None:
+    rows = [*others]
+    for item in images:
+        values = [f"{f:.6f}" for f in item.fractions] or [""] * len(class_names)
+        rows.append([str(item.path), *values, item.error])
+    write_rows(path, _header(class_names), rows)
+
+
+def write_measurements(path: Path, header: list[str], others: list[list[str]],
+                       images: list[ImageOutcome]) -> None:
+    """One row per image and class (an image that failed: one row with its error)."""
+    rows = [*others]
+    for item in images:
+        rows += item.measurements or [[str(item.path), *[""] * (len(header) - 2), item.error]]
+    write_rows(path, header, rows)
 
 
 # -- the job --------------------------------------------------------------------------------
@@ -257,7 +276,13 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
                                batch=request.batch, tta=request.tta, output=request.output)
     outcomes: list[ImageOutcome] = []
     fractions_csv = request.out / "phase_fractions.csv"
-    others = read_other_rows(fractions_csv, names, paths)
+    others = read_other_rows(fractions_csv, _header(names), paths)
+    measured = None
+    if request.measure is not None:
+        request.measure.check(names)
+        measured = request.out / "measurements.csv"
+        measure_header = image_header(bool(request.measure.grain_boundary))
+        others_measured = read_other_rows(measured, measure_header, paths, "a measurements CSV")
     for n, (path, base) in enumerate(zip(paths, bases, strict=True)):
         cancel.raise_if_cancelled()
         report(progress, Progress("image", n, len(paths), message=path.name))
@@ -268,9 +293,16 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
             prediction = segment_image(segmenter, card, micrograph.data, path, progress, cancel)
             outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
             outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
+            if request.measure is not None:
+                outcome.measurements, table = measure_image(
+                    request.measure, prediction.labels, names, micrograph.meta.pixel_size_m, path)
+                outcome.files.append(request.out / base.parent / f"{base.name}_particles.csv")
+                write_rows(outcome.files[-1], *table)
         except UserError as exc:
             outcome.error = exc.problem
         write_fractions(fractions_csv, others, outcomes, names)
+        if measured is not None:
+            write_measurements(measured, measure_header, others_measured, outcomes)
     report(progress, Progress("image", len(paths), len(paths)))
     return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0,
-                         engine.description, engine.note)
+                         measured, engine.description, engine.note)

@@ -76,7 +76,7 @@ def test_overlay_numbers_the_particles_over_the_image(disks, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--split", "pores"], "not a class of this mask"),
+    (["--split", "pores"], "split class 'pores' is not a class of this mask"),
     (["--min-area", "1um2"], "no pixel size"),
     (["--min-area", "big"], "not a number of pixels"),
     (["--prominence", "0"], "prominence"),
@@ -106,4 +106,22 @@ def test_grain_size_from_a_boundary_class(tmp_path, capsys):
     text = capsys.readouterr().out
     assert f"G = {grains['planimetric']['G']:.2f} (planimetric)" in text and "intercept" in text
     assert main(["measure", str(path), "--grain-boundary", "boundary"]) == 2
-    assert "--grain-boundary 'boundary' is not a class" in capsys.readouterr().err
+    assert "grain boundary class 'boundary' is not a class" in capsys.readouterr().err
+
+
+def test_segment_measure_options_reach_every_image(tmp_path, capsys):
+    from tests.jobs.test_jobs_segment import save_tiny_model
+
+    model = save_tiny_model(tmp_path / "model")
+    image = tmp_path / "img.tif"
+    write_image(image, np.random.default_rng(0).integers(0, 255, (80, 90), dtype=np.uint8))
+    out = tmp_path / "out"
+    assert main(["segment", "--model", str(model), str(image), "--out", str(out), "--quiet",
+                 "--device", "cpu", "--measure", "--min-area", "100000"]) == 0
+    with (out / "measurements.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 3 and all(r["particles"] == "0" for r in rows)
+    assert sum(int(r["removed small"]) for r in rows) > 0
+    assert main(["segment", "--model", str(model), str(image), "--out", str(tmp_path / "o2"),
+                 "--quiet", "--device", "cpu", "--measure", "--split", "nothing"]) == 2
+    assert "split class 'nothing' is not a class" in capsys.readouterr().err

@@ -218,3 +218,31 @@ def test_images_one_pixel_wide_or_high_are_segmented_with_every_map(tiny_segment
             assert read_mask(tmp_path / "o" / f"{name}_mask.tif").shape == shape
             probs = tifffile.imread(tmp_path / "o" / f"{name}_probabilities.tif")
             assert probs.shape == (2, *shape)
+
+
+def test_measure_writes_one_row_per_image_and_class_equal_to_measure_on_the_mask(
+        seg_model, images, tmp_path):
+    from matlab_gui.cli import cmd_measure
+    from matlab_gui.jobs.measure import MeasureSpec, run_measure
+
+    spec = MeasureSpec(split=("pore",), min_area="3")
+    out = tmp_path / "out"
+    result = run_segment(SegmentRequest(model=seg_model, inputs=[images], out=out, device="cpu",
+                                        measure=spec))
+    assert result.measurements_csv == out / "measurements.csv"
+    with result.measurements_csv.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(Path(r["path"]).name, r["class"]) for r in rows] == [
+        ("broken.png", ""), *[(n, c) for n in ("grey16.tif", "rgb8.png") for c in CLASSES]]
+    assert rows[0]["error"]
+    assert {r["length unit"] for r in rows[1:4]} == {"µm"} and rows[4]["length unit"] == "px"
+    mask = read_mask(out / "grey16_mask.png")
+    names = cmd_measure.names_beside(out / "grey16_mask.png")
+    again = run_measure(spec.request(mask, names, 5e-9))
+    for row, c in zip(rows[1:4], again.classes[1:], strict=True):
+        assert row["class"] == c.name and int(row["particles"]) == len(c.particles.table)
+        assert float(row["area fraction"]) == pytest.approx(c.area_fraction)
+    with (out / "grey16_particles.csv").open(encoding="utf-8") as fh:
+        particles = list(csv.DictReader(fh))
+    assert len(particles) == sum(int(r["particles"]) for r in rows[1:4])
+    assert out / "grey16_particles.csv" in result.images[1].files
