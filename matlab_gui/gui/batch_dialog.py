@@ -23,6 +23,7 @@ class BatchChoice:
     recursive: bool
     model_key: str
     out: Path  # classify: the CSV; segment: the output folder
+    measure: bool = False  # segment: particles per image, with the Measurements dock's options
 
 
 def default_out(kind: str, folder: Path) -> Path:
@@ -49,6 +50,11 @@ class BatchDialog(QtWidgets.QDialog):
         form.addRow("", self.recursive)
         form.addRow("Model", self.model)
         form.addRow("Write to", self._with_browse(self.out, self._browse_out))
+        self.measure = QtWidgets.QCheckBox("Measure particles of every image (measurements.csv)")
+        self.measure.setToolTip("With the options set in the Measurements dock: split, minimum "
+                                "area, holes, edge rule, grain boundaries")
+        if kind == SEGMENT:
+            form.addRow("", self.measure)
         self.buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.Ok | QtWidgets.QDialogButtonBox.Cancel)
         self.buttons.button(QtWidgets.QDialogButtonBox.Ok).setText("Run")
@@ -103,6 +109,6 @@ class BatchDialog(QtWidgets.QDialog):
 
     def choice(self) -> BatchChoice:
         folder = Path(self.folder.text())
+        out = Path(self.out.text()) if self.out.text() else default_out(self.kind, folder)
         return BatchChoice(self.kind, folder, self.recursive.isChecked(), self.model.currentData(),
-                           Path(self.out.text()) if self.out.text() else default_out(self.kind,
-                                                                                     folder))
+                           out, self.kind == SEGMENT and self.measure.isChecked())

@@ -22,6 +22,7 @@ from matlab_gui.imaging.particles import ParticleOptions
 from matlab_gui.imaging.write import atomic_write_bytes
 from matlab_gui.jobs.measure import (
     MeasureRequest,
+    MeasureSpec,
     grain_lines,
     measure_for_view,
     particle_rows,
@@ -151,6 +152,13 @@ class MeasurePanel(QtWidgets.QWidget):
                                     min_area_px=self.min_area.value(),
                                     exclude_edge=self.exclude_edge.isChecked())
         return MeasureOptions(particles, values)
+
+    def spec(self) -> MeasureSpec:
+        """The options as names and a pixel area, for a batch over images of the model's classes."""
+        boundary = self.boundary.currentData()
+        return MeasureSpec(tuple(self.split_names()), str(self.min_area.value()),
+                           self.fill_holes.isChecked(), self.exclude_edge.isChecked(),
+                           grain_boundary=() if boundary is None else (self.boundary.currentText(),))
 
     # -- measuring --------------------------------------------------------------------
     def _mask(self) -> np.ndarray | None:

@@ -349,9 +349,10 @@ class ModelFeatures(QtCore.QObject):
                                                         choice.out, device, workers=0,
                                                         engine=engine)
         else:
+            spec = self.measurements.spec() if choice.measure else None
             fn, request = run_segment, SegmentRequest(model, [choice.folder], choice.out,
                                                       overlay=True, recursive=choice.recursive,
-                                                      device=device, engine=engine)
+                                                      device=device, engine=engine, measure=spec)
         if not self.batch.start(fn, request):
             dialogs.warning(self.window, "A batch is running", "Wait for it or cancel it first.")
             return

@@ -45,6 +45,7 @@ def test_ticking_a_class_splits_its_touching_particles(qtbot, disks):
     measured(qtbot, panel)
     assert column(panel, "particles")[1] == "9"  # one per cluster
     panel.set_split([names[1]])
+    assert panel.spec().split == (names[1],)  # what a batch run from the window measures with
     measured(qtbot, panel)
     assert column(panel, "particles")[1] == str(count)
     assert column(panel, "particles")[0] == "1"  # the matrix, not ticked, is not split
@@ -112,6 +113,7 @@ def test_grain_size_from_the_boundary_class(qtbot, window, tmp_path):
     measured(qtbot, panel)
     assert panel.grain_text.text() == ""
     panel.boundary.setCurrentText(s.project.classes[1].name)
+    assert panel.spec().grain_boundary == (s.project.classes[1].name,)
     measured(qtbot, panel)
     planimetric = panel.view.grains.planimetric.G
     assert planimetric == pytest.approx(expected_G(density)[0], abs=0.15)

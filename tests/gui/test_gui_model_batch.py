@@ -224,3 +224,32 @@ def test_classify_job_checks_its_output_before_reading_images(folder, tmp_path):
                                                        tmp_path / "taken", "cpu", workers=0),
                               progress=events.append)
     assert events == []
+
+
+def test_segment_folder_measures_with_the_dock_options_when_asked(features, folder, qtbot,
+                                                                  monkeypatch, tmp_path):
+    from matlab_gui.gui.batch_dialog import SEGMENT
+    from matlab_gui.jobs import segment
+
+    dialog = BatchDialog(SEGMENT, [("shipped:a", "a")], "shipped:a")
+    qtbot.addWidget(dialog)
+    dialog.folder.setText(str(folder))
+    assert not dialog.choice().measure
+    dialog.measure.setChecked(True)
+    assert dialog.choice().measure
+    seen = []
+
+    def fake_segment(request, progress=None, cancel=None):
+        seen.append(request.measure)
+        return segment.SegmentResult(CLASSES, [], request.out / "f.csv", 0.1)
+
+    monkeypatch.setattr(segment, "run_segment", fake_segment)
+    panel = features.measurements
+    panel.min_area.setValue(7)
+    panel.fill_holes.setChecked(True)
+    for measure in (False, True):
+        with qtbot.waitSignal(features.batch.finished, timeout=30000):
+            features.run_batch(BatchChoice(SEGMENT, folder, False, features.current_key,
+                                           tmp_path / "seg", measure))
+    assert seen[0] is None
+    assert seen[1].min_area == "7" and seen[1].fill_holes and seen[1].exclude_edge
