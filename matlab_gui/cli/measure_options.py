@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from matlab_gui.imaging.particles import DEFAULT_PROMINENCE
+from matlab_gui.imaging.particles import DEFAULT_DEPTH, DEFAULT_PROMINENCE
 
 
 def add_measure_options(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +15,9 @@ def add_measure_options(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--prominence", type=float, default=DEFAULT_PROMINENCE, metavar="PX",
                    help="how deep (px of distance) a neck must be to split there "
                         f"(default {DEFAULT_PROMINENCE:g}; larger splits less)")
+    p.add_argument("--neck-depth", type=float, default=DEFAULT_DEPTH, metavar="FRACTION",
+                   help="... and by this fraction of the smaller particle's half-width "
+                        f"(default {DEFAULT_DEPTH:g}: lobes of one particle stay together)")
     p.add_argument("--fill-holes", action="store_true", help="fill holes in particles first")
     p.add_argument("--min-area", metavar="AREA", default="0",
                    help="remove smaller particles first: pixels ('20') or an area ('0.5um2')")
@@ -31,4 +34,4 @@ def measure_spec(args: argparse.Namespace):
     from matlab_gui.jobs.measure import MeasureSpec
 
     return MeasureSpec(tuple(args.split), args.min_area, args.fill_holes, not args.keep_edge,
-                       args.prominence, tuple(args.grain_boundary))
+                       args.prominence, args.neck_depth, tuple(args.grain_boundary))

@@ -20,6 +20,7 @@ from skimage import morphology, segmentation
 from matlab_gui.errors import UserError
 
 DEFAULT_PROMINENCE = 1.0  # px of distance a neck must dip below both centres to be split there
+DEFAULT_DEPTH = 0.2  # ... and this fraction of the smaller centre's distance from the background
 _SQUARE = 1.0 / 12.0  # second moment of a unit square about its centre
 _CORNERS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
 
@@ -30,6 +31,7 @@ class ParticleOptions:
 
     split: bool = False  # separate touching particles by a distance-transform watershed
     prominence: float = DEFAULT_PROMINENCE
+    depth: float = DEFAULT_DEPTH
     fill_holes: bool = False
     min_area_px: int = 0  # smaller particles are removed before measuring
     exclude_edge: bool = True  # particles cut by the image edge stay out of the size statistics
@@ -39,9 +41,12 @@ class ParticleOptions:
             raise UserError(f"minimum particle area {self.min_area_px} px is negative")
         if not self.prominence > 0:
             raise UserError(f"split prominence {self.prominence} must be above 0 px")
+        if not 0 <= self.depth < 1:
+            raise UserError(f"split depth {self.depth} must be a fraction from 0 to below 1")
 
     def to_dict(self) -> dict:
-        return {"split": self.split, "prominence_px": self.prominence, "fill_holes": self.fill_holes,
+        return {"split": self.split, "prominence_px": self.prominence, "depth": self.depth,
+                "fill_holes": self.fill_holes,
                 "min_area_px": self.min_area_px, "exclude_edge": self.exclude_edge}
 
 
@@ -53,19 +58,54 @@ class Labelled:
     removed_small: int
 
 
-def split_touching(binary: np.ndarray, prominence: float = DEFAULT_PROMINENCE) -> np.ndarray:
-    """Label image of `binary` with touching particles separated where the distance to the
-    background dips by more than `prominence` px between two centres; a particle too thin to
-    hold such a centre keeps its own label."""
+def split_touching(binary: np.ndarray, prominence: float = DEFAULT_PROMINENCE,
+                   depth: float = DEFAULT_DEPTH) -> np.ndarray:
+    """Label image of `binary` with touching particles separated at necks where the distance to
+    the background dips by more than `prominence` px and by more than `depth` times the smaller
+    centre's distance (so the lobes of one irregular particle stay together at any size); a
+    particle too thin to hold a centre keeps its own label."""
     binary = np.asarray(binary, bool)
     distance = ndi.distance_transform_edt(binary)
     markers = skm.label(morphology.h_maxima(distance, prominence) & binary, connectivity=2)
     labels = segmentation.watershed(-distance, markers, mask=binary)
+    if depth > 0 and labels.max() > 1:
+        labels = _merge_shallow_necks(labels, distance, depth)
     unmarked = binary & (labels == 0)
     if unmarked.any():
         extra = skm.label(unmarked, connectivity=2)
         labels[unmarked] = extra[unmarked] + labels.max()
     return labels
+
+
+def _merge_shallow_necks(labels: np.ndarray, distance: np.ndarray, depth: float) -> np.ndarray:
+    """Join neighbouring watershed regions whose shared boundary (its highest distance, the
+    saddle) lies less than `depth` x the smaller region's peak below that peak."""
+    pairs, saddles = [], []
+    for a, b, da, db in ((labels[:, :-1], labels[:, 1:], distance[:, :-1], distance[:, 1:]),
+                         (labels[:-1], labels[1:], distance[:-1], distance[1:])):
+        cross = (a != b) & (a > 0) & (b > 0)
+        pairs.append(np.sort(np.stack([a[cross], b[cross]], 1), axis=1))
+        saddles.append(np.minimum(da[cross], db[cross]))
+    pairs, saddles = np.concatenate(pairs), np.concatenate(saddles)
+    if not len(pairs):
+        return labels
+    keys, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    saddle = np.full(len(keys), -np.inf)
+    np.maximum.at(saddle, inverse.ravel(), saddles)
+    peak = ndi.maximum(distance, labels, np.arange(labels.max() + 1))
+    lower = np.minimum(np.asarray(peak)[keys[:, 0]], np.asarray(peak)[keys[:, 1]])
+    parent = np.arange(labels.max() + 1)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for (a, b), keep in zip(keys, lower - saddle >= depth * lower, strict=True):
+        if not keep:
+            parent[root(a)] = root(b)
+    return np.array([root(i) for i in range(len(parent))])[labels]
 
 
 def label_particles(binary: np.ndarray, options: ParticleOptions = ParticleOptions()) -> Labelled:
@@ -83,7 +123,8 @@ def label_particles(binary: np.ndarray, options: ParticleOptions = ParticleOptio
         binary = binary & ~small[labels]
         labels = skm.label(binary, connectivity=2)
     if options.split and labels.max():
-        labels = segmentation.relabel_sequential(split_touching(binary, options.prominence))[0]
+        labels = segmentation.relabel_sequential(
+            split_touching(binary, options.prominence, options.depth))[0]
     return Labelled(labels, removed)
 
 

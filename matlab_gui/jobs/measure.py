@@ -15,7 +15,12 @@ from matlab_gui.errors import UserError
 from matlab_gui.imaging.grain_size import GrainSize, grain_size
 from matlab_gui.imaging.measure import Measurement, MeasureOptions, measure_mask
 from matlab_gui.imaging.overlays import PALETTE, particle_overlay
-from matlab_gui.imaging.particles import DEFAULT_PROMINENCE, ParticleOptions, outlines
+from matlab_gui.imaging.particles import (
+    DEFAULT_DEPTH,
+    DEFAULT_PROMINENCE,
+    ParticleOptions,
+    outlines,
+)
 from matlab_gui.imaging.units import parse_area_px
 
 
@@ -39,6 +44,7 @@ class MeasureSpec:
     fill_holes: bool = False
     exclude_edge: bool = True
     prominence: float = DEFAULT_PROMINENCE
+    depth: float = DEFAULT_DEPTH
     grain_boundary: tuple[str, ...] = ()
 
     def check(self, names: list[str]) -> None:
@@ -49,7 +55,8 @@ class MeasureSpec:
 
     def request(self, mask: np.ndarray, names: list[str] | None,
                 pixel_size_m: float | None) -> MeasureRequest:
-        particles = ParticleOptions(prominence=self.prominence, fill_holes=self.fill_holes,
+        particles = ParticleOptions(prominence=self.prominence, depth=self.depth,
+                                    fill_holes=self.fill_holes,
                                     min_area_px=parse_area_px(self.min_area, pixel_size_m),
                                     exclude_edge=self.exclude_edge)
         split = class_values(self.split, names, mask, "split")

@@ -125,3 +125,15 @@ def test_segment_measure_options_reach_every_image(tmp_path, capsys):
     assert main(["segment", "--model", str(model), str(image), "--out", str(tmp_path / "o2"),
                  "--quiet", "--device", "cpu", "--measure", "--split", "nothing"]) == 2
     assert "split class 'nothing' is not a class" in capsys.readouterr().err
+
+
+def test_neck_depth_reaches_the_split(tmp_path, capsys):
+    from tests.imaging.test_imaging_particles import two_disks
+
+    path = tmp_path / "lobed.png"
+    write_mask(path, two_disks(40, 38, 40).astype(np.uint8))
+    counts = []
+    for depth in ("0.2", "0.05"):
+        assert main(["measure", str(path), "--split", "1", "--neck-depth", depth, "--json"]) == 0
+        counts.append(json.loads(capsys.readouterr().out)["classes"][1]["particles"]["count"])
+    assert counts == [1, 2]

@@ -69,6 +69,14 @@ def test_prominence_decides_which_necks_are_split():
     assert (count(1.0), count(3.5), count(5.0)) == (2, 2, 1)
 
 
+def test_a_shallow_neck_of_a_big_particle_is_a_lobe_not_two_particles():
+    mask = two_disks(40, 38, 40)  # the neck dips 3.4 px: above 1 px, but 9 % of the smaller centre
+    count = lambda d: label_particles(mask, ParticleOptions(split=True, depth=d)).labels.max()  # noqa: E731
+    assert (count(0.2), count(0.05)) == (1, 2)
+    mask = two_disks(20, 17, 28)
+    assert (count(0.2), count(0.3)) == (2, 1)  # 4 px below 17 px: 24 %
+
+
 def test_a_single_elongated_or_thin_particle_is_not_cut():
     mask = np.zeros((80, 120), bool)
     mask[20:40, 10:90] = True  # a 20 x 80 bar: one ridge, no neck
