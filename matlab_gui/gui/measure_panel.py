@@ -50,18 +50,20 @@ class MeasurePanel(QtWidgets.QWidget):
         self.split = QtWidgets.QListWidget()
         self.split.setToolTip("Separate touching particles of the ticked classes at their necks "
                               "(distance-transform watershed)")
-        self.split.setMaximumHeight(72)
+        self.split.setMaximumHeight(58)
         self.min_area = QtWidgets.QSpinBox(minimum=0, maximum=10**7, suffix=" px")
         self.min_area.setToolTip("Particles smaller than this are removed before measuring")
         self.fill_holes = QtWidgets.QCheckBox("Fill holes")
-        self.exclude_edge = QtWidgets.QCheckBox("Leave out particles cut by the edge", checked=True)
-        self.exclude_edge.setToolTip("They stay in the particle list and the area fractions, "
-                                     "not in the size statistics")
-        self.show_particles = QtWidgets.QCheckBox("Outline the shown class's particles", checked=True)
+        self.exclude_edge = QtWidgets.QCheckBox("Leave out edge-cut", checked=True)
+        self.exclude_edge.setToolTip("Particles cut by the image edge stay in the particle list "
+                                     "and the area fractions, not in the size statistics")
+        self.show_particles = QtWidgets.QCheckBox("Outline on the image", checked=True)
+        self.show_particles.setToolTip("The particles of the class shown below, a colour each, "
+                                       "numbered as in the per-particle table")
         self.boundary = QtWidgets.QComboBox()
         self.boundary.setToolTip("The class painted or predicted on the grain boundaries: "
                                  "ASTM E112 grain size of the grains between them")
-        self.grain_text = QtWidgets.QLabel(wordWrap=True)
+        self.grain_text = QtWidgets.QLabel(wordWrap=True, visible=False)
         self.table_kind = QtWidgets.QComboBox()
         self.table_kind.addItems([PER_CLASS, PER_PARTICLE])
         self.table = QtWidgets.QTableWidget(0, 0, editTriggers=QtWidgets.QTableWidget.NoEditTriggers)
@@ -69,7 +71,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.setSortingEnabled(True)
         self.notes = QtWidgets.QLabel(wordWrap=True)
         self.size_class = QtWidgets.QComboBox()
-        self.histogram = pg.PlotWidget(title="particle size distribution")
+        self.histogram = pg.PlotWidget()
         self.histogram.setMaximumHeight(170)
         self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush="#009e73")
         self.histogram.addItem(self.bars)
@@ -89,20 +91,32 @@ class MeasurePanel(QtWidgets.QWidget):
         options = QtWidgets.QGroupBox("Particles")
         form = QtWidgets.QFormLayout(options)
         form.addRow("Split touching:", self.split)
-        form.addRow("Minimum area:", self.min_area)
-        form.addRow(self.fill_holes)
-        form.addRow(self.exclude_edge)
-        form.addRow(self.show_particles)
+        form.addRow("Minimum area:", self._side_by_side(self.min_area, self.fill_holes))
+        form.addRow(self._side_by_side(self.exclude_edge, self.show_particles))
         form.addRow("Grain boundaries:", self.boundary)
+        shown = self._side_by_side(QtWidgets.QLabel("Table:"), self.table_kind,
+                                   QtWidgets.QLabel("Class:"), self.size_class)
+        small = self.notes.font()
+        small.setPointSizeF(small.pointSizeF() * 0.9)
+        self.notes.setFont(small)
+        self.histogram.setMaximumHeight(130)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(row)
         layout.addWidget(options)
         layout.addWidget(self.grain_text)
-        layout.addWidget(self.table_kind)
+        layout.addWidget(shown)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.notes)
-        layout.addWidget(self.size_class)
         layout.addWidget(self.histogram)
+
+    @staticmethod
+    def _side_by_side(*widgets) -> QtWidgets.QWidget:
+        box = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in widgets:
+            row.addWidget(w)
+        return box
 
     def _connect(self) -> None:
         self.measure.clicked.connect(self.start)
@@ -189,6 +203,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.table.setColumnCount(0)
         self.notes.clear()
         self.grain_text.clear()
+        self.grain_text.hide()
         self.size_class.clear()
         self.bars.setOpts(x=[], height=[])
         self.copy.setEnabled(False)
@@ -205,6 +220,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self._fill_table()
         self.notes.setText("\n".join(f"{c.name}: {n}" for c in m.classes[1:] for n in c.particles.notes()))
         self.grain_text.setText("" if view.grains is None else "\n".join(grain_lines(view.grains)))
+        self.grain_text.setVisible(view.grains is not None)
         self.size_class.blockSignals(True)
         self.size_class.clear()
         self.size_class.addItems([c.name for c in m.classes[1:]])
