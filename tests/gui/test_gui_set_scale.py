@@ -78,6 +78,21 @@ def test_all_images_of_the_same_size_get_it_and_no_others(qtbot, mouse, window, 
     assert _pixel_sizes(window) == [expected, expected, None]
 
 
+def test_the_selected_images_get_it_whatever_their_size(qtbot, mouse, window, three_images):
+    window.open_paths(three_images)
+    ids = window.session.project.image_ids
+    window.images.select_id(ids[0])
+    for row in (0, 2):
+        window.images.item(row).setSelected(True)
+    dialog, length = _draw_line(qtbot, mouse, window, 100, 30, 130)
+    assert dialog.scopes["selected"].text() == "The selected images (2)"
+    dialog.set_length(2, "µm")
+    dialog.scopes["selected"].click()
+    dialog.ok.click()
+    expected = pytest.approx(2e-6 / length)
+    assert _pixel_sizes(window) == [expected, None, expected]
+
+
 def test_the_pixel_size_shows_live_and_ok_waits_for_a_length(qtbot, mouse, window, three_images):
     window.open_paths(three_images[:1])
     dialog, length = _draw_line(qtbot, mouse, window, 60, 10, 110)
