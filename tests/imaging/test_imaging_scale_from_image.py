@@ -114,12 +114,42 @@ def test_a_resampled_bar_is_measured_to_a_fraction_of_a_pixel(scale_bar_image):
     assert bar.length_px == pytest.approx(200 * 0.73, abs=0.5)
 
 
-def test_a_frame_line_across_the_image_is_not_the_bar(scale_bar_image):
+def test_a_bar_whose_ends_cover_part_of_a_pixel_is_measured_to_a_fraction_of_it(
+        scale_bar_image):
+    """Ends 60 % inside their pixels: 150 + 2 x 0.6 = 151.2 px, where a threshold says 152."""
+    image, (y, x0) = scale_bar_image(512, 640, 150, 6, label="")
+    image[y : y + 6, [x0 - 1, x0 + 150]] = int(0.6 * 255)
+    bar = find_scale_bar(image, read_label=False)
+    assert bar.length_px == pytest.approx(151.2, abs=0.25)
+
+
+@pytest.mark.parametrize("inset", [0, 8])
+def test_a_frame_line_across_the_image_is_not_the_bar(scale_bar_image, inset):
+    """The line SEM software draws above its info band, edge to edge or nearly."""
     image, (y, _) = scale_bar_image(512, 640, 150, 6)
     band_top = 512 - 51
-    image[band_top : band_top + 2] = 255  # the line SEM software draws above its info band
+    image[band_top : band_top + 3, inset : 640 - inset] = 255
     bar = find_scale_bar(image, read_label=False)
     assert bar.length_px == pytest.approx(150, rel=0.01) and y <= bar.row <= y + 6
+    image[band_top + 3 :, 300:] = 0  # the bar and its label gone: the frame alone is no bar
+    assert find_scale_bar(image, read_label=False) is None
+
+
+def test_a_slanted_streak_is_not_a_scale_bar(scale_bar_image):
+    """Straight across but with slanted ends (a parallelogram): no bar's shape."""
+    image, (y, x0) = scale_bar_image(512, 640, 150, 6, label="")
+    image[y - 5 : y + 10, x0 - 5 : x0 + 160] = 0
+    for row in range(10):
+        image[y + row - 2, x0 + row : x0 + row + 140] = 255
+    assert find_scale_bar(image, read_label=False) is None
+
+
+def test_a_rectangle_flush_with_the_image_edge_is_not_a_scale_bar(scale_bar_image):
+    """Cut square by the edge (a cropped streak, a field of a data bar): its end is the edge's."""
+    image, (y, x0) = scale_bar_image(512, 640, 150, 6, label="")
+    image[y - 5 : y + 10, x0 - 5 :] = 0
+    image[y : y + 8, :160] = 255
+    assert find_scale_bar(image, read_label=False) is None
 
 
 def test_a_bar_on_a_real_micrograph_info_band(shared_data, scale_bar_image):

@@ -19,7 +19,10 @@ def bench(tmp_path):
     ids = []
     for k, shape in enumerate([(40, 50), (40, 50, 3), (50, 40), (40, 50)]):
         path = tmp_path / f"img{k}.tif"
-        tifffile.imwrite(path, np.full(shape, 10 * k, np.uint8))
+        data = np.full(shape, 10 * k, np.uint8)
+        if len(shape) == 3:
+            data[..., 0] = 200  # a colour image (grey ones in RGB files are read as grey)
+        tifffile.imwrite(path, data)
         ids.append(project.add_image(path))
     wb = Workbench()
     seen = []
@@ -32,6 +35,7 @@ def bench(tmp_path):
 
 def test_same_size_means_the_same_width_and_height(bench):
     wb, ids, _ = bench
+    assert wb.project.record(ids[1]).shape == (40, 50, 3)
     assert same_size_images(wb.project, ids[0]) == [ids[0], ids[1], ids[3]]
     assert same_size_images(wb.project, ids[2]) == [ids[2]]
 
