@@ -41,7 +41,7 @@ class ScaleBar:
     """A scale bar found in an image, and its label when it was read."""
 
     row: float  # the bar's centre line
-    x0: float  # its left and right ends (sub-pixel)
+    x0: float  # its left and right ends (sub-pixel; the outer edges of end ticks)
     x1: float
     thickness: int  # rows of the bar (the line, without end ticks)
     polarity: str  # "bright" (on a dark background) or "dark"
@@ -300,9 +300,8 @@ def _label(grey: np.ndarray, best: _Candidate) -> tuple[Box, np.ndarray | None]:
     # the crop with everything but the glyphs and their anti-aliased rims made background
     near_glyphs = cv2.dilate(np.isin(labels[by0:by1, bx0:bx1], glyphs).view(np.uint8),
                              np.ones((3, 3), np.uint8)).view(bool)
-    text = window[by0:by1, bx0:bx1].copy()
-    text[~near_glyphs] = np.median(text[~mask[by0:by1, bx0:bx1]]) if (~mask[by0:by1, bx0:bx1]).any() \
-        else (0.0 if best.polarity == "bright" else 1.0)
+    text, ink = window[by0:by1, bx0:bx1].copy(), mask[by0:by1, bx0:bx1]
+    text[~near_glyphs] = np.median(text[~ink]) if (~ink).any() else float(best.polarity == "dark")
     return (wy0 + by0, wx0 + bx0, wy0 + by1, wx0 + bx1), text
 
 
