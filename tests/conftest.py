@@ -98,6 +98,53 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def scale_bar_micrograph(height: int, width: int, bar_px: int, bar_height: int = 8,
+                         bright: bool = True, dtype=None, ticks: bool = False,
+                         label: str = "10 um", band: bool = True, seed: int = 0,
+                         texture=None):
+    """A micrograph with a scale bar burned in as SEM software draws it: noise texture (or
+    `texture`, a uint8 image) above an info band with the bar, its label centred above it and
+    a line of acquisition text. Returns (image, (bar top row, bar left column))."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if texture is None:
+        blurred = cv2.GaussianBlur(rng.normal(size=(height, width)).astype(np.float32), (0, 0), 3)
+        texture = 30 + 200 * (blurred - blurred.min()) / np.ptp(blurred)
+        texture = np.clip(texture + rng.normal(0, 12, (height, width)), 0, 255)
+    image = np.array(texture, dtype=np.uint8)
+    band_height = max(48, height // 10) if band else 0
+    background, ink = (0, 255) if bright else (255, 0)
+    if band:
+        image[height - band_height :] = background
+    y = height - band_height // 2 if band else height - 40
+    x0 = width - bar_px - 40
+    cv2.rectangle(image, (x0, y), (x0 + bar_px - 1, y + bar_height - 1), ink, -1)
+    if ticks:
+        for tx in (x0, x0 + bar_px - 3):
+            cv2.rectangle(image, (tx, y - 6), (tx + 2, y + bar_height + 5), ink, -1)
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, max(0.5, band_height / 90)
+    if label:
+        text_width = cv2.getTextSize(label, font, scale, 2)[0][0]
+        cv2.putText(image, label, (x0 + (bar_px - text_width) // 2, y - (12 if ticks else 6)),
+                    font, scale, ink, 2, cv2.LINE_AA)
+    if band:
+        info, size = "HV 15kV  WD 10.2 mm  mag 5000x", scale * 0.8
+        while cv2.getTextSize(info, font, size, 1)[0][0] > x0 - 60 and size > 0.3:
+            size *= 0.9
+        cv2.putText(image, info, (20, y + bar_height), font, size, ink, 1, cv2.LINE_AA)
+    if dtype is not None and np.dtype(dtype) == np.uint16:
+        image = image.astype(np.uint16) * 257
+    return image, (y, x0)
+
+
+@pytest.fixture(scope="session")
+def scale_bar_image():
+    """`scale_bar_image(height, width, bar_px, ...)`: see `scale_bar_micrograph`."""
+    return scale_bar_micrograph
+
+
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return REPO / "resources" / "samples"

@@ -1,5 +1,6 @@
 """The image canvas: pyqtgraph ImageItem for the micrograph, a tiled RGBA overlay for the mask,
-the brush outline, the polygon and Smart click previews and the scale bar. Routes mouse input as signals in
+the brush outline, the polygon and Smart click previews, a found scale bar's outline and the
+scale bar. Routes mouse input as signals in
 image coordinates (row y, column x; pixel i spans [i, i + 1)); it edits nothing itself."""
 
 from __future__ import annotations
@@ -60,6 +61,13 @@ class Canvas(pg.GraphicsView):
         self.preview_item.setZValue(25)
         self.preview_item.setVisible(False)
         self.view.addItem(self.preview_item, ignoreBounds=True)
+        self.highlight_item = QtWidgets.QGraphicsRectItem()  # a scale bar found in the image
+        pen = QtGui.QPen(QtGui.QColor(0, 200, 255), 2)
+        pen.setCosmetic(True)
+        self.highlight_item.setPen(pen)
+        self.highlight_item.setZValue(31)
+        self.highlight_item.setVisible(False)
+        self.view.addItem(self.highlight_item, ignoreBounds=True)
         self.scale_bar = ScaleBar()
         self.scale_bar.setParentItem(self.view)
         self.scale_bar.anchor((1, 1), (1, 1), offset=(-24, -24))
@@ -89,6 +97,16 @@ class Canvas(pg.GraphicsView):
             return
         ys, xs = zip(*pts, strict=True)
         self.path_item.setData(np.asarray(xs), np.asarray(ys))
+
+    def set_highlight(self, box: tuple[int, int, int, int] | None) -> None:
+        """Outline a box (y0, x0, y1, x1, exclusive) a little larger than itself; None hides."""
+        if box is None:
+            self.highlight_item.setVisible(False)
+            return
+        y0, x0, y1, x1 = box
+        pad = max(2.0, 0.1 * (y1 - y0))
+        self.highlight_item.setRect(x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad)
+        self.highlight_item.setVisible(True)
 
     def set_preview(self, rect, region: np.ndarray | None, rgb=(255, 220, 0)) -> None:
         """Show a region not yet in the mask (rect + boolean footprint) tinted in `rgb` with an

@@ -18,6 +18,7 @@ from matlab_gui.gui.class_palette import ClassPalette
 from matlab_gui.gui.image_list import ImageList
 from matlab_gui.gui.levels_panel import LevelsPanel
 from matlab_gui.gui.model_features import attach as attach_model_features
+from matlab_gui.gui.set_scale import SetScale
 from matlab_gui.gui.status import StatusReadout
 from matlab_gui.gui.tool_options import ToolOptions
 from matlab_gui.gui.tools import ToolRouter
@@ -47,6 +48,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.levels = LevelsPanel()
         self.options = ToolOptions()
         self.workers = Workers(self)
+        self.scale = SetScale(self)
         self._docks = {}
         for title, widget, area in [
             ("Images", self.images, Qt.LeftDockWidgetArea),
@@ -131,6 +133,7 @@ class MainWindow(QtWidgets.QMainWindow):
         o.outline_changed.connect(lambda v: wb.set_view(outline=v))
         o.superpixels_changed.connect(lambda v: wb.set_view(segments=v))
         s.view.connect(self._view_changed)
+        s.pixel_size.connect(self._pixel_size_changed)
         self.workers.thumbnail_ready.connect(self.images.set_thumbnail)
         self.workers.superpixels_ready.connect(self._superpixels_ready)
         self.workers.contrast_ready.connect(self._contrast_ready)
@@ -733,9 +736,14 @@ class MainWindow(QtWidgets.QMainWindow):
         current = s.project.record(s.image_id).pixel_size_m
         metres = dialogs.pixel_size(self, current)
         if metres is not None:
-            s.set_pixel_size(metres)
-            self.canvas.scale_bar.set_pixel_size(metres or None)
-            self._update_title()
+            self.workbench.set_pixel_sizes([s.image_id], metres)
+
+    def _pixel_size_changed(self, image_ids: list[str]) -> None:
+        """Images were calibrated: the scale bar follows when the one shown is among them."""
+        s = self.session
+        if s is not None and s.image_id in image_ids:
+            self.canvas.scale_bar.set_pixel_size(s.record.pixel_size_m)
+        self._update_title()
 
     # -- window events -----------------------------------------------------------------
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802

@@ -149,6 +149,15 @@ def build(w) -> dict[str, QtGui.QAction]:
     A["pixel_size"] = _action(
         w, "Set &pixel size…", w.set_pixel_size, tip="Physical size of one pixel, for the scale bar"
     )
+    A["set_scale"] = _action(
+        w, "Set &scale…", w.scale.draw_line,
+        tip="Drag a line along the scale bar and type its length: the pixel size for this "
+            "image, the selected ones or all of the same size",
+    )
+    A["find_scale_bar"] = _action(
+        w, "&Find scale bar…", w.scale.find_bar,
+        tip="Look for the scale bar burned into the image and propose its pixel size",
+    )
     A["remove_images"] = _action(
         w, "&Remove selected images…", w.remove_selected_images,
         tip="Take the selected images out of the project (the files stay)",
@@ -162,6 +171,9 @@ def build(w) -> dict[str, QtGui.QAction]:
         tip="Images whose header claims more pixels are refused before decoding",
     )
     i.addAction(A["pixel_size"])
+    i.addAction(A["set_scale"])
+    i.addAction(A["find_scale_bar"])
+    i.addSeparator()
     i.addAction(A["remove_images"])
     i.addAction(A["relink"])
     i.addSeparator()

@@ -29,6 +29,7 @@ class ToolRouter(QtCore.QObject):
         self._path: list[tuple[float, float]] = []
         self._dragged = False
         self._box_start: tuple[float, float] | None = None
+        self.gesture = None  # has the mouse instead of the tool (Set scale's line), see grab()
         canvas.pressed.connect(self.press)
         canvas.moved.connect(self.move)
         canvas.released.connect(self.release)
@@ -64,8 +65,23 @@ class ToolRouter(QtCore.QObject):
         if self.tool in ("brush", "eraser"):
             self.canvas.brush_radius = self.radius
 
+    def grab(self, gesture) -> None:
+        """Give the mouse to `gesture` (press/move/release(y, x); release returns True when it
+        is done) until it is done or cancelled (Esc, another tool)."""
+        self.cancel_path()
+        self.gesture = gesture
+        self.canvas.brush_radius = None
+
+    def _let_go(self) -> None:
+        self.gesture = None
+        self.canvas.brush_radius = self.radius if self.tool in ("brush", "eraser") else None
+
     def cancel_path(self) -> None:
-        """Esc: drop the polygon being drawn and the Smart click preview."""
+        """Esc: drop the polygon being drawn, the Smart click preview and a gesture."""
+        gesture = self.gesture
+        if gesture is not None:
+            self._let_go()
+            gesture.cancel()
         self._path = []
         self._box_start = None
         self.canvas.set_path([])
@@ -113,6 +129,9 @@ class ToolRouter(QtCore.QObject):
 
     # -- mouse -------------------------------------------------------------------------
     def press(self, y: float, x: float) -> None:
+        if self.gesture is not None:
+            self.gesture.press(y, x)
+            return
         ed = self.editor
         if ed is None:
             return
@@ -144,6 +163,9 @@ class ToolRouter(QtCore.QObject):
             self.canvas.set_path(self._path)
 
     def move(self, y: float, x: float) -> None:
+        if self.gesture is not None:
+            self.gesture.move(y, x)
+            return
         ed = self.editor
         if ed is None:
             return
@@ -158,6 +180,11 @@ class ToolRouter(QtCore.QObject):
             self.canvas.set_path([(y0, x0), (y0, x), (y, x), (y, x0)], closed=True)
 
     def release(self, y: float, x: float) -> None:
+        gesture = self.gesture
+        if gesture is not None:
+            if gesture.release(y, x) and self.gesture is gesture:
+                self._let_go()
+            return
         ed = self.editor
         if ed is None:
             return
@@ -171,7 +198,7 @@ class ToolRouter(QtCore.QObject):
             self._smart_release(y, x)
 
     def double_click(self, y: float, x: float) -> None:
-        if self.tool == "polygon" and self._path:
+        if self.tool == "polygon" and self._path and self.gesture is None:
             if self._path[-1] != (y, x):
                 self._path.append((y, x))
             self.close_path()

@@ -21,6 +21,7 @@ class WorkbenchSignals(QtCore.QObject):
     model = QtCore.Signal(object)  # key or None
     prediction = QtCore.Signal(object)  # PredictResult or None
     view = QtCore.Signal(object)  # dict of the view settings that changed
+    pixel_size = QtCore.Signal(object)  # ids of the images whose pixel size changed
     saved = QtCore.Signal(str)
     changed = QtCore.Signal(object)
 

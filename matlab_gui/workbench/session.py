@@ -148,9 +148,20 @@ class Session:
 
     def set_pixel_size(self, metres: float | None) -> None:
         """The current image's pixel size (None: uncalibrated)."""
+        self.set_pixel_sizes([self.image_id], metres)
+
+    def set_pixel_sizes(self, image_ids: list[str], metres: float | None) -> list[str]:
+        """Give these images one pixel size (None: uncalibrated), as one entry of the project's
+        history; returns those whose pixel size changed."""
         self.wait()
-        self.project.set_pixel_size(self.image_id, metres or None)
+        metres = float(metres) if metres else None
+        changed = [i for i in image_ids if self.project.record(i).pixel_size_m != metres]
+        for image_id in changed:
+            self.project.set_pixel_size(image_id, metres)
+        if changed:
+            self.project.log("set pixel size", metres=metres, ids=changed)
         self.refresh_record()
+        return changed
 
     @property
     def settings(self) -> dict:

@@ -27,15 +27,16 @@ class Workbench:
     name), `current_class` (its index), `model` (the current model's key: "shipped:NAME",
     "project:NAME" or a folder), `prediction` (the last prediction result, or None), `view`
     (a dict of the view settings that changed: brush radius px, fill tolerance as a fraction of
-    the display range, superpixel count, mask opacity, outline only, show mask), `saved`
+    the display range, superpixel count, mask opacity, outline only, show mask), `pixel_size`
+    (the ids of the images whose pixel size changed), `saved`
     (error text, "" on success; emitted from the autosave thread), `changed` (dirty state or
     title)."""
 
     def __init__(self) -> None:
         self.session: Session | None = None
         self.events = EventGroup("project", "image", "classes", "mask", "edited", "tool",
-                                 "current_class", "model", "prediction", "view", "saved",
-                                 "changed")
+                                 "current_class", "model", "prediction", "view", "pixel_size",
+                                 "saved", "changed")
         self._tool = "brush"
         self._current_class = 1
         self._model: str | None = None
@@ -99,6 +100,15 @@ class Workbench:
         if changed and image_id == self.session.image_id:
             self.edited(Rect(0, 0, *self.session.editor.mask.shape))
         elif changed:
+            self.events.changed.emit()
+        return changed
+
+    def set_pixel_sizes(self, image_ids: list[str], metres: float | None) -> list[str]:
+        """Give these images one pixel size (see Session.set_pixel_sizes); announces
+        `pixel_size` with the ids whose pixel size changed."""
+        changed = self.session.set_pixel_sizes(image_ids, metres)
+        if changed:
+            self.events.pixel_size.emit(changed)
             self.events.changed.emit()
         return changed
 
