@@ -131,6 +131,7 @@ class MeasurePanel(QtWidgets.QWidget):
         signals.classes.connect(lambda _: self._list_classes())
         signals.project.connect(lambda _: self._list_classes())
         signals.image.connect(lambda _: self.clear())
+        signals.pixel_size.connect(lambda _: self.clear())  # the sizes shown are in the old unit
 
     # -- options ----------------------------------------------------------------------
     def _list_classes(self) -> None:

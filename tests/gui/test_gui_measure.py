@@ -123,3 +123,12 @@ def test_grain_size_from_the_boundary_class(qtbot, window, tmp_path):
         panel.measure.click()
     assert "do not occur in the mask" in panel.notes.text()
     window.model_features.close()
+
+
+def test_a_new_pixel_size_clears_sizes_measured_in_the_old_unit(qtbot, disks):
+    window, panel, _ = disks
+    measured(qtbot, panel)
+    assert panel.view.measurement.length_unit == "px"
+    window.workbench.set_pixel_sizes([window.session.image_id], 5e-9)
+    assert panel.view is None and panel.table.rowCount() == 0
+    assert measured(qtbot, panel).length_unit == "µm"
