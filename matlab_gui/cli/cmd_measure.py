@@ -86,6 +86,7 @@ def write_overlay(path: Path, measurement, image) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from matlab_gui.cli.output import note
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
     from matlab_gui.imaging.units import parse_pixel_size
@@ -112,8 +113,17 @@ def run(args: argparse.Namespace) -> int:
     for path in (args.particles, args.overlay):
         if path:
             check_output(path)
+    spec = measure_spec(args)
+    if spec.scale_bar is not None and args.pixel_size:
+        raise UserError("give --pixel-size or --scale-bar, not both")
     try:
-        request = measure_spec(args).request(mask, names, pixel_size)
+        pixel_size, scale_note = spec.pixel_size(image.data if image is not None else None, pixel_size)
+    except UserError as exc:
+        raise UserError(exc.problem, args.image or args.mask) from None
+    if scale_note:
+        note(args, scale_note)
+    try:
+        request = spec.request(mask, names, pixel_size)
         measurement = run_measure(request)
         grains = run_grain_size(request)
     except UserError as exc:

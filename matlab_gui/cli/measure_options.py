@@ -24,6 +24,11 @@ def add_measure_options(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-edge", action="store_true",
                    help="count particles cut by the image edge in the size statistics "
                         "(default: left out, and said so)")
+    parser.add_argument(
+        "--scale-bar", nargs="?", const="auto", metavar="LENGTH",
+        help="the pixel size from the scale bar burned into the image: its length as given "
+             "('10um'), or read from its label by OCR when Tesseract is installed (no value); "
+             "what was found is printed")
     g = parser.add_argument_group("grain size")
     g.add_argument("--grain-boundary", nargs="+", metavar="CLASS", default=[],
                    help="ASTM E112 grain size (planimetric and lineal intercept G, grain size "
@@ -34,4 +39,5 @@ def measure_spec(args: argparse.Namespace):
     from matlab_gui.jobs.measure import MeasureSpec
 
     return MeasureSpec(tuple(args.split), args.min_area, args.fill_holes, not args.keep_edge,
-                       args.prominence, args.neck_depth, tuple(args.grain_boundary))
+                       args.prominence, args.neck_depth, tuple(args.grain_boundary),
+                       args.scale_bar)

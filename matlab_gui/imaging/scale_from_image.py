@@ -22,6 +22,7 @@ from matlab_gui.errors import UserError
 from matlab_gui.imaging.calibration import unit_to_metres
 from matlab_gui.imaging.scale_label import (
     ScaleLabel,
+    ocr_available,
     parse_scale_label,
     prepare_for_ocr,
     read_text,
@@ -345,3 +346,27 @@ def find_scale_bar(image: np.ndarray, read_label: bool = True) -> ScaleBar | Non
         label_text=text,
         label=parse_scale_label(text),
     )
+
+
+def pixel_size_from_bar(image: np.ndarray, length: str | None = None) -> tuple[float, str]:
+    """Metres per pixel from the image's burned-in scale bar, for scripts that ask for it: the
+    bar's length is `length` ("10um") when given, else what OCR reads on its label. Returns the
+    pixel size and a sentence saying where it came from (to print: it is never applied
+    silently); UserError when there is no bar, or no length for it."""
+    stated = None
+    if length is not None:
+        stated = parse_scale_label(length)
+        if stated is None:
+            raise UserError(f"scale bar length {length!r} is not a length such as '10um' or '500 nm'")
+    bar = find_scale_bar(image, read_label=stated is None)
+    if bar is None:
+        raise UserError("no scale bar found in the image (a solid horizontal bar, at least "
+                        "about 40 px long); give the pixel size instead")
+    if stated is None and bar.label is None:
+        why = "its label could not be read" if ocr_available() else "Tesseract OCR is not installed"
+        raise UserError(f"found a {bar.length_px:.1f} px scale bar but {why}: give its length, "
+                        "e.g. --scale-bar 10um")
+    label, how = (stated, "as given") if stated is not None else (bar.label, "read by OCR")
+    metres = label.metres / bar.length_px
+    return metres, (f"scale bar of {bar.length_px:.1f} px at row {bar.row:.0f} = {label} "
+                    f"({how}): {metres * 1e9:.4g} nm per pixel")

@@ -21,6 +21,7 @@ from matlab_gui.imaging.particles import (
     ParticleOptions,
     outlines,
 )
+from matlab_gui.imaging.scale_from_image import pixel_size_from_bar
 from matlab_gui.imaging.units import parse_area_px
 
 
@@ -46,6 +47,19 @@ class MeasureSpec:
     prominence: float = DEFAULT_PROMINENCE
     depth: float = DEFAULT_DEPTH
     grain_boundary: tuple[str, ...] = ()
+    scale_bar: str | None = None  # "auto" (read its label) or its length: pixel size from the bar
+
+    def pixel_size(self, image: np.ndarray | None, known: float | None) -> tuple[float | None, str]:
+        """The pixel size to measure with, and a note when it came from the scale bar."""
+        if self.scale_bar is None:
+            return known, ""
+        if image is None:
+            raise UserError("the pixel size from a scale bar needs the micrograph (--image)")
+        length = None if self.scale_bar == "auto" else self.scale_bar
+        metres, note = pixel_size_from_bar(image, length)
+        if known and abs(metres / known - 1) > 0.01:
+            note += f" (the file says {known * 1e9:.4g} nm; the bar is used)"
+        return metres, note
 
     def check(self, names: list[str]) -> None:
         """UserError now, before any image, for a class the model does not have."""
@@ -212,7 +226,8 @@ def grain_lines(grains: GrainSize) -> list[str]:
     return lines + list(grains.notes)
 
 
-_IMAGE_COLUMNS = ["path", "class", "area fraction", "particles", "measured", "removed small", "length unit",
+_IMAGE_COLUMNS = ["path", "class", "pixel size (nm)", "pixel size from", "area fraction",
+                  "particles", "measured", "removed small", "length unit",
                   "mean area", "median area", "mean diameter", "median diameter",
                   "mean Feret max", "mean Feret min", "mean aspect ratio"]
 _GRAIN_COLUMNS = ["grain size G (planimetric)", "grain size G (intercept)", "mean intercept"]
@@ -226,17 +241,22 @@ def image_header(grains: bool) -> list[str]:
     return [*_IMAGE_COLUMNS, *(_GRAIN_COLUMNS if grains else []), "error"]
 
 
-def measure_image(spec: MeasureSpec, labels: np.ndarray, names: list[str],
-                  pixel_size_m: float | None, path) -> tuple[list[list], tuple[list[str], list[list]]]:
+def measure_image(spec: MeasureSpec, labels: np.ndarray, names: list[str], image: np.ndarray,
+                  file_pixel_size_m: float | None, path) -> tuple[list[list], tuple[list[str], list[list]]]:
     """One segmented image measured as `spec` says: its rows of measurements.csv, and its
-    per-particle table (header, rows). Every class of the model is measured (value 0 is one)."""
+    per-particle table (header, rows). Every class of the model is measured (value 0 is one).
+    The pixel size is the file's, or the scale bar's when the spec asks for it (the row says
+    which)."""
+    pixel_size_m, bar_note = spec.pixel_size(image, file_pixel_size_m)
+    source = bar_note or ("file" if pixel_size_m else "none")
     request = spec.request(labels, names, pixel_size_m)
     measurement = run_measure(request)
     grains = run_grain_size(request)
     rows = []
     for c in measurement.classes:
         s = c.particles.summary()
-        row = [str(path), c.name, c.area_fraction, s["count"], s.get("measured", 0),
+        row = [str(path), c.name, pixel_size_m * 1e9 if pixel_size_m else None, source,
+               c.area_fraction, s["count"], s.get("measured", 0),
                c.particles.removed_small, measurement.length_unit, *(s.get(k) for k in (
                    "mean_area", "median_area", "mean_equivalent_diameter",
                    "median_equivalent_diameter", "mean_feret_max", "mean_feret_min",

@@ -295,7 +295,8 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
             outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
             if request.measure is not None:
                 outcome.measurements, table = measure_image(
-                    request.measure, prediction.labels, names, micrograph.meta.pixel_size_m, path)
+                    request.measure, prediction.labels, names, micrograph.data,
+                    micrograph.meta.pixel_size_m, path)
                 outcome.files.append(request.out / base.parent / f"{base.name}_particles.csv")
                 write_rows(outcome.files[-1], *table)
         except UserError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,46 @@ def test_neck_depth_reaches_the_split(tmp_path, capsys):
         assert main(["measure", str(path), "--split", "1", "--neck-depth", depth, "--json"]) == 0
         counts.append(json.loads(capsys.readouterr().out)["classes"][1]["particles"]["count"])
     assert counts == [1, 2]
+
+
+def test_pixel_size_from_the_burned_in_scale_bar(tmp_path, capsys, scale_bar_image):
+    from matlab_gui.imaging.scale_label import ocr_available
+
+    image, _ = scale_bar_image(600, 800, 200)  # a 200 px bar labelled "10 um": 50 nm per pixel
+    write_image(tmp_path / "sem.tif", image)
+    mask = np.zeros(image.shape[:2], np.uint8)
+    mask[100:140, 100:140] = 1
+    write_mask(tmp_path / "mask.png", mask)
+    args = ["measure", str(tmp_path / "mask.png"), "--image", str(tmp_path / "sem.tif"), "--json"]
+    assert main([*args, "--scale-bar", "10um"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["pixel_size_m"] == pytest.approx(50e-9, rel=0.01)
+    assert out["classes"][1]["area"] == pytest.approx(1600 * 0.05**2, rel=0.02)
+    assert "scale bar of 200" in captured.err and "(as given)" in captured.err
+    if ocr_available():
+        assert main([*args, "--scale-bar"]) == 0
+        assert "(read by OCR)" in capsys.readouterr().err
+    plain = np.full(image.shape[:2], 120, np.uint8)
+    write_image(tmp_path / "plain.tif", plain)
+    assert main(["measure", str(tmp_path / "mask.png"), "--image", str(tmp_path / "plain.tif"),
+                 "--scale-bar", "10um"]) == 2
+    assert "no scale bar found" in capsys.readouterr().err
+    assert main(["measure", str(tmp_path / "mask.png"), "--scale-bar", "10um"]) == 2
+    assert "needs the micrograph" in capsys.readouterr().err
+
+
+def test_segment_measure_takes_each_image_s_scale_bar(tmp_path, scale_bar_image):
+    from tests.jobs.test_jobs_segment import save_tiny_model
+
+    model = save_tiny_model(tmp_path / "model")
+    (tmp_path / "in").mkdir()
+    for name, bar in (("a.png", 200), ("b.png", 100)):
+        write_image(tmp_path / "in" / name, scale_bar_image(300, 500, bar)[0])
+    assert main(["segment", "--model", str(model), str(tmp_path / "in"), "--out", str(tmp_path / "out"),
+                 "--quiet", "--device", "cpu", "--measure", "--scale-bar", "10um"]) == 0
+    with (tmp_path / "out" / "measurements.csv").open(encoding="utf-8") as fh:
+        rows = {Path(r["path"]).name: r for r in csv.DictReader(fh)}
+    assert float(rows["a.png"]["pixel size (nm)"]) == pytest.approx(50, rel=0.01)
+    assert float(rows["b.png"]["pixel size (nm)"]) == pytest.approx(100, rel=0.01)
+    assert "scale bar of" in rows["a.png"]["pixel size from"]
