@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from matlab_gui.errors import UserError
+from matlab_gui.file_kinds import is_project
 
 NAME = "info"
 HELP = "Show size, type, pixel size and pages of an image, or the classes and images of a project."
@@ -15,20 +16,6 @@ HELP = "Show size, type, pixel size and pages of an image, or the classes and im
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=Path, help="an image file or a project (.mgp)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-
-
-def _is_project(path: Path) -> bool:
-    from matlab_gui.project import PROJECT_SUFFIX
-
-    if path.suffix.lower() == PROJECT_SUFFIX:
-        return True
-    if not path.is_file():  # a FIFO or device would block the read below
-        return False
-    try:
-        with path.open("rb") as fh:
-            return fh.read(8) == b"\x89HDF\r\n\x1a\n"
-    except OSError:
-        return False
 
 
 def image_info(path: Path) -> dict:
@@ -111,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no such file", path)
     if path.is_dir():
         raise UserError("is a folder, not an image or project file", path)
-    info = project_info(path) if _is_project(path) else image_info(path)
+    info = project_info(path) if is_project(path) else image_info(path)
     if args.json:
         print(json.dumps(info))
     else:

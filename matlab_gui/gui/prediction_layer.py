@@ -14,6 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from matlab_gui.annotate.class_match import classes_from_model, match_classes
 from matlab_gui.gui import dialogs
+from matlab_gui.gui.colour_bar import ColourBar
 from matlab_gui.gui.job_worker import JobWorker
 from matlab_gui.gui.live_assist import LiveAssist
 from matlab_gui.gui.prediction_view import (
@@ -57,9 +58,7 @@ class PredictionLayer(QtWidgets.QWidget):
             "Accept where unpainted", toolTip="Fill only pixels not yet labelled")
         self.info = QtWidgets.QLabel(wordWrap=True)
         self.bars = ProbabilityBars()
-        self.colour_bar = pg.GradientWidget(orientation="bottom", allowAdd=False)
-        self.colour_bar.loadPreset("viridis")
-        self.colour_bar.setMaximumHeight(40)
+        self.colour_bar = ColourBar("viridis")
         self.colour_scale = QtWidgets.QLabel(objectName="colourScale")  # numbers under the bar
         self.live = LiveAssist(window, features, self)
         self._layout()
@@ -290,7 +289,7 @@ class PredictionLayer(QtWidgets.QWidget):
                           f"{rows}</table><small>on the annotated pixels</small>")
 
     def _show_map(self, values: np.ndarray) -> None:
-        lut = self.colour_bar.getLookupTable(256)
+        lut = self.colour_bar.lookup_table()
         self.item.setImage(np.asarray(values, np.float32), levels=(0, 1), lut=lut,
                            autoLevels=False)
 

@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from matlab_gui import imaging
 from matlab_gui.errors import DataError
+from matlab_gui.file_kinds import is_project as file_is_project
 from matlab_gui.imaging.display import equalise_histogram
 from matlab_gui.ml.augment import Augmenter
 from matlab_gui.ml.losses import IGNORE_INDEX
@@ -436,15 +437,7 @@ def is_project(data) -> bool:
     """An open `Project`, or a path to a project file (by suffix or HDF5 signature)."""
     if hasattr(data, "image_ids"):
         return True
-    path = Path(data)
-    if not path.is_file():
-        return False
-    from matlab_gui.project import PROJECT_SUFFIX
-
-    if path.suffix.lower() == PROJECT_SUFFIX:
-        return True
-    with path.open("rb") as fh:
-        return fh.read(8) == b"\x89HDF\r\n\x1a\n"
+    return Path(data).is_file() and file_is_project(Path(data))
 
 
 @contextmanager

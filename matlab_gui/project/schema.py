@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
+from matlab_gui.file_kinds import PROJECT_SUFFIX  # noqa: F401 (re-exported)
 from matlab_gui.project.names import check_image_name, check_name
 
-PROJECT_SUFFIX = ".mgp"
 SCHEMA_VERSION = 1
 FORMAT_NAME = "matlab_gui project"
 

@@ -30,14 +30,13 @@ import h5py
 import numpy as np
 
 from matlab_gui.errors import ProjectError, SchemaTooNewError
+from matlab_gui.file_kinds import HDF5_SIGNATURE
 from matlab_gui.project import fileio, names, schema
 from matlab_gui.project.changes import Changes
 from matlab_gui.project.edit_lock import EditLock
 from matlab_gui.project.journal import forget, journaled, pending, recover, shared
 from matlab_gui.project.merge import MergeConflict, merge
 from matlab_gui.project.schema import ClassDef, ImageRecord, Meta
-
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 def _sha256(path: Path) -> str:
@@ -209,7 +208,7 @@ class Project:
                 signature = fh.read(8)
         except OSError as exc:
             raise ProjectError(f"cannot read: {exc.strerror or exc}", path) from exc
-        if signature != _HDF5_SIGNATURE:
+        if signature != HDF5_SIGNATURE:
             raise ProjectError("not a matlab_gui project (not an HDF5 file)", path)
         try:
             can_write = _writable(path)

@@ -21,12 +21,12 @@ import h5py
 import numpy as np
 
 from matlab_gui.errors import ProjectError, SchemaTooNewError
+from matlab_gui.file_kinds import HDF5_SIGNATURE
 from matlab_gui.project import schema
 from matlab_gui.project.journal import journal_path, pending, shared
 from matlab_gui.project.names import check_image_name, check_name
 from matlab_gui.project.schema import ClassDef, ImageRecord, Meta
 
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 # what h5py raises for a missing, dangling or unreadable object or attribute
 _READ_ERRORS = (KeyError, OSError, ValueError, TypeError, RuntimeError)
 _NUMERIC = "biuf"  # numpy kinds a mask may have (converted to class numbers by the copy)
@@ -83,7 +83,7 @@ def reading(path: Path) -> Iterator[h5py.File]:
         try:
             stack.enter_context(shared(path))
             raw = stack.enter_context(path.open("rb", buffering=0))
-            if raw.read(8) != _HDF5_SIGNATURE:
+            if raw.read(8) != HDF5_SIGNATURE:
                 raise ProjectError("not a matlab_gui project (not an HDF5 file)", path)
             raw.seek(0)
             f = stack.enter_context(h5py.File(raw, "r"))
