@@ -15,7 +15,7 @@ PACKAGE = Path(matlab_gui.__file__).parent
 
 # Lowest first. Shared primitives (errors, progress events, resources) are the ground floor.
 FLOORS = {
-    "errors": 0, "progress": 0, "resources": 0,
+    "errors": 0, "progress": 0, "resources": 0, "file_kinds": 0,
     "imaging": 1,
     "project": 2,
     "annotate": 3,
