@@ -30,7 +30,7 @@ from spread import spread, verdict
 from matlab_gui.imaging import read_image
 from matlab_gui.ml import engines
 from matlab_gui.ml.device import describe_device
-from matlab_gui.ml.engine_choice import CPU_ENGINES, available
+from matlab_gui.ml.engine_choice import CPU_ENGINES, LOSSY, available
 from matlab_gui.ml.inference import (
     classification_input,
     classify_batch,
@@ -57,6 +57,8 @@ def micrograph(name: str, size: int) -> np.ndarray:
 def runner(loaded, engine: str, image: np.ndarray, batch: int):
     """`run() -> (probabilities, labels)` of the engine on the image, as the app predicts."""
     module = engines.choose_engine(loaded, CPU, engine)
+    if module.note:
+        print(f"{loaded.card.name}: {module.note}", flush=True)
     if module.name != engine:
         raise SystemExit(f"{engine} did not run {loaded.card.name}: {module.note}")
     card = loaded.card
@@ -119,9 +121,11 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batch", type=int, default=16, help="classifier crops per batch")
+    parser.add_argument("--lossy", action="store_true",
+                        help="also the lossy engines (bfloat16), with their agreement on a real image")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    names = ["torch"] + [e for e in CPU_ENGINES if available(e)]
+    names = ["torch"] + [e for e in CPU_ENGINES + (LOSSY if args.lossy else ()) if available(e)]
     with tempfile.TemporaryDirectory() as cache:  # conversions timed from nothing
         engines.cache_dir = lambda: Path(cache)
         results = []

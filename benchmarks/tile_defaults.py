@@ -8,6 +8,7 @@ overlap, and its test metrics become the tiled ones; `metrics.tiling` keeps the 
     python benchmarks/tile_defaults.py                 # measure, write the JSON
     python benchmarks/tile_defaults.py --apply         # ... and update models/*/card.json
     python benchmarks/tile_defaults.py --models nasa-meltpool
+    python benchmarks/tile_defaults.py --keep-tiles --apply   # re-score the cards' own tiles
 
 Writes benchmarks/results/tile_defaults.json. Needs ../shared/data. Scores are deterministic
 (no timing), so one round is enough.
@@ -39,8 +40,12 @@ def spec_of(folder: Path) -> tuple[Path, list[Path] | None, str, str]:
     return data, splits, spec["split"], spec["metric"]
 
 
-def measure(folder: Path) -> dict:
+def measure(folder: Path, keep_tiles: bool = False) -> dict:
+    """The test score whole-image and at each candidate tile (only the card's own with
+    `keep_tiles`, e.g. after a change to the tiled path), and the tile chosen."""
     data, splits, split, metric = spec_of(folder)
+    card = json.loads((folder / "card.json").read_text())
+    candidates = [(card["input_size"], card["tile_overlap"])] if keep_tiles else CANDIDATES
 
     def score(**kw) -> dict:
         t0 = time.perf_counter()
@@ -50,7 +55,7 @@ def measure(folder: Path) -> dict:
                 "inference": result.inference, "wall_s": round(time.perf_counter() - t0, 1)}
 
     whole = score(whole_image=True)
-    tiled = [{"tile": t, "overlap": o, **score(tile=t, overlap=o)} for t, o in CANDIDATES]
+    tiled = [{"tile": t, "overlap": o, **score(tile=t, overlap=o)} for t, o in candidates]
     within = [r for r in tiled if r["metric"] >= whole["metric"] - TOLERANCE]
     chosen = within[0] if within else max(tiled, key=lambda r: r["metric"])
     return {"model": folder.name, "metric_name": metric, "whole_image": whole["metric"],
@@ -80,6 +85,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+")
     parser.add_argument("--apply", action="store_true")
+    parser.add_argument("--keep-tiles", action="store_true",
+                        help="score only each card's own tile setting (and apply only its score)")
     parser.add_argument("--out", type=Path, default=RESULTS / "tile_defaults.json")
     args = parser.parse_args()
     if not (DATA / "MANIFEST.md").is_file():
@@ -89,7 +96,7 @@ def main() -> None:
                and (not args.models or p.parent.name in args.models)]
     found = []
     for folder in folders:
-        result = measure(folder)
+        result = measure(folder, args.keep_tiles)
         print(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}), flush=True)
         if args.apply:
             apply(folder, result)

@@ -76,8 +76,8 @@ def child(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if args.child == "raw":
             normalise = normaliser(image, card)
-            pad, ys, xs = segmenter.grid(*image.shape)
-            tiles = torch.from_numpy(np.stack([segmenter.cut_tile(image, normalise, pad, y, x)
+            ys, xs = segmenter.grid(*image.shape)
+            tiles = torch.from_numpy(np.stack([segmenter.cut_tile(image, normalise, y, x)
                                                for y in ys for x in xs]))
             start = time.perf_counter()
             with torch.inference_mode():

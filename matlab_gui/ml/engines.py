@@ -29,7 +29,7 @@ from torch import nn
 
 from matlab_gui.errors import UserError
 from matlab_gui.ml import engine_choice
-from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, check_engine
+from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, LOSSY, check_engine
 from matlab_gui.ml.export import OPSET
 from matlab_gui.ml.model_readme import MULTIPLE
 from matlab_gui.ml.tiling import class_probabilities
@@ -44,11 +44,11 @@ class Engine:
 
     module: nn.Module
     name: str  # the engine that runs: "torch", "onnxruntime" or "openvino"
-    note: str = ""  # a fallback's reason; empty when the engine asked for runs
+    note: str = ""  # for the user: a fallback's reason, or how much a lossy engine agrees
 
     @property
     def description(self) -> str:
-        precision = "" if self.name == "torch" else " (float32)"
+        precision = "" if self.name == "torch" else " (lossy)" if self.name in LOSSY else " (float32)"
         return f"{LABELS[self.name]}{precision}"
 
 
@@ -138,15 +138,18 @@ def onnxruntime_runner(path: Path):
     return lambda x: session.run(None, {"x": x})[0]
 
 
-def openvino_runner(path: Path):
-    """OpenVINO in float32 (its CPU default is lossy bf16 where the CPU has it), compiled once
-    per input shape (a run's tiles share one), compiled blobs cached beside the ONNX file."""
+def openvino_runner(path: Path, precision: str = "f32"):
+    """OpenVINO in `precision` (float32 unless bf16 is asked for: its CPU default is lossy bf16
+    where the CPU has it), compiled once per input shape (a run's tiles share one), compiled
+    blobs cached beside the ONNX file."""
     import openvino as ov
 
     core = ov.Core()
+    if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        raise RuntimeError("this CPU has no bfloat16 instructions")
     model = core.read_model(str(path))
-    config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": _threads(),
-              "PERFORMANCE_HINT": "LATENCY", "CACHE_DIR": str(path.parent / "openvino")}
+    config = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": _threads(),
+              "PERFORMANCE_HINT": "LATENCY", "CACHE_DIR": str(path.parent / f"openvino-{precision}")}
     compiled: dict[tuple, object] = {}
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -164,28 +167,39 @@ def openvino_runner(path: Path):
     return run
 
 
-RUNNERS = {"onnxruntime": onnxruntime_runner, "openvino": openvino_runner}
+RUNNERS = {"onnxruntime": onnxruntime_runner, "openvino": openvino_runner,
+           "openvino-bf16": lambda path: openvino_runner(path, "bf16")}
 
 
-def disagreement(reference: nn.Module, engine: nn.Module, card) -> float:
-    """Largest probability difference between the two on the sample input (and, for
-    segmentation, on one whose size is not a multiple of 32 as well)."""
+def agreement(reference: nn.Module, engine: nn.Module, card) -> tuple[float, float]:
+    """Largest probability difference between the two, and the fraction of pixels (images, for
+    a classifier) whose class they agree on, over the sample input (and, for segmentation, one
+    whose size is not a multiple of 32 as well)."""
     x = sample_input(card)
     inputs = [x, x[..., 5:, 3:]] if card.task == "segmentation" else [x]
-    worst = 0.0
+    worst, same, total = 0.0, 0, 0
     with torch.inference_mode():
         for sample in inputs:
             a = class_probabilities(reference(sample).float())
             b = class_probabilities(engine(sample).float())
             if a.shape != b.shape:
-                return float("inf")
+                return float("inf"), 0.0
             worst = max(worst, float((a - b).abs().max()))
-    return worst
+            same += int((a.argmax(1) == b.argmax(1)).sum())
+            total += a.argmax(1).numel()
+    return worst, same / total
 
 
-def convert(module: nn.Module, card, weights: Path, name: str) -> nn.Module:
-    """`module` as the CPU runtime `name` runs it, converted (and checked) once per key; a
-    failure raises with the runtime's reason."""
+def lossy_note(name: str, diff: float, agrees: float) -> str:
+    return (f"{LABELS[name]} is lossy: on a random test input its class agrees with torch "
+            f"float32 at {100 * agrees:.2f} % of the pixels, probabilities differ by up to "
+            f"{diff:.2g} (use the default engine for results identical to float32)")
+
+
+def convert(module: nn.Module, card, weights: Path, name: str) -> tuple[nn.Module, str]:
+    """`module` as the CPU runtime `name` runs it, converted (and checked) once per key, and a
+    note for a lossy engine (how much it agrees with torch); a failure raises with the
+    runtime's reason. A float32 engine must agree within AGREEMENT."""
     key = model_key(weights, card)
     folder = cache_dir()
     onnx_path, checked = folder / f"{key}.onnx", folder / f"{key}.{name}.json"
@@ -197,11 +211,13 @@ def convert(module: nn.Module, card, weights: Path, name: str) -> nn.Module:
     if card.task == "segmentation":
         engine = PaddedSegmentation(engine, MULTIPLE)
     if not checked.is_file():
-        diff = disagreement(module, engine, card)
-        if not diff <= AGREEMENT:
+        diff, agrees = agreement(module, engine, card)
+        if name not in LOSSY and not diff <= AGREEMENT:
             raise RuntimeError(f"its probabilities differ from torch's by {diff:.2g}")
-        checked.write_text(json.dumps({"max_abs_diff": diff}))
-    return engine
+        checked.write_text(json.dumps({"max_abs_diff": diff, "argmax_agreement": agrees}))
+    check = json.loads(checked.read_text())
+    note = lossy_note(name, check["max_abs_diff"], check["argmax_agreement"]) if name in LOSSY else ""
+    return engine, note
 
 
 def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:
@@ -227,7 +243,8 @@ def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:
             notes.append(f"{LABELS[name]} is not installed")
             continue
         try:
-            return Engine(convert(module, card, weights, name), name)
+            converted, note = convert(module, card, weights, name)
+            return Engine(converted, name, note)
         except Exception as exc:  # any converter or runtime failure: torch still works
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
             notes.append(f"{LABELS[name]} could not run this model ({reason})")

@@ -1,7 +1,10 @@
 """Segment an image of any size with bounded memory: overlapping tiles, blended without seams.
 
-The image is seen through reflect padding (a border pixel gets context, no copy of the image is
-made), cut into overlapping tiles that go through the model in batches, and each tile's
+The image is cut into overlapping tiles, the fewest of the tile size that overlap by at least
+`overlap` and lie inside the image (the last row and column flush with its end, no tiles over
+mirrored borders: a border pixel has the context it has in a whole-image pass), which go
+through the model in batches; only an image smaller than a tile along one side is mirrored
+along that side (as an index, no copy), and each tile's
 probabilities are added into a band of rows with a smooth weight that falls towards the tile
 edges but is never 0. A band is finished, divided by its weights and written out as soon as no
 later tile touches it, so only `tile` rows of float32 accumulators ever exist besides the output.
@@ -131,14 +134,14 @@ class _Output:
 
 
 class _BandAccumulator:
-    """Weighted sums over `tile` rows of the padded image, finished and flushed top-down."""
+    """Weighted sums over `tile` rows of the image, finished and flushed top-down."""
 
-    def __init__(self, out: _Output, classes: int, width_p: int, tile: int, pad: int, tta: bool):
-        self.out, self.tile, self.pad = out, tile, pad
+    def __init__(self, out: _Output, classes: int, width_p: int, tile: int, tta: bool):
+        self.out, self.tile = out, tile
         self.sums = np.zeros((classes, tile, width_p), dtype=np.float32)
         self.weights = np.zeros((tile, width_p), dtype=np.float32)
         self.disagreement = np.zeros((tile, width_p), dtype=np.float32) if tta else None
-        self.top = 0  # padded row of sums[:, 0]
+        self.top = 0  # image row of sums[:, 0]
 
     def add(self, y: int, x: int, probs: np.ndarray, weight: np.ndarray,
             disagreement: np.ndarray | None) -> None:
@@ -153,13 +156,13 @@ class _BandAccumulator:
     def _flush(self, rows: int) -> None:
         """Write the first `rows` finished rows (inside the image) and shift the band up."""
         height, width = self.out.labels.shape
-        lo, hi = max(self.top, self.pad), min(self.top + rows, self.pad + height)
+        lo, hi = self.top, min(self.top + rows, height)
         if hi > lo:
             band = slice(lo - self.top, hi - self.top)
-            cols = slice(self.pad, self.pad + width)
+            cols = slice(0, width)
             w = self.weights[band, cols]
             dis = None if self.disagreement is None else self.disagreement[band, cols] / w
-            self.out.write(lo - self.pad, 0, self.sums[:, band, cols] / w, dis)
+            self.out.write(lo, 0, self.sums[:, band, cols] / w, dis)
         for a in (self.sums, self.weights, self.disagreement):
             if a is not None:
                 a[..., : self.tile - rows, :] = a[..., rows:, :]
@@ -183,23 +186,22 @@ class TiledSegmenter:
 
     # -- tiles -------------------------------------------------------------------------------
 
-    def grid(self, height: int, width: int) -> tuple[int, list[int], list[int]]:
-        """(pad, row starts, column starts) in padded coordinates."""
-        pad = self.overlap // 2
+    def grid(self, height: int, width: int) -> tuple[list[int], list[int]]:
+        """Row and column starts of the tiles."""
         stride = self.tile - self.overlap
-        return (pad, tile_starts(height + 2 * pad, self.tile, stride),
-                tile_starts(width + 2 * pad, self.tile, stride))
+        return tile_starts(height, self.tile, stride), tile_starts(width, self.tile, stride)
 
-    def cut_tile(self, image: np.ndarray, normalise: Normalise, pad: int, y: int, x: int) -> np.ndarray:
-        """The normalised tile at padded (y, x), mirrored where it reaches past the image."""
-        rows = reflect_index(np.arange(y - pad, y - pad + self.tile), image.shape[0])
-        cols = reflect_index(np.arange(x - pad, x - pad + self.tile), image.shape[1])
+    def cut_tile(self, image: np.ndarray, normalise: Normalise, y: int, x: int) -> np.ndarray:
+        """The normalised tile at (y, x), mirrored where it reaches past the image (only
+        along a side shorter than a tile)."""
+        rows = reflect_index(np.arange(y, y + self.tile), image.shape[0])
+        cols = reflect_index(np.arange(x, x + self.tile), image.shape[1])
         return np.asarray(normalise(image[np.ix_(rows, cols)]), dtype=np.float32)
 
-    def _batches(self, image, normalise, pad, origins) -> Iterator[tuple[list, np.ndarray]]:
+    def _batches(self, image, normalise, origins) -> Iterator[tuple[list, np.ndarray]]:
         """Normalised tile batches, the next one prepared in a thread while the model runs."""
         def make(chunk):
-            return chunk, np.stack([self.cut_tile(image, normalise, pad, y, x) for y, x in chunk])
+            return chunk, np.stack([self.cut_tile(image, normalise, y, x) for y, x in chunk])
 
         chunks = [origins[i:i + self.batch] for i in range(0, len(origins), self.batch)]
         with ThreadPoolExecutor(1) as pool:
@@ -293,11 +295,11 @@ class TiledSegmenter:
                cancel: CancelToken | None) -> TiledPrediction:
         """Overlapping tiles blended band by band (see the module's docstring)."""
         height, width = image.shape[:2]
-        pad, ys, xs = self.grid(height, width)
+        ys, xs = self.grid(height, width)
         origins = [(y, x) for y in ys for x in xs]
         acc, out, done = None, None, 0
         report(progress, Progress("segment", 0, len(origins), message=f"{len(origins)} tiles"))
-        for chunk, batch in self._batches(image, normalise, pad, origins):
+        for chunk, batch in self._batches(image, normalise, origins):
             if cancel is not None:
                 cancel.raise_if_cancelled()
             probs, dis = self._run_batch(batch)
@@ -305,8 +307,8 @@ class TiledSegmenter:
                 classes = probs.shape[1]
                 keep = keep_probabilities(self.options.output, classes, height, width)
                 out = _Output(classes, height, width, keep)
-                acc = _BandAccumulator(out, classes, max(width + 2 * pad, self.tile), self.tile,
-                                       pad, self.options.tta)
+                acc = _BandAccumulator(out, classes, max(width, self.tile), self.tile,
+                                       self.options.tta)
             for k, (y, x) in enumerate(chunk):
                 acc.add(y, x, probs[k], self.window, None if dis is None else dis[k])
             done += len(chunk)

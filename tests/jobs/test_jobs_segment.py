@@ -91,6 +91,14 @@ def _segment_mat(seg_model, images, out):
     return out / "grey16.mat"
 
 
+def agree_away_from_ties(probs: np.ndarray, mask: np.ndarray) -> bool:
+    """The mask is the argmax of the stored (H, W, C) maps wherever the top two classes are
+    further apart than the maps' float16 rounding (a random model sits near 1/C everywhere)."""
+    top = np.sort(probs, axis=-1)
+    clear = top[..., -1] - top[..., -2] > 2e-3
+    return clear.mean() > 0.9 and bool((probs.argmax(-1) + 1 == mask)[clear].all())
+
+
 def test_matlab_file(seg_model, images, tmp_path, mat_load):
     path = _segment_mat(seg_model, images, tmp_path)
     assert path.read_bytes().startswith(b"MATLAB 5.0 MAT-file")  # v7: MATLAB and Octave load it
@@ -98,7 +106,7 @@ def test_matlab_file(seg_model, images, tmp_path, mat_load):
     assert mat["mask"].shape == (150, 170) and mat["mask"].dtype == np.uint8
     assert mat["probabilities"].shape == (150, 170, 3) and mat["probabilities"].dtype == np.float32
     assert mat["uncertainty"].dtype == np.float32
-    assert (mat["probabilities"].argmax(-1) + 1 != mat["mask"]).mean() < 1e-3
+    assert agree_away_from_ties(mat["probabilities"], mat["mask"])
 
 
 def test_octave_loads_the_matlab_file_with_class_names(seg_model, images, tmp_path, octave_load):
@@ -107,7 +115,7 @@ def test_octave_loads_the_matlab_file_with_class_names(seg_model, images, tmp_pa
     assert s["pixel_size_um"] == pytest.approx(0.005) and s["source"] == "grey16.tif"
     mask, probs = np.array(s["mask"]), np.array(s["probabilities"])
     assert mask.shape == (150, 170) and probs.shape == (150, 170, 3)  # H x W (x C) as in MATLAB
-    assert (probs.argmax(-1) + 1 != mask).mean() < 1e-3
+    assert agree_away_from_ties(probs, mask)
 
 
 def test_every_output_keeps_the_pixel_size_and_what_each_value_means(seg_model, images,

@@ -155,3 +155,36 @@ def test_an_unknown_engine_or_a_cpu_engine_on_a_gpu_is_a_clear_error(family):
         choose_engine(loaded, CPU, "tensorrt")
     with pytest.raises(UserError, match="runs on the CPU"):
         choose_engine(loaded, torch.device("cuda"), "openvino")
+
+
+def _has_bf16() -> bool:
+    import openvino as ov
+
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def test_a_lossy_engine_runs_only_when_asked_and_says_how_much_it_agrees(family, samples_dir):
+    loaded = load_model(family["unet"], CPU)
+    assert choose_engine(loaded, CPU, "auto").name not in engines.engine_choice.LOSSY
+    engine = choose_engine(loaded, CPU, "openvino-bf16")
+    if not _has_bf16():
+        assert engine.name == "torch" and "no bfloat16" in engine.note
+        return
+    assert engine.name == "openvino-bf16" and engine.description == "OpenVINO bfloat16 (lossy)"
+    assert "is lossy" in engine.note and "% of the pixels" in engine.note
+    image = _micrograph(samples_dir)
+    reference = _segment(loaded, "torch", image)
+    segmenter = make_segmenter(engine.module, loaded.card, CPU, output="probabilities")
+    lossy = segment_image(segmenter, loaded.card, image)
+    diff = np.abs(lossy.probabilities.astype(np.float32) - reference.probabilities.astype(np.float32))
+    assert 1e-3 < diff.max() < 0.5  # bfloat16 rounding shows, and nothing else
+    assert (lossy.labels == reference.labels).mean() > 0.9
+
+
+def test_the_cli_prints_a_lossy_engine_s_agreement(family, samples_dir, tmp_path, capsys):
+    from matlab_gui.cli import main
+
+    assert main(["segment", "--model", str(family["unet"]), str(samples_dir / "uhcs0006.tif"),
+                 "--out", str(tmp_path), "--engine", "openvino-bf16", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert ("is lossy" in err) if _has_bf16() else ("no bfloat16" in err)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from torch import nn
 from matlab_gui.errors import ModelError
 from matlab_gui.ml.synthetic import TinySegNet
 from matlab_gui.ml.tiling import (
+    TiledSegmenter,
     TileOptions,
     blend_window,
     reflect_index,
@@ -61,7 +64,7 @@ def test_tiled_matches_whole_image_away_from_borders(net, image):
     diff = np.abs(tiled.probabilities.astype(np.float32) - whole)[:, 8:-8, 8:-8]
     assert diff.mean() < 1e-3
     assert (tiled.labels[8:-8, 8:-8] != whole.argmax(0)[8:-8, 8:-8]).mean() < 1e-3
-    assert tiled.tiles == len(tile_starts(232 + 24, 64, 40)) * len(tile_starts(328 + 24, 64, 40))
+    assert tiled.tiles == len(tile_starts(232, 64, 40)) * len(tile_starts(328, 64, 40))
 
 
 def test_no_seams_at_tile_boundaries(image):
@@ -191,3 +194,17 @@ def test_an_image_within_one_tile_is_predicted_as_a_whole_image_pass(image, shap
     assert tiled.tiles == 1
     assert np.abs(tiled.probabilities.astype(np.float32) - whole).max() < 2e-3
     assert (tiled.labels == whole.argmax(0)).mean() > 0.999
+
+
+@pytest.mark.parametrize("length", [300, 1000, 4096, 8192])
+def test_the_grid_is_the_fewest_tiles_inside_the_image(length):
+    """No tile over a mirrored border and no redundant row or column: at 4096 px with 256 px
+    tiles overlapping by 64, 21 x 21 tiles (1.72x the image's pixels), not 22 x 22 (1.89x)."""
+    segmenter = TiledSegmenter(nn.Identity(), torch.device("cpu"), TileOptions(tile=256, overlap=64))
+    ys, xs = segmenter.grid(length, length)
+    stride = 256 - 64
+    assert ys == xs and ys[0] == 0 and ys[-1] + 256 == length
+    assert len(ys) == math.ceil((length - 256) / stride) + 1
+    assert all(b - a <= stride for a, b in zip(ys, ys[1:], strict=False))
+    if length == 4096:
+        assert len(ys) == 21
