@@ -173,9 +173,9 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
     from torch.utils.data import DataLoader
 
     from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.engines import choose_engine
+    from matlab_gui.ml.engines import load_engine
     from matlab_gui.ml.inference import check_model, classify_batch
-    from matlab_gui.ml.model_folder import load_model, read_card
+    from matlab_gui.ml.model_folder import read_card
     from matlab_gui.ml.model_lookup import resolve_model
 
     t0 = time.perf_counter()
@@ -216,9 +216,8 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
                         worker_init_fn=_worker_init,
                         pin_memory=device.type == "cuda")
     batches = iter(loader)  # the workers start decoding while the model loads
-    loaded = load_model(model_dir, device)
-    check_model(loaded.module, card, device)
-    engine = choose_engine(loaded, device, request.engine)
+    engine, card = load_engine(model_dir, device, request.engine)
+    check_model(engine.module, card, device)
     model = engine.module
     last_save = time.perf_counter()
     try:

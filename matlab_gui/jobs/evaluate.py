@@ -85,19 +85,17 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
                    cancel: CancelToken | None = None) -> EvaluateResult:
     from matlab_gui.ml import data as mdata
     from matlab_gui.ml.device import describe_device, pick_device
-    from matlab_gui.ml.engines import choose_engine
+    from matlab_gui.ml.engines import load_engine
     from matlab_gui.ml.evaluation import evaluate_classification, evaluate_segmentation
     from matlab_gui.ml.inference import make_segmenter, segment_image
-    from matlab_gui.ml.model_folder import load_model
     from matlab_gui.ml.model_lookup import resolve_model
 
     t0 = time.perf_counter()
     cancel = cancel or CancelToken()
     device = pick_device(request.device)
     model_dir = resolve_model(request.model)
-    loaded = load_model(model_dir, device)
-    engine = choose_engine(loaded, device, request.engine)
-    card, model = loaded.card, engine.module
+    engine, card = load_engine(model_dir, device, request.engine)
+    model = engine.module
     names = [c.name for c in card.classes]
     hist_eq = bool((card.training or {}).get("hist_eq"))
     inference = ""

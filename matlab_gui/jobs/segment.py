@@ -249,9 +249,9 @@ def output_bases(root: Path, images: list[Path]) -> list[Path]:
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
     from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.engines import choose_engine
+    from matlab_gui.ml.engines import load_engine
     from matlab_gui.ml.inference import check_model, make_segmenter, segment_image
-    from matlab_gui.ml.model_folder import load_model
+    from matlab_gui.ml.model_folder import read_card
     from matlab_gui.ml.model_lookup import resolve_model
 
     t0 = time.perf_counter()
@@ -263,13 +263,11 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     bases = output_bases(common_folder(request.inputs), paths)
     check_output(request.out, folder=True)
     device = pick_device(request.device)
-    loaded = load_model(model_dir, device)
-    model, card = loaded.module, loaded.card
-    if card.task != "segmentation":
-        raise UserError(f"the model is a {card.task} model; segment needs a segmentation model",
-                        request.model)
-    check_model(model, card, device)
-    engine = choose_engine(loaded, device, request.engine)
+    if read_card(model_dir).task != "segmentation":
+        raise UserError(f"the model is a {read_card(model_dir).task} model; segment needs a "
+                        "segmentation model", request.model)
+    engine, card = load_engine(model_dir, device, request.engine)
+    check_model(engine.module, card, device)
     names = [c.name for c in card.classes]
     meaning = OutputMeaning(Path(model_dir).name, numbered(names, [c.color for c in card.classes]))
     segmenter = make_segmenter(engine.module, card, device, tile=request.tile, overlap=request.overlap,

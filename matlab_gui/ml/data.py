@@ -294,16 +294,6 @@ class PatchDataset(Dataset):
         return torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(target))
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = 32) -> torch.Tensor:
-    """Reflect-pad `(N, C, H, W)` at the bottom/right so H and W are multiples of `multiple`."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not ph and not pw:
-        return x
-    mode = "reflect" if h > ph and w > pw else "replicate"
-    return torch.nn.functional.pad(x, (0, pw, 0, ph), mode=mode)
-
-
 # -- classification ---------------------------------------------------------------------------
 
 

@@ -78,7 +78,7 @@ class EngineModule(nn.Module):
     """An ONNX model run by a CPU runtime behind the `nn.Module` call the tiler makes: float32
     NCHW in, the network's logits out (as torch tensors on the CPU). A segmentation graph is
     traced at a multiple of 32, where the network's own padding is a no-op and so absent from
-    the graph: `convert` wraps it in the same `zoo.PaddedSegmentation`, so any size works."""
+    the graph: `convert` wraps it in the same `padding.PaddedSegmentation`, so any size works."""
 
     def __init__(self, run, name: str):
         super().__init__()
@@ -196,28 +196,77 @@ def lossy_note(name: str, diff: float, agrees: float) -> str:
             f"{diff:.2g} (use the default engine for results identical to float32)")
 
 
+def _paths(weights: Path, card, name: str) -> tuple[Path, Path]:
+    """The cached ONNX file of this model and the record of its check with runtime `name`."""
+    key, folder = model_key(weights, card), cache_dir()
+    return folder / f"{key}.onnx", folder / f"{key}.{name}.json"
+
+
+def _runtime_module(onnx_path: Path, card, name: str) -> nn.Module:
+    from matlab_gui.ml.padding import PaddedSegmentation
+
+    engine = EngineModule(RUNNERS[name](onnx_path), name)
+    return PaddedSegmentation(engine, MULTIPLE) if card.task == "segmentation" else engine
+
+
+def _note(name: str, checked: Path) -> str:
+    if name not in LOSSY:
+        return ""
+    check = json.loads(checked.read_text())
+    return lossy_note(name, check["max_abs_diff"], check.get("argmax_agreement", float("nan")))
+
+
 def convert(module: nn.Module, card, weights: Path, name: str) -> tuple[nn.Module, str]:
     """`module` as the CPU runtime `name` runs it, converted (and checked) once per key, and a
     note for a lossy engine (how much it agrees with torch); a failure raises with the
     runtime's reason. A float32 engine must agree within AGREEMENT."""
-    key = model_key(weights, card)
-    folder = cache_dir()
-    onnx_path, checked = folder / f"{key}.onnx", folder / f"{key}.{name}.json"
+    onnx_path, checked = _paths(weights, card, name)
     if not onnx_path.is_file():
         export_onnx(module, card, onnx_path)
-    from matlab_gui.ml.zoo import PaddedSegmentation
-
-    engine = EngineModule(RUNNERS[name](onnx_path), name)
-    if card.task == "segmentation":
-        engine = PaddedSegmentation(engine, MULTIPLE)
+    engine = _runtime_module(onnx_path, card, name)
     if not checked.is_file():
         diff, agrees = agreement(module, engine, card)
         if name not in LOSSY and not diff <= AGREEMENT:
             raise RuntimeError(f"its probabilities differ from torch's by {diff:.2g}")
         checked.write_text(json.dumps({"max_abs_diff": diff, "argmax_agreement": agrees}))
-    check = json.loads(checked.read_text())
-    note = lossy_note(name, check["max_abs_diff"], check["argmax_agreement"]) if name in LOSSY else ""
-    return engine, note
+    return engine, _note(name, checked)
+
+
+def cached_engine(folder: Path, card, device: torch.device, engine: str = "auto") -> Engine | None:
+    """The model in `folder` run from a checked conversion of exactly its weights and card
+    already in the cache, without building the torch network (that imports
+    segmentation-models-pytorch and timm: seconds per process); None when there is none."""
+    from matlab_gui.ml.model_folder import WEIGHTS
+
+    check_engine(engine)
+    if device.type != "cpu" or engine == "torch":
+        return None
+    name = engine if engine != "auto" else next(
+        (e for e in CPU_ENGINES if engine_choice.available(e)), None)
+    weights = Path(folder) / WEIGHTS
+    if name is None or not engine_choice.available(name) or not weights.is_file():
+        return None
+    onnx_path, checked = _paths(weights, card, name)
+    if not (onnx_path.is_file() and checked.is_file()):
+        return None
+    try:
+        return Engine(_runtime_module(onnx_path, card, name), name, _note(name, checked))
+    except Exception:  # a damaged cache file: convert again from the weights
+        return None
+
+
+def load_engine(folder: Path, device: torch.device, engine: str = "auto"):
+    """(Engine, card) of the model in `folder` for inference with `engine` on `device`: from
+    the cache when this model was converted before, else loaded (checked tensor by tensor)
+    and chosen as `choose_engine` does."""
+    from matlab_gui.ml.model_folder import load_model, read_card
+
+    card = read_card(folder)
+    fast = cached_engine(folder, card, device, engine)
+    if fast is not None:
+        return fast, card
+    loaded = load_model(folder, device)
+    return choose_engine(loaded, device, engine), loaded.card
 
 
 def choose_engine(loaded, device: torch.device, engine: str = "auto") -> Engine:

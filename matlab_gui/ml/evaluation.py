@@ -16,8 +16,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from matlab_gui.imaging.pixel_scores import segmentation_scores
-from matlab_gui.ml.data import PreparedImage, pad_to_multiple
+from matlab_gui.ml.data import PreparedImage
 from matlab_gui.ml.metrics import ConfusionMatrix, classification_scores
+from matlab_gui.ml.padding import pad_to_multiple
 from matlab_gui.progress import CancelToken
 
 

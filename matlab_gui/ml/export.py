@@ -12,7 +12,7 @@ N, H and W are dynamic. A classifier's H and W are the card's input size (resizi
 Exporters: `torch.onnx.export(dynamo=False)`, the TorchScript-based exporter torch 2.14 still
 has (5 s for a shipped U-Net on 2 cores, where the torch.export-based one took over 10 minutes
 and needs onnxscript), opset 17; TorchScript by `torch.jit.trace`. Both trace on sizes that are
-multiples of 32, so the padding branches inside the networks (`zoo.PaddedSegmentation`, FCN)
+multiples of 32, so the padding branches inside the networks (`padding.PaddedSegmentation`, FCN)
 stay the no-op they are behind the graph's own padding.
 
 Every export is checked before it is kept: the file written is run (onnxruntime, or

@@ -79,7 +79,8 @@ def _cached_feature_model(model_dir: str | None, _stamp):
     import torch
 
     from matlab_gui.ml.model_folder import load_model
-    from matlab_gui.ml.zoo import PaddedSegmentation, build_model, default_card
+    from matlab_gui.ml.padding import PaddedSegmentation
+    from matlab_gui.ml.zoo import build_model, default_card
 
     if model_dir is not None:
         try:
@@ -125,9 +126,9 @@ def image_features(image: np.ndarray, model_dir: Path | None = None,
     import torch
     import torch.nn.functional as F
 
+    from matlab_gui.ml.padding import pad_to_multiple
     from matlab_gui.ml.preprocess import resize_image, to_model_input
     from matlab_gui.ml.threads import compute_job
-    from matlab_gui.ml.zoo import pad_to_multiple
 
     cancel = cancel or CancelToken()
     height, width = image.shape[:2]

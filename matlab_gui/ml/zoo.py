@@ -15,7 +15,6 @@ from collections.abc import Callable
 import segmentation_models_pytorch as smp
 import timm
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from matlab_gui.errors import ModelError
@@ -33,6 +32,7 @@ from matlab_gui.ml.archs import architectures as architectures  # the zoo's publ
 from matlab_gui.ml.card import ClassInfo, ModelCard, Normalisation
 from matlab_gui.ml.fcn import FCN
 from matlab_gui.ml.heads import FNN, Classifier, build_head
+from matlab_gui.ml.padding import PaddedSegmentation
 from matlab_gui.ml.weights import by_position, find_weights, load_matching
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
@@ -79,29 +79,6 @@ def default_card(task: str, arch: str, classes: list, encoder: str | None = None
         overrides["tile_overlap"] = int(overrides["input_size"]) // 4
     fields.update(overrides)
     return ModelCard(**fields)
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """`x` (N, C, H, W) padded at the bottom and right up to a multiple of `multiple`,
-    reflected where the image is large enough, else replicated."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "replicate")
-    return x
-
-
-class PaddedSegmentation(nn.Module):
-    """Pads any input to the network's required multiple and crops the logits back."""
-
-    def __init__(self, net: nn.Module, multiple: int = 32):
-        super().__init__()
-        self.net = net
-        self.multiple = multiple
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        return self.net(pad_to_multiple(x, self.multiple))[..., :h, :w]
 
 
 def _smp(card: ModelCard, attention: str | None) -> nn.Module:

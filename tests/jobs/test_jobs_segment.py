@@ -254,3 +254,34 @@ def test_measure_writes_one_row_per_image_and_class_equal_to_measure_on_the_mask
         particles = list(csv.DictReader(fh))
     assert len(particles) == sum(int(r["particles"]) for r in rows[1:4])
     assert out / "grey16_particles.csv" in result.images[1].files
+
+
+RUN_TWICE = """
+import sys
+from pathlib import Path
+from matlab_gui.jobs.segment import SegmentRequest, run_segment
+model, image, out = map(Path, sys.argv[1:4])
+result = run_segment(SegmentRequest(model=model, inputs=[image], out=out, device="cpu"))
+print(result.engine, "segmentation_models_pytorch" in sys.modules, "timm" in sys.modules)
+"""
+
+
+def test_a_model_converted_before_runs_without_building_its_torch_network(seg_model, images,
+                                                                           tmp_path):
+    """Start-up: segment's second run of a model takes the cached, checked conversion and
+    never imports the network libraries (seconds per process); the masks are the same."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MATLAB_GUI_CACHE=str(tmp_path / "cache"))
+    seen = []
+    for run in ("first", "second"):
+        out = subprocess.run([sys.executable, "-c", RUN_TWICE, str(seg_model),
+                              str(images / "grey16.tif"), str(tmp_path / run)],
+                             capture_output=True, text=True, check=True, env=env, timeout=300)
+        seen.append(out.stdout.split()[-3:])
+    assert seen[0][1:] == ["True", "True"]  # converted: the network was built
+    assert seen[1][1:] == ["False", "False"] and seen[1][0] == seen[0][0] != "torch"
+    assert np.array_equal(read_mask(tmp_path / "first" / "grey16_mask.png"),
+                          read_mask(tmp_path / "second" / "grey16_mask.png"))

@@ -181,7 +181,7 @@ def test_an_image_within_one_tile_is_predicted_as_a_whole_image_pass(image, shap
     """No mirrored context is invented around an image that fits a tile: the result is the
     whole-image pass to the border (a 300 px image is mirrored only up to 320, as training's
     padding to the encoder's multiple does)."""
-    from matlab_gui.ml.data import pad_to_multiple
+    from matlab_gui.ml.padding import pad_to_multiple
 
     torch.manual_seed(0)
     model = PoolNet(1, 3)
