@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from matlab_gui.imaging.particles import DEFAULT_DEPTH, DEFAULT_PROMINENCE
+from matlab_gui.imaging.particle_options import DEFAULT_DEPTH, DEFAULT_PROMINENCE
 
 
 def add_measure_options(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,9 +30,11 @@ from matlab_gui.imaging.matfile import class_fields, write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
 from matlab_gui.imaging.write import atomic_write_bytes, check_output, write_maps
-from matlab_gui.jobs.measure import MeasureSpec, image_header, measure_image
 from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
+
+if TYPE_CHECKING:
+    from matlab_gui.jobs.measure import MeasureSpec
 
 FORMATS = ("png", "tiff", "mat")
 
@@ -277,6 +280,8 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     others = read_other_rows(fractions_csv, _header(names), paths)
     measured = None
     if request.measure is not None:
+        from matlab_gui.jobs.measure import image_header, measure_image  # scikit-image: only now
+
         request.measure.check(names)
         measured = request.out / "measurements.csv"
         measure_header = image_header(bool(request.measure.grain_boundary))

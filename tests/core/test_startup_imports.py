@@ -50,3 +50,18 @@ def test_the_window_opens_an_image_without_torch_or_matplotlib(samples_dir):
 
 def test_info_on_an_image_loads_no_hdf5_torch_or_matplotlib(samples_dir):
     assert _loaded(INFO, str(samples_dir / "uhcs0006.tif")) == "loaded:"
+
+
+SEGMENT_IMPORTS = """
+import sys
+from matlab_gui.cli import build_parser
+from matlab_gui.jobs import segment
+build_parser()
+print("loaded:", *(m for m in ("skimage", "segmentation_models_pytorch", "timm") if m in sys.modules))
+"""
+
+
+def test_segment_s_start_needs_no_scikit_image_or_network_libraries():
+    """Particle options and the segment job load scikit-image only to measure, and the
+    network libraries only to build a network (a cached conversion needs neither)."""
+    assert _loaded(SEGMENT_IMPORTS) == "loaded:"
