@@ -8,7 +8,6 @@ which keeps an 8k x 8k 16-bit image interactive.
 from __future__ import annotations
 
 import numpy as np
-from skimage import exposure
 
 _SAMPLE_PIXELS = 1 << 20
 
@@ -93,5 +92,7 @@ def clahe(data: np.ndarray, clip_limit: float = 0.01, tile: int = 8) -> np.ndarr
     lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 1.0)
     unit = window(data, lo, hi).astype(np.float32) / 255.0
     kernel = (max(1, data.shape[0] // tile), max(1, data.shape[1] // tile))
+    from skimage import exposure  # a third of a second to import: only when asked for
+
     out = exposure.equalize_adapthist(unit, kernel_size=kernel, clip_limit=clip_limit)
     return np.round(out * 255).astype(np.uint8)

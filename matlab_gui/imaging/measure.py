@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matlab_gui.errors import UserError
-from matlab_gui.imaging.particles import (
-    ParticleOptions,
-    ParticleTable,
-    label_particles,
-    particle_table,
-)
+from matlab_gui.imaging.particle_options import ParticleOptions
+
+if TYPE_CHECKING:
+    from matlab_gui.imaging.particles import ParticleTable
 
 MAX_UNNAMED_CLASSES = 64  # more distinct values than this, unnamed, is a picture, not a labelling
 
@@ -165,6 +164,8 @@ def measure_mask(mask: np.ndarray, class_names: Sequence[str] | None = None,
     """Every class of `mask`: value v is `class_names[v]` when names are given (all of them are
     reported, present or not), else each value present in the mask is reported by number.
     Area fractions are of the mask as it is; the options' cleanup applies to particles only."""
+    from matlab_gui.imaging.particles import label_particles, particle_table  # scikit-image
+
     mask = np.asarray(mask)
     if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.integer):
         raise UserError(f"a class-index mask is a 2-D integer array, not {mask.dtype} {mask.shape}")

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 
 from matlab_gui.imaging.display import auto_levels, window
-from matlab_gui.imaging.particles import outlines
 
 TP, FN, FP, TN = (255, 255, 0), (0, 255, 0), (255, 0, 0), (0, 0, 255)
 IGNORED = (0, 0, 0)
@@ -80,6 +79,8 @@ def particle_overlay(image: np.ndarray | None, labels: np.ndarray, ids: Sequence
     written at its centroid (x, y) where the particle is at least LABEL_MIN_PX wide."""
     base = np.zeros((*labels.shape, 3), np.uint8) if image is None else to_display_rgb(image)
     lut = np.array([hex_to_rgb(c) for c in colours], np.uint8)
+    from matlab_gui.imaging.particles import outlines  # scikit-image: only to draw particles
+
     edge = outlines(labels)
     out = base.copy()
     out[edge] = lut[labels[edge] % len(lut)]
