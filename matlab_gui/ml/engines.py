@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from torch import nn
 from matlab_gui.errors import UserError
 from matlab_gui.ml import engine_choice
 from matlab_gui.ml.engine_choice import CPU_ENGINES, LABELS, LOSSY, check_engine
-from matlab_gui.ml.export import OPSET
+from matlab_gui.ml.export import OPSET, trace_onnx
 from matlab_gui.ml.model_readme import MULTIPLE
 from matlab_gui.ml.tiling import class_probabilities
 
@@ -106,17 +105,12 @@ def sample_input(card) -> torch.Tensor:
 def export_onnx(module: nn.Module, card, path: Path) -> None:
     """The bare network (logits, float32) with dynamic batch (and, for segmentation, height and
     width), written atomically."""
-    axes = {0: "batch", 2: "height", 3: "width"} if card.task == "segmentation" else {0: "batch"}
     net = module.float().cpu().eval()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".convert-", suffix=".onnx")
     os.close(fd)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(net, (sample_input(card),), tmp, dynamo=False, opset_version=OPSET,
-                              input_names=["x"], output_names=["logits"],
-                              dynamic_axes={"x": axes, "logits": axes})
+        trace_onnx(net, sample_input(card), tmp, card.task == "segmentation", "x", "logits")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -146,14 +146,21 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def trace_onnx(module: torch.nn.Module, sample: torch.Tensor, path: str | Path, segmentation: bool,
+               input_name: str, output_name: str) -> None:
+    """`module` traced on `sample` into an ONNX file at OPSET, batch dynamic (and height and
+    width for segmentation): the one exporter behind Model > Export and the inference engines."""
+    axes = {0: "batch", 2: "height", 3: "width"} if segmentation else {0: "batch"}
+    with _quiet():
+        torch.onnx.export(module, (sample,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[input_name], output_names=[output_name],
+                          dynamic_axes={input_name: axes, output_name: axes})
+
+
 def _write_onnx(graph: PortableModel, sample: torch.Tensor, path: Path, meta: dict) -> None:
     import onnx
 
-    axes = {0: "batch", 2: "height", 3: "width"} if graph.segmentation else {0: "batch"}
-    with _quiet():
-        torch.onnx.export(graph, (sample,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes})
+    trace_onnx(graph, sample, path, graph.segmentation, INPUT_NAME, OUTPUT_NAME)
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, meta)
     model.doc_string = "matlab_gui model; see README.md beside this file for its input contract"
