@@ -32,7 +32,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _fit(world_size: int, epochs: int = EPOCHS, checkpoint_dir=None, **config) -> list[float]:
+def _fit(world_size: int, epochs: int = EPOCHS, checkpoint_dir=None, progress=None,
+         **config) -> list[float]:
     """Per-epoch training losses of TinySegNet on 16 patches a epoch, the global batch fixed."""
     torch.manual_seed(0)
     data = PatchDataset(shapes_set(4, seed=1), patch=32, length=16, seed=0)
@@ -40,7 +41,8 @@ def _fit(world_size: int, epochs: int = EPOCHS, checkpoint_dir=None, **config) -
                 "optimizer": "adam", "patience": 0, "amp": False, **config}
     trainer = Trainer(TinySegNet(), nn.CrossEntropyLoss(ignore_index=IGNORE_INDEX), data,
                       TrainConfig(**settings), torch.device("cpu"),
-                      validate=lambda model: {"checked": 1.0}, checkpoint_dir=checkpoint_dir)
+                      validate=lambda model: {"checked": 1.0}, checkpoint_dir=checkpoint_dir,
+                      progress=progress)
     return [h["loss"] for h in trainer.fit().history]
 
 
@@ -55,11 +57,12 @@ def _rank(rank: int, port: int, folder: str) -> None:
     save_state = checkpoint.save_state
     checkpoint.save_state = lambda where, state: (writes.append(Path(where).name),
                                                   save_state(where, state))
-    out = {"full": _fit(2), "first_two": _fit(2, epochs=2, checkpoint_dir=folder / "ddp_ckpt"),
+    events: list = []
+    out = {"full": _fit(2, progress=events.append), "first_two": _fit(2, epochs=2, checkpoint_dir=folder / "ddp_ckpt"),
            "resumed": _fit(2, checkpoint_dir=folder / "single_ckpt"),
            # rank 0's clock runs out after epoch 1, rank 1's never: rank 0 decides for both
            "budget": _fit(2, epochs=5, time_budget_s=1e-9 if rank == 0 else None),
-           "writes": writes}
+           "writes": writes, "progress_events": len(events)}
     (folder / f"rank{rank}.json").write_text(json.dumps(out))
     dist.destroy_process_group()
 
@@ -94,9 +97,10 @@ def test_each_rank_trains_on_its_own_half_of_the_patches():
     assert distributed.rank_share(list(range(3)), 4, distributed.World(1, 2)) == [1, 0]  # even split
 
 
-def test_only_rank_0_writes_the_checkpoint(runs):
+def test_only_rank_0_writes_the_checkpoint_and_reports(runs):
     _, _, ranks = runs
     assert ranks[0]["writes"] == ["ddp_ckpt"] * 2 + ["single_ckpt"] and ranks[1]["writes"] == []
+    assert ranks[0]["progress_events"] > 0 and ranks[1]["progress_events"] == 0
 
 
 def test_rank_0s_stop_decision_stops_every_rank_after_the_same_epoch(runs):
@@ -160,6 +164,7 @@ def test_torchrun_train_writes_the_model_once_and_the_card_says_the_world(tmp_pa
                           env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["world_size"] == 2  # one result, from rank 0
+    assert done.stderr.count("epoch 1: loss=") == done.stderr.count("reading data") == 1  # rank 0
     assert log.read_text().split("\n") == ["0 checkpoint", "0 model", ""]
     card = json.loads((tmp_path / "m2" / "card.json").read_text())["training"]
     assert card["world_size"] == 2 and card["global_batch"] == 4 and card["batch_size"] == 2
