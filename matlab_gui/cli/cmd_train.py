@@ -169,6 +169,7 @@ class TrainProgress:
 
 def run(args: argparse.Namespace) -> int:
     from matlab_gui.jobs.train import run_training
+    from matlab_gui.ml.distributed import from_env
 
     request = request_from_args(args)
     progress = TrainProgress(args.quiet)
@@ -176,11 +177,14 @@ def run(args: argparse.Namespace) -> int:
         trained = run_training(request, progress=progress, cancel=args.cancel)
     finally:
         progress.close()
+    if not from_env().is_main:
+        return 0  # rank 0 says what was saved
     best = {k: v for k, v in trained.best_metrics.items()
             if isinstance(v, float) and k not in ("lr", "time_s")}
     summary = {"model_dir": str(trained.model_dir), "epochs_run": trained.epochs_run,
                "best_epoch": trained.best_epoch, "stopped_early": trained.stopped_early,
                "wall_s": round(trained.wall_s, 3), "device": trained.device,
+               "world_size": trained.card.training["world_size"],
                "best_metrics": best, "splits": {k: len(v) for k, v in trained.splits.items()}}
     result(args, summary, [
         f"saved {trained.model_dir} ({trained.epochs_run} epochs, best epoch "

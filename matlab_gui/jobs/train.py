@@ -3,6 +3,8 @@
 `run_training(request, progress=cb, cancel=token)` is what the CLI runs inline and the GUI runs
 in a worker thread. The output folder is written once, at the very end, by `save_model`'s
 atomic write: a cancelled or failed run leaves any earlier model there byte-identical.
+Started by torchrun, every rank runs this job; rank 0 alone reports progress and writes, and the
+others wait for its save at a barrier (`ml.distributed`).
 """
 
 from __future__ import annotations
@@ -229,7 +231,9 @@ class _Run:
             val = mdata.prepare_segmentation(source, split["val"], card)
             area = sum(p.target.size for p in train)
             # one or two small painted images still get a few steps between validations
-            length = r.patches_per_epoch or max(4 * r.batch, math.ceil(area / r.patch**2))
+            # patches per epoch are global: the ranks share them, each a batch per step
+            steps = 4 * r.batch * self.world.size
+            length = r.patches_per_epoch or max(steps, math.ceil(area / r.patch**2))
             dataset = mdata.PatchDataset(train, r.patch, length, augmenter, r.seed,
                                          class_centred=r.class_centred)
             counts = mdata.label_counts(train, len(names))
@@ -282,11 +286,8 @@ class _Run:
         return trainer.fit(), config
 
     def run(self) -> TrainResult:
-        from matlab_gui.ml.card import check_card
-        from matlab_gui.ml.data import open_source
-        from matlab_gui.ml.device import describe_device, pick_device
-        from matlab_gui.ml.losses import DEFAULT_CLS_LOSS, DEFAULT_SEG_LOSS, build_loss
-        from matlab_gui.ml.model_folder import save_model
+        from matlab_gui.ml import distributed
+        from matlab_gui.ml.device import pick_device
 
         r = self.request
         t0 = time.perf_counter()
@@ -295,7 +296,20 @@ class _Run:
             raise UserError("is a file; the model is saved as a folder", r.out)
         if r.checkpoint_dir is not None:
             check_output(Path(r.checkpoint_dir), folder=True)
-        self.device = pick_device(r.device)
+        with distributed.session(pick_device(r.device)) as (self.world, self.device):
+            if not self.world.is_main:
+                self.progress = None
+            return self._train_and_save(t0)
+
+    def _train_and_save(self, t0: float) -> TrainResult:
+        from matlab_gui.ml import distributed
+        from matlab_gui.ml.card import check_card
+        from matlab_gui.ml.data import open_source
+        from matlab_gui.ml.device import describe_device
+        from matlab_gui.ml.losses import DEFAULT_CLS_LOSS, DEFAULT_SEG_LOSS, build_loss
+        from matlab_gui.ml.model_folder import save_model
+
+        r = self.request
         report(self.progress, Progress("prepare", 0, 1, message="reading data"))
         with open_source(r.task, r.data, r.sparse_masks, r.class_names) as source:
             split, validation_rule = resolve_splits(source, r.splits, r.task, r.split_fractions,
@@ -329,6 +343,7 @@ class _Run:
             "epochs_run": len(history), "stopped_early": outcome.stopped_early,
             "device": describe_device(self.device), "wall_s": round(time.perf_counter() - t0, 1),
             "validation": validation_rule,
+            "world_size": self.world.size, "global_batch": r.batch * self.world.size,
         }
         metrics = {k: v for k, v in outcome.best_metrics.items() if k not in ("phase", "lr", "time_s")}
         card = dataclasses.replace(card, training=training, data=summary, metrics=metrics,
@@ -337,9 +352,11 @@ class _Run:
         self.cancel.raise_if_cancelled()
         report(self.progress, Progress("save", 0, 1, message=f"writing {r.out}"))
         try:
-            save_model(Path(r.out), model, card, half=r.half)
+            if self.world.is_main:
+                save_model(Path(r.out), model, card, half=r.half)
         except OSError as exc:  # e.g. the disk filled up while it trained
             raise UserError(f"cannot save the model: {exc.strerror or exc}", r.out) from exc
+        distributed.barrier(self.world)  # no rank ends before the folder is there
         return TrainResult(
             model_dir=Path(r.out), card=card, history=history, best_metrics=outcome.best_metrics,
             best_epoch=outcome.best_epoch, epochs_run=len(history),

@@ -6,6 +6,10 @@ name, two-phase transfer learning (papers 000/004: head only, then the top k% of
 lower rate), early stopping on a validation score with the best weights kept, AMP on CUDA,
 fixed seeds, a resumable state after every epoch, `Progress` events and cancellation that takes
 effect before the next step.
+
+Under torchrun the same loop runs on every rank (`ml.distributed`): each rank trains its share
+of every global batch through DistributedDataParallel, rank 0 alone validates, reports and
+writes the checkpoint, and its epoch verdict (scores, stop) is broadcast so all ranks agree.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from matlab_gui.errors import ModelError
-from matlab_gui.ml import checkpoint
+from matlab_gui.ml import checkpoint, distributed
 from matlab_gui.ml.threads import rebalance
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
@@ -140,7 +144,9 @@ class Trainer:
         cancel: CancelToken | None = None,
         stage: str = "train",
     ):
-        self.model = model.to(device)
+        self.world = distributed.current()
+        self.model = model.to(device)  # the module itself; `self.net` runs it (DDP on several ranks)
+        self.net = self.model
         self.loss_fn = loss_fn.to(device) if isinstance(loss_fn, nn.Module) else loss_fn
         self.data = train_data
         self.config = config
@@ -148,11 +154,12 @@ class Trainer:
         self.validate = validate
         self.set_trainable_fraction = set_trainable_fraction
         self.checkpoint_dir = checkpoint_dir
-        self.progress = progress
+        self.progress = progress if self.world.is_main else None  # one bar, rank 0's
         self.cancel = cancel or CancelToken()
         self.stage = stage
         self.amp = config.amp and device.type == "cuda"
-        batches = len(train_data) // config.batch_size
+        # config.batch_size is per rank; a step consumes batch x world size items
+        batches = len(train_data) // (config.batch_size * self.world.size)
         self.drop_last = batches > 0
         self.steps_per_epoch = max(1, batches) if self.drop_last else 1
 
@@ -179,6 +186,8 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         if not params:
             raise ModelError("no trainable parameters in this phase")
+        # DDP learns which parameters train when it is made: a new phase needs a new wrapper
+        self.net = distributed.wrap(self.model, self.device, self.world)
         c = self.config
         self.optimizer = make_optimizer(c.optimizer, params, lr, c.weight_decay, c.momentum)
         self.scheduler, self.per_batch_schedule = make_scheduler(
@@ -199,7 +208,8 @@ class Trainer:
             best_epoch=self.best_epoch,
             history=self.history,
             rng=torch.get_rng_state(),
-            extra={"phase": self.phase, "best_metrics": self.best_full},
+            extra={"phase": self.phase, "best_metrics": self.best_full,
+                   "world_size": self.world.size},
         )
 
     def _restore(self, state: checkpoint.TrainingState) -> int:
@@ -218,15 +228,17 @@ class Trainer:
         self.best_state, self.best_score = state.best_model, state.best_score
         self.best_epoch, self.history = state.best_epoch, list(state.history)
         self.best_full = state.extra.get("best_metrics", {})
-        if state.rng is not None:
-            torch.set_rng_state(state.rng)
+        if state.rng is not None and self.world.is_main:
+            torch.set_rng_state(state.rng)  # the saved stream is rank 0's
+        elif self.world.parallel:
+            torch.manual_seed(self.world.seed(self.config.seed) + state.epoch)
         return state.epoch
 
     # -- the loop -----------------------------------------------------------------------------
     def fit(self) -> TrainOutcome:
         c = self.config
         t0 = time.perf_counter()
-        seed_everything(c.seed)
+        seed_everything(self.world.seed(c.seed))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.best_state, self.best_score, self.best_epoch = None, None, 0
         self.best_full: dict = {}  # every validation score of the best epoch (per class too)
@@ -242,7 +254,7 @@ class Trainer:
         stopped_early = False
         epoch = start
         for epoch in range(start, c.epochs):
-            if self.cancel.finish_requested and self.history:
+            if distributed.from_main(self.world, self.cancel.finish_requested and bool(self.history)):
                 stopped_early = True
                 break
             if self._phase_at(epoch) != self.phase:
@@ -251,7 +263,7 @@ class Trainer:
             self._train_mode()
             for step, (x, y) in enumerate(self._loader(epoch)):
                 self.cancel.raise_if_cancelled()
-                if self.cancel.finish_requested and steps:
+                if self.cancel.finish_requested and steps and not self.world.parallel:
                     break  # finish now: this part-epoch is validated, then the loop ends
                 rebalance()
                 loss = self._step(x, y)
@@ -272,9 +284,10 @@ class Trainer:
                      "lr": self.optimizer.param_groups[0]["lr"],
                      "eta_s": eta},
                 ))
-            train_loss = epoch_loss / max(1, steps)
+            train_loss = distributed.mean(self.world, epoch_loss / max(1, steps))
             kept = self.model if self.average is None else self.average.module
-            metrics = self.validate(kept) if self.validate is not None else {}
+            metrics = self.validate(kept) if self.validate is not None and self.world.is_main else {}
+            metrics = distributed.from_main(self.world, metrics)  # every rank keeps the same best
             score = self._score(metrics, train_loss)
             if self.scheduler is not None and not self.per_batch_schedule:
                 if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -296,12 +309,11 @@ class Trainer:
                 "validate", epoch + 1, c.epochs, {**entry, "best_epoch": self.best_epoch},
                 message=f"epoch {epoch + 1}/{c.epochs}",
             ))
-            if self.checkpoint_dir is not None:
+            if self.checkpoint_dir is not None and self.world.is_main:
                 checkpoint.save_state(self.checkpoint_dir, self._state(epoch + 1))
-            if c.patience and epoch + 1 - self.best_epoch >= c.patience:
-                stopped_early = True
-                break
-            if c.time_budget_s is not None and time.perf_counter() - run_t0 >= c.time_budget_s:
+            stop = bool(c.patience and epoch + 1 - self.best_epoch >= c.patience) or (
+                c.time_budget_s is not None and time.perf_counter() - run_t0 >= c.time_budget_s)
+            if distributed.from_main(self.world, stop):  # rank 0's clock decides for all
                 stopped_early = True
                 break
         if self.best_state is not None:
@@ -325,25 +337,30 @@ class Trainer:
         """Train mode (a model loaded for fine-tuning arrives in eval mode), except batch-norm
         layers whose weights are frozen: they keep their running statistics, as Keras does for
         frozen layers, so a head-only phase does not drift the features the head learns on."""
-        self.model.train()
+        self.net.train()
         for module in self.model.modules():
             if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine and not any(
                     p.requires_grad for p in module.parameters(recurse=False)):
                 module.eval()
 
     def _loader(self, epoch: int) -> DataLoader:
+        """The epoch's order (the same on every rank), of which this rank takes its share."""
         if hasattr(self.data, "set_epoch"):
             self.data.set_epoch(epoch)
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
-        return DataLoader(self.data, batch_size=self.config.batch_size, shuffle=True,
-                          drop_last=self.drop_last, generator=generator,
-                          pin_memory=self.device.type == "cuda")
+        # DataLoader(shuffle=True) drew a worker seed before its permutation: drawing it too
+        # keeps a single process's patch order what it was before ranks existed
+        torch.empty((), dtype=torch.int64).random_(generator=generator)
+        order = torch.randperm(len(self.data), generator=generator).tolist()
+        share = distributed.rank_share(order, self.config.batch_size, self.world)
+        return DataLoader(self.data, batch_size=self.config.batch_size, sampler=share,
+                          drop_last=self.drop_last, pin_memory=self.device.type == "cuda")
 
     def _step(self, x: torch.Tensor, y: torch.Tensor) -> float:
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
-            loss = self.loss_fn(self.model(x), y)
+            loss = self.loss_fn(self.net(x), y)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if self.config.grad_clip:
