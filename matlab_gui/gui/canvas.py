@@ -11,7 +11,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from scipy import ndimage
 
 from matlab_gui.gui.overlay import TiledOverlay
+from matlab_gui.gui.pyramid_image import PyramidImage
 from matlab_gui.gui.scale_bar import ScaleBar
+from matlab_gui.gui.wheel_zoom import WheelZoom
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 Qt = QtCore.Qt
@@ -26,7 +28,8 @@ def gamma_lut(gamma: float) -> np.ndarray | None:
 
 class Canvas(pg.GraphicsView):
     """Left button drives the current tool; wheel zooms around the cursor; middle button or
-    space + left drag pans."""
+    space + left drag pans. The image is shown at the pyramid level the zoom needs, and wheel
+    clicks arriving together zoom once (`image_layer`, `wheel_zoom`)."""
 
     pressed = QtCore.Signal(float, float)
     moved = QtCore.Signal(float, float)
@@ -41,8 +44,10 @@ class Canvas(pg.GraphicsView):
         self.setBackground(pg.mkColor(40, 40, 40))
         self.view = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
         self.setCentralItem(self.view)
-        self.image_item = pg.ImageItem(autoDownsample=True)
+        self.image_item = pg.ImageItem()
         self.view.addItem(self.image_item)
+        self.image_layer = PyramidImage(self.image_item, self.view, self)
+        self.wheel_zoom = WheelZoom(self.view, self)
         self.overlay = TiledOverlay(self.view)
         self.guides = TiledOverlay(self.view, z=11)  # superpixel edges while that tool is active
         self.guides.set_lut(np.array([[0, 0, 0, 0], [255, 220, 0, 255]], np.uint8))
@@ -83,9 +88,13 @@ class Canvas(pg.GraphicsView):
 
     # -- content -----------------------------------------------------------------------
     def set_image(self, data: np.ndarray, levels: tuple[float, float], gamma: float = 1.0) -> None:
-        self.image_item.setImage(data, autoLevels=False, levels=levels, lut=gamma_lut(gamma))
+        self.image_layer.set_image(data, levels=levels, lut=gamma_lut(gamma))
+
+    def clear_image(self) -> None:
+        self.image_layer.clear()
 
     def set_levels(self, levels: tuple[float, float], gamma: float) -> None:
+        """Re-windows the level shown only (a screen's worth of pixels when zoomed out)."""
         self.image_item.setLevels(levels)
         self.image_item.setLookupTable(gamma_lut(gamma))
 
@@ -158,6 +167,16 @@ class Canvas(pg.GraphicsView):
         self.brush_outline.setVisible(r is not None and not self._space)
         if r is not None:
             self.brush_outline.setRect(x - r, y - r, 2 * r, 2 * r)
+
+    def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802
+        scene = self.mapToScene(ev.position().toPoint())
+        if not self.wheel_zoom.enabled or not self.view.sceneBoundingRect().contains(scene):
+            super().wheelEvent(ev)
+            return
+        d = ev.angleDelta()
+        self.wheel_zoom.add(d.x() if abs(d.x()) > abs(d.y()) else d.y(),
+                            self.view.mapSceneToView(scene))
+        ev.accept()
 
     def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
         if ev.button() == Qt.LeftButton and not self._space:

@@ -352,7 +352,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _clear_view(self) -> None:
         """No image shown: canvas, levels, scale bar and superpixels empty."""
         self.canvas.overlay.set_mask(None)
-        self.canvas.image_item.clear()
+        self.canvas.clear_image()
         self.canvas.guides.set_mask(None)
         self.canvas.scale_bar.set_pixel_size(None)
         self.levels.clear()

@@ -1,0 +1,193 @@
+"""A huge image zoomed out is shown through its display pyramid: a screen-sized level, at the
+image's own coordinates; wheel clicks arriving together zoom once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from matlab_gui.imaging.display import window as windowed
+from matlab_gui.imaging.pyramid import level_for
+
+Qt = QtCore.Qt
+SIDE = 4096  # 16 MP: above the size whose levels are built on the GUI thread
+SQUARE = (slice(1024, 2048), slice(2048, 3072))  # a bright square, in image coordinates
+LEVELS = (1000.0, 40000.0)
+
+
+@pytest.fixture(scope="module")
+def huge() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    data = (8000 + rng.normal(0, 2000, (SIDE, SIDE))).clip(0, 65535).astype(np.uint16)
+    data[SQUARE] = 38000
+    return data
+
+
+@pytest.fixture
+def canvas(qtbot):
+    from matlab_gui.gui.canvas import Canvas
+
+    c = Canvas()
+    qtbot.addWidget(c)
+    c.resize(640, 520)
+    c.show()
+    qtbot.waitExposed(c)
+    return c
+
+
+def _block_mean(a: np.ndarray, s: int) -> np.ndarray:
+    h, w = a.shape
+    return a.astype(np.float64).reshape(h // s, s, w // s, s).mean(axis=(1, 3))
+
+
+def _rendered(item) -> np.ndarray:
+    """The item's picture as it goes to the screen (windowed grey values)."""
+    item.render()
+    q = item.qimage.convertToFormat(QtGui.QImage.Format.Format_Grayscale8)
+    return np.asarray(q.constBits()).reshape(q.height(), q.bytesPerLine())[:, : q.width()].copy()
+
+
+def _frame(canvas) -> None:
+    """Draw a frame now (the view applies a new range, and the canvas its level, right before
+    painting)."""
+    canvas.viewport().repaint()
+
+
+def _shown_fitted(canvas, qtbot, data) -> int:
+    canvas.set_image(data, LEVELS)
+    canvas.fit()
+    _frame(canvas)
+    layer = canvas.image_layer
+    qtbot.waitUntil(lambda: layer.exact, timeout=5000)
+    return layer.level
+
+
+def widget_pos(canvas, y: float, x: float) -> QtCore.QPoint:
+    return canvas.mapFromScene(canvas.view.mapViewToScene(QtCore.QPointF(x, y)))
+
+
+def image_pos(canvas, point: QtCore.QPoint) -> tuple[float, float]:
+    p = canvas.view.mapSceneToView(canvas.mapToScene(point))
+    return p.y(), p.x()
+
+
+def _disc(shape, centre, r) -> np.ndarray:
+    """Pixels whose centres lie within r of `centre` (what one brush dab paints)."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]] + 0.5
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= r * r
+
+
+def _screen_px(canvas) -> float:
+    return min(canvas.view.viewPixelSize())
+
+
+def test_zoomed_out_the_canvas_shows_the_coarsest_level_with_a_pixel_per_screen_pixel(
+        canvas, qtbot, huge):
+    layer, item = canvas.image_layer, canvas.image_item
+    canvas.set_image(huge, LEVELS)
+    canvas.fit()
+    _frame(canvas)
+    k = level_for(_screen_px(canvas), layer.pyramid.count)
+    assert k >= 2 and layer.level == k
+    # at once a stand-in of that level's size, never the whole image, then the level itself
+    assert item.image.shape == layer.pyramid.shape(k)
+    qtbot.waitUntil(lambda: layer.exact, timeout=5000)
+    level_px_on_screen = item.pixelSize()[0]  # screen pixels per shown pixel
+    assert 0.5 < level_px_on_screen <= 1.0
+    canvas.set_view_rect([0, 2500, 0, 2500])  # closer: a finer level
+    _frame(canvas)
+    assert 0 < layer.level < k and layer.level == level_for(_screen_px(canvas), 99)
+    canvas.actual_size()
+    _frame(canvas)
+    assert layer.level == 0 and item.image.shape == huge.shape  # 100 %: the image itself
+
+
+def test_the_shown_picture_is_the_averaged_image_at_the_images_coordinates(
+        canvas, qtbot, huge):
+    k = _shown_fitted(canvas, qtbot, huge)
+    item, s = canvas.image_item, 1 << k
+    expected = windowed(np.round(_block_mean(huge, s)), *LEVELS)
+    assert np.abs(_rendered(item).astype(int) - expected).max() <= 1
+    r = item.mapRectToView(item.boundingRect())
+    assert (r.x(), r.y(), r.width(), r.height()) == (0, 0, SIDE, SIDE)
+    grab = canvas.viewport().grab().toImage()
+
+    def grey(y, x):
+        return QtGui.qGray(grab.pixel(widget_pos(canvas, y, x)))
+
+    assert grey(1536, 2560) > 200 and grey(1024 + s, 2048 + s) > 200  # inside the square
+    assert grey(1024 - 3 * s, 2560) < 120 and grey(1536, 2048 - 3 * s) < 120  # outside
+
+
+def test_levels_re_window_the_level_shown_only(canvas, qtbot, huge):
+    k = _shown_fitted(canvas, qtbot, huge)
+    item = canvas.image_item
+    canvas.set_levels((5000.0, 12000.0), 2.0)
+    shown = _rendered(item)
+    assert item.image.shape == shown.shape == canvas.image_layer.pyramid.shape(k)
+    expected = windowed(np.round(_block_mean(huge, 1 << k)), 5000.0, 12000.0, 2.0)
+    assert np.abs(shown.astype(int) - expected).max() <= 1
+
+
+def _wheel(canvas, pos: QtCore.QPoint, clicks: int) -> None:
+    for _ in range(clicks):
+        p = QtCore.QPointF(pos)
+        ev = QtGui.QWheelEvent(p, QtCore.QPointF(canvas.viewport().mapToGlobal(pos)),
+                               QtCore.QPoint(), QtCore.QPoint(0, 120), Qt.NoButton,
+                               Qt.NoModifier, Qt.NoScrollPhase, False)
+        QtWidgets.QApplication.sendEvent(canvas.viewport(), ev)
+
+
+def test_a_burst_of_wheel_clicks_zooms_once_around_the_pointer(canvas, qtbot, huge, monkeypatch):
+    _shown_fitted(canvas, qtbot, huge)
+    item = canvas.image_item
+    renders, ranges = [], []
+    render = item.render
+    monkeypatch.setattr(item, "render", lambda: renders.append(1) or render())
+    canvas.view.sigRangeChanged.connect(lambda *_: ranges.append(1))
+    pos = widget_pos(canvas, 1500, 2500)
+    under_pointer, zoom = image_pos(canvas, pos), canvas.zoom()
+    _wheel(canvas, pos, 10)
+    assert ranges == []  # nothing re-rendered per click
+    qtbot.waitUntil(lambda: bool(ranges), timeout=2000)
+    _frame(canvas)
+    qtbot.wait(30)
+    assert len(ranges) == 1 and len(renders) == 1
+    assert canvas.zoom() == pytest.approx(zoom / 1.02 ** (-10 * 120 / 8), rel=1e-6)
+    assert image_pos(canvas, pos) == pytest.approx(under_pointer, abs=0.05)
+
+
+def test_the_summed_zoom_is_the_one_pyqtgraph_makes_click_by_click(canvas, qtbot, huge):
+    _shown_fitted(canvas, qtbot, huge)
+    start, pos = canvas.view_rect(), widget_pos(canvas, 1500, 2500)
+    _wheel(canvas, pos, 3)
+    qtbot.waitUntil(lambda: canvas.view_rect() != start, timeout=2000)
+    summed = canvas.view_rect()
+    canvas.set_view_rect(start)
+    canvas.wheel_zoom.enabled = False
+    _wheel(canvas, pos, 3)
+    assert canvas.view_rect() == pytest.approx(summed, abs=1e-6 * SIDE)
+
+
+def test_painting_a_pyramid_displayed_image_paints_where_clicked(mouse, window, qtbot, tmp_path):
+    data = np.full((800, 800), 60, np.uint8)  # small: the window computes features of it
+    data[200:600, 100:500] = 200
+    path = tmp_path / "montage.tif"
+    tifffile.imwrite(path, data)
+    window.open_paths([path])
+    window.canvas.set_view_rect([-800, 1600, -800, 1600])  # far out: a pyramid level
+    _frame(window.canvas)
+    layer, s = window.canvas.image_layer, window.session
+    qtbot.waitUntil(lambda: layer.exact, timeout=5000)
+    assert layer.level >= 1
+    shown = window.canvas.image_item.image
+    window.options.brush.setValue(10)
+    window.palette.select(2)
+    seen = mouse.drag(window.canvas, [(432, 345), (432, 345)])
+    assert np.linalg.norm(np.subtract(seen[0], (432, 345))) < 1 / window.canvas.zoom()
+    assert np.array_equal(s.editor.mask == 2, _disc(data.shape, seen[0], 10))
+    tile, rgba = window.canvas.overlay._tiles[(432 // 512, 345 // 512)]
+    assert tuple(rgba[432 % 512, 345 % 512, :3]) == s.project.classes[1].color
+    assert window.canvas.image_item.image is shown  # the dab left the picture as it was
