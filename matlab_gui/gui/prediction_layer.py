@@ -28,6 +28,7 @@ from matlab_gui.gui.prediction_view import (
     colour_scale_text,
     evaluation_legend,
 )
+from matlab_gui.gui.pyramid_image import PyramidImage
 from matlab_gui.jobs.predict import Outcome, PredictRequest, PredictResult, run_predict
 
 Qt = QtCore.Qt
@@ -42,7 +43,8 @@ class PredictionLayer(QtWidgets.QWidget):
         self.window, self.features = window, features
         self.worker = JobWorker(self)
         self.class_note = ""  # how the last run's classes landed in the project, if not by name
-        self.item = pg.ImageItem(levels=None, autoDownsample=True)
+        self.item = pg.ImageItem(levels=None)
+        self.picture = PyramidImage(self.item, window.canvas.view, self)  # zoomed out: a level
         self.item.setZValue(Z_PREDICTION)
         window.canvas.view.addItem(self.item)
         self.predict = QtWidgets.QPushButton("Predict", toolTip="Predict the current image (Ctrl+P)")
@@ -226,7 +228,7 @@ class PredictionLayer(QtWidgets.QWidget):
         if classifier:
             self._show_classifier(o, mode == GRADCAM and has_cam)
         elif o is None or o.labels is None:
-            self.item.clear()
+            self.picture.clear()
             self.info.setText("No prediction for this image yet.")
         else:
             self._show_segmentation(o, mode, arg, is_map)
@@ -239,7 +241,7 @@ class PredictionLayer(QtWidgets.QWidget):
         if cam:
             self._show_map(o.cam)
         else:
-            self.item.clear()
+            self.picture.clear()
 
     def _show_segmentation(self, o: Outcome, mode: str, arg: int, is_map: bool) -> None:
         self.info.setText(f"Mean confidence {float(np.mean(o.confidence)):.0%}"
@@ -261,7 +263,7 @@ class PredictionLayer(QtWidgets.QWidget):
             lut[0, 3] = 0
         else:
             lut = class_lut([pg.intColor(i).getRgb()[:3] for i in range(256)])
-        self.item.setImage(lut[o.labels], levels=None, autoLevels=False)
+        self.picture.set_image(lut[o.labels], levels=None, autoLevels=False)
 
     def _show_evaluation(self, o: Outcome, value: int) -> None:
         """TP yellow, FN green, FP red, TN blue where annotated; per-class IoU/F1 beside."""
@@ -271,7 +273,7 @@ class PredictionLayer(QtWidgets.QWidget):
         rgba = np.zeros((*truth.shape, 4), np.uint8)
         rgba[..., :3] = evaluation_overlay(o.labels, truth, value, ignore_value=0)
         rgba[..., 3] = np.where(truth > 0, 255, 0)
-        self.item.setImage(rgba, levels=None, autoLevels=False)
+        self.picture.set_image(rgba, levels=None, autoLevels=False)
         from matlab_gui.imaging.pixel_scores import confusion_matrix, segmentation_scores
 
         classes = self.window.session.project.classes
@@ -290,7 +292,7 @@ class PredictionLayer(QtWidgets.QWidget):
 
     def _show_map(self, values: np.ndarray) -> None:
         lut = self.colour_bar.lookup_table()
-        self.item.setImage(np.asarray(values, np.float32), levels=(0, 1), lut=lut,
+        self.picture.set_image(np.asarray(values, np.float32), levels=(0, 1), lut=lut,
                            autoLevels=False)
 
     # -- classes --------------------------------------------------------------------------

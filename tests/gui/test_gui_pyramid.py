@@ -3,6 +3,8 @@ image's own coordinates; wheel clicks arriving together zoom once."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import tifffile
@@ -191,3 +193,28 @@ def test_painting_a_pyramid_displayed_image_paints_where_clicked(mouse, window, 
     tile, rgba = window.canvas.overlay._tiles[(432 // 512, 345 // 512)]
     assert tuple(rgba[432 % 512, 345 % 512, :3]) == s.project.classes[1].color
     assert window.canvas.image_item.image is shown  # the dab left the picture as it was
+
+
+def test_a_prediction_on_a_zoomed_out_image_is_drawn_from_its_level(window, qtbot, tmp_path,
+                                                                     predictor):
+    data = np.full((800, 800), 60, np.uint8)
+    data[200:600, 100:500] = 200
+    path = tmp_path / "montage.tif"
+    tifffile.imwrite(path, data)
+    window.open_paths([path])
+    canvas, layer, s = window.canvas, window.model_features.prediction, window.session
+    canvas.set_view_rect([-800, 1600, -800, 1600])
+    _frame(canvas)
+    layer.show_result(predictor()(SimpleNamespace(project=s.project, image_ids=[s.image_id])))
+    _frame(canvas)  # class colours (RGBA) zoomed out: pyqtgraph's own averaging could not draw them
+    k = layer.picture.level
+    assert k >= 1 and layer.item.image.shape[:2] == layer.picture.pyramid.shape(k)
+    assert layer.item.qimage is not None
+
+    def colour(y, x):
+        return QtGui.QColor(canvas.viewport().grab().toImage().pixel(widget_pos(canvas, y, x)))
+
+    tinted = colour(400, 300)
+    layer.visible.setChecked(False)
+    _frame(canvas)
+    assert colour(400, 300) != tinted and colour(400, 300).red() == colour(400, 300).green()
