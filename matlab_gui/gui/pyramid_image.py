@@ -3,8 +3,9 @@
 coordinates stay those of the image. Zooming out windows and draws a screen-sized level instead
 of re-averaging the whole montage on every view change; levels changes re-window that level only.
 
-Levels of big images are built in a worker thread; until the one a zoom needs is ready, every
-2^k-th pixel stands in for it (milliseconds), then the real level replaces it."""
+Levels that take more than a few milliseconds (those computed from a big image) are built in a
+worker thread; until the one a zoom needs is ready, every 2^k-th pixel stands in for it, then
+the real level replaces it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from matlab_gui.imaging.pyramid import DisplayPyramid, level_for
 
 log = logging.getLogger(__name__)
 
-SYNC_PIXELS = 1 << 22  # levels of images up to 4 MP are built at once (about a millisecond)
+SYNC_PIXELS = 1 << 22  # a level computed from at most 4 MP is built at once (a few milliseconds)
 _QT_SIDE = 2**15 - 1  # QPainter cannot draw a longer side: pyqtgraph downsamples such images
 
 
@@ -83,7 +84,7 @@ class PyramidImage(QtCore.QObject):
     def _show(self, k: int, opts: dict) -> None:
         p = self.pyramid
         level = p.ready(k)
-        if level is None and p.base.shape[0] * p.base.shape[1] <= SYNC_PIXELS:
+        if level is None and p.work(k) <= SYNC_PIXELS:
             level = p.build(k)
         self.exact = level is not None
         if level is None:

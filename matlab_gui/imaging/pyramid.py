@@ -63,11 +63,24 @@ class DisplayPyramid:
         """Level k if it has been built, else None."""
         return self._levels.get(k)
 
+    def _start(self, k: int) -> int:
+        """The finest level already built from which level k is computed."""
+        return max(i for i in list(self._levels) if i <= k)
+
+    def work(self, k: int) -> int:
+        """How many pixels building level k would read (0 when it is there): the caller decides
+        whether that is quick enough for the GUI thread."""
+        k = max(0, min(k, self.count - 1))
+        if k in self._levels:
+            return 0
+        h, w = self.shape(self._start(k))
+        return h * w
+
     def build(self, k: int, cancel: CancelToken | None = None) -> np.ndarray:
         """Level k, computing the missing levels below it from the finest one already there
         (seconds for a 16k x 16k image at most; call it off the GUI thread for big images)."""
         k = max(0, min(k, self.count - 1))
-        j = max(i for i in self._levels if i <= k)
+        j = self._start(k)
         level = self._levels[j]
         while j < k:
             if cancel is not None:

@@ -93,11 +93,14 @@ def test_zoomed_out_the_canvas_shows_the_coarsest_level_with_a_pixel_per_screen_
     _frame(canvas)
     k = level_for(_screen_px(canvas), layer.pyramid.count)
     assert k >= 2 and layer.level == k
-    # at once a stand-in of that level's size, never the whole image, then the level itself
-    assert item.image.shape == layer.pyramid.shape(k)
+    # at once every 2^k-th pixel (the level is averaged in a worker thread), then the level
+    assert not layer.exact and np.array_equal(item.image, huge[:: 1 << k, :: 1 << k])
     qtbot.waitUntil(lambda: layer.exact, timeout=5000)
     level_px_on_screen = item.pixelSize()[0]  # screen pixels per shown pixel
     assert 0.5 < level_px_on_screen <= 1.0
+    canvas.set_view_rect([0, 4 * SIDE, 0, 4 * SIDE])  # further out: from a level built, at once
+    _frame(canvas)
+    assert layer.level == level_for(_screen_px(canvas), 99) > k and layer.exact
     canvas.set_view_rect([0, 2500, 0, 2500])  # closer: a finer level
     _frame(canvas)
     assert 0 < layer.level < k and layer.level == level_for(_screen_px(canvas), 99)

@@ -80,3 +80,10 @@ def test_a_cancelled_build_stores_no_level():
     with pytest.raises(Cancelled):
         p.build(3, token)
     assert p.ready(1) is None
+
+
+def test_the_work_of_a_level_is_what_its_build_would_read():
+    p = DisplayPyramid(np.zeros((1000, 600), np.uint8))
+    assert p.work(0) == 0 and p.work(3) == 1000 * 600
+    p.build(2)
+    assert p.work(2) == 0 and p.work(5) == 250 * 150  # from level 2, not from the image
