@@ -169,6 +169,7 @@ class Canvas(pg.GraphicsView):
             self.brush_outline.setRect(x - r, y - r, 2 * r, 2 * r)
 
     def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802
+        """Over the image: the click goes to `wheel_zoom`, which zooms once per burst."""
         scene = self.mapToScene(ev.position().toPoint())
         if not self.wheel_zoom.enabled or not self.view.sceneBoundingRect().contains(scene):
             super().wheelEvent(ev)
