@@ -44,9 +44,9 @@ class Canvas(pg.GraphicsView):
         self.setBackground(pg.mkColor(40, 40, 40))
         self.view = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
         self.setCentralItem(self.view)
-        self.image_item = pg.ImageItem()
+        self.image_layer = PyramidImage(self.view, self)
+        self.image_item = self.image_layer.item
         self.view.addItem(self.image_item)
-        self.image_layer = PyramidImage(self.image_item, self.view, self)
         self.wheel_zoom = WheelZoom(self.view, self)
         self.overlay = TiledOverlay(self.view)
         self.guides = TiledOverlay(self.view, z=11)  # superpixel edges while that tool is active

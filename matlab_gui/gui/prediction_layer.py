@@ -43,8 +43,8 @@ class PredictionLayer(QtWidgets.QWidget):
         self.window, self.features = window, features
         self.worker = JobWorker(self)
         self.class_note = ""  # how the last run's classes landed in the project, if not by name
-        self.item = pg.ImageItem(levels=None)
-        self.picture = PyramidImage(self.item, window.canvas.view, self)  # zoomed out: a level
+        self.picture = PyramidImage(window.canvas.view, self, levels=None)  # zoomed out: a level
+        self.item = self.picture.item
         self.item.setZValue(Z_PREDICTION)
         window.canvas.view.addItem(self.item)
         self.predict = QtWidgets.QPushButton("Predict", toolTip="Predict the current image (Ctrl+P)")

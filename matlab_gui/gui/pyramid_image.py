@@ -1,7 +1,9 @@
-"""An image shown through its display pyramid: the ImageItem holds the level the zoom needs
-(the whole image at 100 % and closer), stretched over the full-resolution rectangle, so view
-coordinates stay those of the image. Zooming out windows and draws a screen-sized level instead
-of re-averaging the whole montage on every view change; levels changes re-window that level only.
+"""An image shown through its display pyramid: the ImageItem holds the level the zoom needs,
+stretched over the full-resolution rectangle, so view coordinates stay those of the image.
+Zooming out windows and draws a screen-sized level instead of re-averaging the whole montage on
+every view change; levels changes re-window that level only. At 100 % and closer a big image
+is shown at full resolution around the view (the view and one view's size on every side), so
+neither a zoom in nor a levels change windows the whole montage; panning past that part moves it.
 
 Levels that take more than a few milliseconds (those computed from a big image) are built in a
 worker thread; until the one a zoom needs is ready, every 2^k-th pixel stands in for it, then
@@ -20,6 +22,7 @@ from matlab_gui.imaging.pyramid import DisplayPyramid, level_for
 
 log = logging.getLogger(__name__)
 
+WINDOW_ALIGN = 512  # the full-resolution part shown starts and ends on this grid
 SYNC_PIXELS = 1 << 22  # a level computed from at most 4 MP is built at once (a few milliseconds)
 _QT_SIDE = 2**15 - 1  # QPainter cannot draw a longer side: pyqtgraph downsamples such images
 
@@ -29,17 +32,31 @@ def _build_level(request, progress=None, cancel=None) -> None:
     pyramid.build(k, cancel)
 
 
-class PyramidImage(QtCore.QObject):
-    """Drives one ImageItem in one ViewBox. `enabled = False` shows images as before (the whole
-    image, pyqtgraph's own downsampling); the speed benchmark compares the two."""
+class WholeImageItem(pg.ImageItem):
+    """An ImageItem whose bounds are the whole image's while it holds a level or a part of it:
+    Fit and the view's auto-range look at bounds."""
 
-    def __init__(self, item: pg.ImageItem, view: pg.ViewBox, parent: QtCore.QObject | None = None):
+    whole: QtCore.QRectF | None = None  # the image's rectangle in this item's coordinates
+
+    def boundingRect(self) -> QtCore.QRectF:  # noqa: N802
+        if self.whole is None or self.image is None:
+            return super().boundingRect()
+        return QtCore.QRectF(self.whole)
+
+
+class PyramidImage(QtCore.QObject):
+    """Drives its ImageItem (`item`, to be added to `view` by the caller). `enabled = False`
+    shows images as before (the whole image, pyqtgraph's own downsampling); the speed benchmark
+    compares the two."""
+
+    def __init__(self, view: pg.ViewBox, parent: QtCore.QObject | None = None, **item_opts):
         super().__init__(parent)
-        self.item, self.view = item, view
+        self.item, self.view = WholeImageItem(**item_opts), view
         self.enabled = True
         self.pyramid: DisplayPyramid | None = None
         self.level = 0  # the level shown (0: full resolution)
         self.exact = True  # False while a preview stands in for the level
+        self.part: tuple[int, int, int, int] | None = None  # (y0, x0, y1, x1) shown at level 0
         self._shown: np.ndarray | None = None  # what this object gave the item last
         self._worker = JobWorker(self)
         self._worker.finished.connect(self.update_level)
@@ -59,9 +76,9 @@ class PyramidImage(QtCore.QObject):
         self._show(self._wanted(), opts)
 
     def clear(self) -> None:
-        self.pyramid = self._shown = None
+        self.pyramid = self._shown = self.part = None
         self.item.clear()
-        self.item.resetTransform()
+        self._place(QtGui.QTransform(), None)
 
     def update_level(self, *_) -> None:
         """The zoom changed, or a level was built: show the level the zoom needs."""
@@ -72,7 +89,7 @@ class PyramidImage(QtCore.QObject):
             self.pyramid = None
             return
         k = self._wanted()
-        if k != self.level or not self.exact and p.ready(k) is not None:
+        if k != self.level or not self.exact and p.ready(k) is not None or not self._covers_view():
             self._show(k, {})
         elif not self.exact:
             self._request(k)  # still waiting: make sure a build is on its way
@@ -83,23 +100,60 @@ class PyramidImage(QtCore.QObject):
 
     def _show(self, k: int, opts: dict) -> None:
         p = self.pyramid
-        level = p.ready(k)
-        if level is None and p.work(k) <= SYNC_PIXELS:
-            level = p.build(k)
-        self.exact = level is not None
-        if level is None:
-            level = p.preview(k)
-            self._request(k)
-        (h, w), (lh, lw) = p.base.shape[:2], level.shape[:2]
-        self.item.setTransform(QtGui.QTransform.fromScale(w / lw, h / lh))
+        h, w = p.base.shape[:2]
+        self.part = self._part() if k == 0 else None
+        if self.part is not None:
+            y0, x0, y1, x1 = self.part
+            level, self.exact = p.base[y0:y1, x0:x1], True
+            self._place(QtGui.QTransform.fromTranslate(x0, y0), QtCore.QRectF(-x0, -y0, w, h))
+        else:
+            level = p.ready(k)
+            if level is None and p.work(k) <= SYNC_PIXELS:
+                level = p.build(k)
+            self.exact = level is not None
+            if level is None:
+                level = p.preview(k)
+                self._request(k)
+            lh, lw = level.shape[:2]
+            self._place(QtGui.QTransform.fromScale(w / lw, h / lh), QtCore.QRectF(0, 0, lw, lh))
         self.item.setImage(level, **{**opts, "autoLevels": False,
-                                     "autoDownsample": max(lh, lw) > _QT_SIDE})
+                                     "autoDownsample": max(level.shape[:2]) > _QT_SIDE})
         self._shown, self.level = self.item.image, k
 
+    def _place(self, transform: QtGui.QTransform, whole: QtCore.QRectF | None) -> None:
+        self.item.prepareGeometryChange()
+        self.item.whole = whole
+        self.item.setTransform(transform)
+
+    def _part(self) -> tuple[int, int, int, int] | None:
+        """The full-resolution part worth windowing: the view and one view's size around it,
+        on the WINDOW_ALIGN grid; None when that is most of the image anyway."""
+        h, w = self.pyramid.base.shape[:2]
+        r = self.view.viewRect()
+        margin = max(r.width(), r.height())
+
+        def span(lo: float, hi: float, n: int) -> tuple[int, int]:
+            start = int(min(max(0, (lo - margin) // WINDOW_ALIGN * WINDOW_ALIGN), n - 1))
+            end = int(max(min(n, -(-(hi + margin) // WINDOW_ALIGN) * WINDOW_ALIGN), start + 1))
+            return start, end
+
+        (y0, y1), (x0, x1) = span(r.top(), r.bottom(), h), span(r.left(), r.right(), w)
+        return None if 2 * (y1 - y0) * (x1 - x0) > h * w else (y0, x0, y1, x1)
+
+    def _covers_view(self) -> bool:
+        """Whether the part shown (if only a part is) still holds all of the image in view."""
+        if self.part is None:
+            return True
+        h, w = self.pyramid.base.shape[:2]
+        y0, x0, y1, x1 = self.part
+        r = self.view.viewRect()
+        return (y0 <= max(0, r.top()) and x0 <= max(0, r.left())
+                and min(h, r.bottom()) <= y1 and min(w, r.right()) <= x1)
+
     def _show_whole(self, data: np.ndarray, opts: dict) -> None:
-        self.pyramid = self._shown = None
+        self.pyramid = self._shown = self.part = None
         self.level, self.exact = 0, True
-        self.item.resetTransform()
+        self._place(QtGui.QTransform(), None)
         self.item.setImage(data, **{**opts, "autoLevels": False, "autoDownsample": True})
 
     def _request(self, k: int) -> None:

@@ -70,6 +70,12 @@ def widget_pos(canvas, y: float, x: float) -> QtCore.QPoint:
     return canvas.mapFromScene(canvas.view.mapViewToScene(QtCore.QPointF(x, y)))
 
 
+def _screen_pixel(canvas, y: int, x: int) -> QtCore.QPoint:
+    """The screen pixel whose centre lies in image pixel (y, x) (at 100 %: the one showing it)."""
+    p = canvas.viewportTransform().map(canvas.view.mapViewToScene(QtCore.QPointF(x + .5, y + .5)))
+    return QtCore.QPoint(int(np.floor(p.x())), int(np.floor(p.y())))
+
+
 def image_pos(canvas, point: QtCore.QPoint) -> tuple[float, float]:
     p = canvas.view.mapSceneToView(canvas.mapToScene(point))
     return p.y(), p.x()
@@ -106,7 +112,30 @@ def test_zoomed_out_the_canvas_shows_the_coarsest_level_with_a_pixel_per_screen_
     assert 0 < layer.level < k and layer.level == level_for(_screen_px(canvas), 99)
     canvas.actual_size()
     _frame(canvas)
-    assert layer.level == 0 and item.image.shape == huge.shape  # 100 %: the image itself
+    assert layer.level == 0 and layer.part is not None  # 100 %: the image around the view
+    y0, x0, y1, x1 = layer.part
+    assert np.array_equal(item.image, huge[y0:y1, x0:x1]) and 2 * item.image.size < huge.size
+
+
+def test_at_100_percent_the_image_is_shown_pixel_for_pixel_around_the_view(canvas, qtbot, huge):
+    fitted = _shown_fitted(canvas, qtbot, huge) and canvas.view_rect()
+    layer, item = canvas.image_layer, canvas.image_item
+    w, h = canvas.view.width(), canvas.view.height()
+    for y, x in [(1000, 2000), (3500, 300), (200, 3900)]:  # panning from part to part
+        canvas.set_view_rect([x - w / 2, x + w / 2, y - h / 2, y + h / 2])
+        _frame(canvas)
+        assert canvas.zoom() == pytest.approx(1.0) and layer.level == 0
+        y0, x0, y1, x1 = layer.part
+        assert y0 <= max(0, y - h / 2) and min(SIDE, y + h / 2) <= y1  # the view, in the image
+        assert x0 <= max(0, x - w / 2) and min(SIDE, x + w / 2) <= x1
+        grab = canvas.viewport().grab().toImage()
+        for dy, dx in [(0, 0), (-100, 150), (90, -200)]:
+            shown = QtGui.qGray(grab.pixel(_screen_pixel(canvas, y + dy, x + dx)))
+            assert abs(shown - int(windowed(huge[y + dy, x + dx], *LEVELS))) <= 1
+        r = item.mapRectToView(item.boundingRect())  # bounds stay the whole image's
+        assert (r.x(), r.y(), r.width(), r.height()) == (0, 0, SIDE, SIDE)
+    canvas.fit()
+    assert canvas.view_rect() == pytest.approx(fitted)
 
 
 def test_the_shown_picture_is_the_averaged_image_at_the_images_coordinates(
