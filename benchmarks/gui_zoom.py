@@ -7,7 +7,9 @@ painted (events processed until no wheel zoom is pending, then a forced viewport
   * fit: Fit from a zoomed-in view,
   * burst: ten wheel clicks delivered as fast as the window takes them, to the last frame,
   * levels: a change of the display levels,
-  * 100 %: Actual size from the fitted view (the full-resolution picture is windowed once),
+  * 100 %: Actual size from the fitted view (the old path windows the whole image once, the
+    new one the part around the view),
+  * pan: at 100 %, a move by half a view (the new path windows a new part now and then),
 in alternating rounds of the old path (the whole image, pyqtgraph's own downsampling on every
 view change, a render per wheel click) and the new one (pyramid levels, wheel clicks summed).
 Then, new path only: the same with the whole image labelled (every mask overlay tile present)
@@ -116,8 +118,10 @@ def wheel_and_fit(app, canvas, steps: int, fits: int) -> dict[str, list[float]]:
     return out
 
 
-def one_round(app, canvas, steps: int, fits: int, burst_n: int) -> dict[str, list[float]]:
-    out = wheel_and_fit(app, canvas, steps, fits) | {"burst": [], "levels": [], "actual_size": []}
+def one_round(app, canvas, steps: int, fits: int, burst_n: int, pans: int = 6
+              ) -> dict[str, list[float]]:
+    out = wheel_and_fit(app, canvas, steps, fits) | {"burst": [], "levels": [], "actual_size": [],
+                                                     "pan_100": []}
     if burst_n:
         out["burst"].append(timed(app, canvas, lambda: burst(app, canvas, burst_n)))
         canvas.fit()
@@ -126,6 +130,11 @@ def one_round(app, canvas, steps: int, fits: int, burst_n: int) -> dict[str, lis
     for f in (1.02, 1.0):
         out["levels"].append(timed(app, canvas, lambda f=f: canvas.set_levels((lo, hi * f), 1.0)))
     out["actual_size"].append(timed(app, canvas, canvas.actual_size))
+    for _ in range(pans):
+        x0, x1, y0, y1 = canvas.view_rect()
+        step = (x1 - x0) / 2
+        out["pan_100"].append(timed(app, canvas, lambda x0=x0, x1=x1, y0=y0, y1=y1, d=step:
+                                    canvas.set_view_rect([x0 + d, x1 + d, y0, y1])))
     canvas.fit()
     settle(app, canvas)
     return out
@@ -234,7 +243,7 @@ def main() -> None:
                       "met": bool(np.percentile(zoom_fit, 95) < GOAL_P95_MS)}
     result["method"] = (f"{args.rounds} rounds alternating old/new (order swapped every round); "
                         f"per round {args.steps} wheel clicks, {args.fits} fits, a burst of "
-                        f"{args.burst} clicks, 2 levels changes, one 100 %; time from the input to "
+                        f"{args.burst} clicks, 2 levels changes, one 100 %, 6 pans at 100 %; time from the input to "
                         "the frame painted (events until no zoom is pending, then a forced repaint)")
     result["machine"] = {"platform": platform.platform(), "cpus": os.cpu_count(),
                          "qpa": os.environ["QT_QPA_PLATFORM"]}
