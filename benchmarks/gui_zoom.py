@@ -223,7 +223,8 @@ def main() -> None:
     result = {
         "image": f"{args.size}x{args.size} uint16",
         "canvas_px": [canvas.viewport().width(), canvas.viewport().height()],
-        **{f"{op}_ms": {p: stats(times[p][op]) for p in PATHS} for op in times["new"]},
+        **{f"{op}_ms": {p: stats(times[p][op]) for p in PATHS} for op in times["new"]
+           if times["new"][op]},
         "show_image_until_exact_picture_ms": {p: stats(open_ms[p]) for p in PATHS},
     }
     use(app, canvas, data, levels, True)
