@@ -236,8 +236,8 @@ def _plan(request: ClassifyRequest) -> _Plan:
 
 
 def _local_results(request: ClassifyRequest, plan: _Plan, engine_info: dict):
-    """(todo index, probabilities or None, error) per file, batches decoded in DataLoader
-    workers while the model runs in this process."""
+    """Per batch, (todo index, probabilities or None, error) of its files, decoded in
+    DataLoader workers while the model runs in this process."""
     from torch.utils.data import DataLoader
 
     from matlab_gui.ml.device import pick_device
@@ -255,8 +255,7 @@ def _local_results(request: ClassifyRequest, plan: _Plan, engine_info: dict):
     engine_info.update(engine=engine.description, note=engine.note)
     for items in batches:
         results = classify_items(engine.module, [(x, err) for _, x, err in items], device)
-        for (i, _, _), (probs, err) in zip(items, results, strict=True):
-            yield i, probs, err
+        yield [(i, probs, err) for (i, _, _), (probs, err) in zip(items, results, strict=True)]
 
 
 @shares_the_cores
@@ -278,16 +277,17 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
         results = _local_results(request, plan, info)
     last_save = time.perf_counter()
     try:
-        for i, probs, err in results:
+        for batch in results:
             cancel.raise_if_cancelled()
-            row = rows[todo[i][0]]
-            if err:
-                row.error = err
-                failed += 1
-            else:
-                row.probabilities = probs
-                row.predicted = names[max(range(len(probs)), key=probs.__getitem__)]
-                classified += 1
+            for i, probs, err in batch:
+                row = rows[todo[i][0]]
+                if err:
+                    row.error = err
+                    failed += 1
+                else:
+                    row.probabilities = probs
+                    row.predicted = names[max(range(len(probs)), key=probs.__getitem__)]
+                    classified += 1
             report(progress, Progress("classify", classified + failed, len(todo),
                                       {"failed": failed}))
             if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:

@@ -117,7 +117,8 @@ def _classify_chunk(model_dir: Path, device_name: str, engine_name: str, paths: 
 
 
 def classify_on_dask(request, plan, info: dict):
-    """(todo index, probabilities or None, error) per file of `plan`, as workers finish them."""
+    """Per chunk of `plan`'s files, as workers finish them: (todo index, probabilities or
+    None, error) of each."""
     from distributed import as_completed
 
     with connect(request.dask) as client:
@@ -143,8 +144,7 @@ def classify_on_dask(request, plan, info: dict):
                     results = [(None, "the Dask worker died on this file every time it ran")
                                ] * len(chunk)
                 workers.check()
-                for i, (probs, err) in zip(chunk, results, strict=True):
-                    yield i, probs, err
+                yield [(i, probs, err) for i, (probs, err) in zip(chunk, results, strict=True)]
         finally:
             workers.check()
             info["lost"] = workers.lost
