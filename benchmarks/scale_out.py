@@ -5,7 +5,7 @@ Each worker has one thread (and one torch thread); both clusters start once and 
 Rounds alternate which cluster goes first; images per second are summarised by median and
 range, and the speed-up of 2 workers over 1 per round.
 
-    python benchmarks/scale_out.py            # ~2 min on 2 shared cores
+    python benchmarks/scale_out.py            # ~3 min on 2 shared cores
 
 Writes benchmarks/results/scale_out.json (the "dask" part).
 """
@@ -127,7 +127,7 @@ def dask_part(args, tmp: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--classify-images", type=int, default=96)
-    parser.add_argument("--segment-images", type=int, default=16)
+    parser.add_argument("--segment-images", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
