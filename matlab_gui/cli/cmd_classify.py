@@ -7,10 +7,12 @@ from pathlib import Path
 
 from matlab_gui.cli.output import (
     StageBars,
+    add_dask_option,
     add_engine_option,
     add_output_options,
     engine_note,
     error_line,
+    lost_workers_note,
     result,
 )
 
@@ -30,6 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--batch", type=int, default=32)
     a("--workers", type=int, default=2, help="background image decoders")
     a("--device", default="auto")
+    add_dask_option(parser, "files")
     add_engine_option(parser)
     add_output_options(parser)
 
@@ -42,18 +45,21 @@ def run(args: argparse.Namespace) -> int:
     with model_folder(args.model) as model:
         request = ClassifyRequest(model=model, folder=args.folder, recursive=args.recursive,
                                   out=args.out, device=args.device, batch=args.batch,
-                                  workers=args.workers, engine=args.engine)
+                                  workers=args.workers, engine=args.engine,
+                                  dask=args.dask)
         try:
             outcome = run_classify(request, progress=bars)
         finally:
             bars.close()
     engine_note(args, outcome.engine_note)
+    lost_workers_note(outcome.lost_workers)
     for row in outcome.rows:
         if row.error:
             error_line(f"{row.path}: error: {row.error}")
     summary = {"classified": outcome.classified, "skipped": outcome.skipped,
                "failed": outcome.failed, "out": str(args.out), "classes": outcome.class_names,
-               "wall_s": round(outcome.wall_s, 3), "engine": outcome.engine}
+               "wall_s": round(outcome.wall_s, 3), "engine": outcome.engine,
+               "lost_workers": outcome.lost_workers}
     result(args, summary, [
         f"classified {outcome.classified}, skipped {outcome.skipped} already done, "
         f"{outcome.failed} unreadable -> {args.out} ({outcome.wall_s:.1f} s)"])

@@ -8,10 +8,12 @@ from pathlib import Path
 from matlab_gui.cli.measure_options import add_measure_options, measure_spec
 from matlab_gui.cli.output import (
     StageBars,
+    add_dask_option,
     add_engine_option,
     add_output_options,
     engine_note,
     error_line,
+    lost_workers_note,
     result,
 )
 
@@ -45,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="also measure each image's particles (and grains, with --grain-boundary): one row "
            "per image and class in measurements.csv, one row per particle in <image>_particles.csv")
     add_measure_options(parser)
+    add_dask_option(parser, "images")
     add_engine_option(parser)
     add_output_options(parser)
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             model=model, inputs=args.paths, out=args.out, format=args.format,
             overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,
             tile=args.tile, overlap=args.overlap, batch=args.batch, tta=args.tta,
-            output="labels" if args.labels_only else "auto", engine=args.engine,
+            output="labels" if args.labels_only else "auto", engine=args.engine, dask=args.dask,
             measure=measure_spec(args) if args.measure or args.grain_boundary else None,
         )
         try:
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             bars.close()
     engine_note(args, outcome.engine_note)
+    lost_workers_note(outcome.lost_workers)
     for item in outcome.images:
         if item.error:
             error_line(f"{item.path}: error: {item.error}")
@@ -75,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         "out": str(args.out), "classes": outcome.class_names,
         "fractions_csv": str(outcome.fractions_csv), "wall_s": round(outcome.wall_s, 3),
         "measurements_csv": str(outcome.measurements_csv) if outcome.measurements_csv else None,
-        "engine": outcome.engine,
+        "engine": outcome.engine, "lost_workers": outcome.lost_workers,
         "images": [{"path": str(i.path), "files": [str(f) for f in i.files],
                     "fractions": dict(zip(outcome.class_names, i.fractions, strict=False)),
                     "error": i.error or None} for i in outcome.images],

@@ -25,6 +25,21 @@ def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINES, default="auto", help=HELP)
 
 
+def add_dask_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--dask", metavar="SCHEDULER",
+        help=f"share the {what} over a Dask cluster: a scheduler address (tcp://host:8786) or "
+             "local:N (N worker processes on this machine); the output folder must be one the "
+             "workers can reach")
+
+
+def lost_workers_note(lost: list[str]) -> None:
+    """Dead workers are said on stderr: their files were rerun elsewhere."""
+    if lost:
+        error_line(f"note: {len(lost)} Dask worker(s) died during the run ({', '.join(lost)}); "
+                   "their files were rerun on other workers")
+
+
 def engine_note(args: argparse.Namespace, note_text: str) -> None:
     """A fallback to torch is said on stderr (also with --quiet: the user asked for speed)."""
     if note_text:

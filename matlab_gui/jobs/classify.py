@@ -35,6 +35,7 @@ class ClassifyRequest:
     batch: int = 32
     workers: int = 2
     engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
+    dask: str | None = None  # a scheduler address or "local:N": files sharded over its workers
 
 
 @dataclass
@@ -58,6 +59,7 @@ class ClassifyResult:
     wall_s: float
     engine: str = "torch"
     engine_note: str = ""
+    lost_workers: list[str] = field(default_factory=list)  # Dask workers that died mid-run
 
     @property
     def any_classified(self) -> bool:
@@ -131,19 +133,41 @@ class _FileDataset:
         return len(self.paths)
 
     def __getitem__(self, index: int):
-        import torch
+        return index, *load_item(self.paths[index], self.card)
 
-        from matlab_gui.ml.inference import check_channels, classification_input
 
-        path = self.paths[index]
-        try:
-            image = read_image(path).data
-            check_channels(image, self.card, path)
-            return index, torch.from_numpy(classification_input(image, self.card)), ""
-        except UserError as exc:
-            return index, torch.empty(0), exc.problem
-        except Exception as exc:  # a decoder crash on one file must not stop the folder
-            return index, torch.empty(0), f"{type(exc).__name__}: {exc}"
+def load_item(path: Path, card):
+    """(normalised image tensor or an empty one, error) of one file: what every runner feeds
+    `classify_items`."""
+    import torch
+
+    from matlab_gui.ml.inference import check_channels, classification_input
+
+    try:
+        image = read_image(path).data
+        check_channels(image, card, path)
+        return torch.from_numpy(classification_input(image, card)), ""
+    except UserError as exc:
+        return torch.empty(0), exc.problem
+    except Exception as exc:  # a decoder crash on one file must not stop the folder
+        return torch.empty(0), f"{type(exc).__name__}: {exc}"
+
+
+def classify_items(model, items, device) -> list[tuple[list[float] | None, str]]:
+    """Per loaded item (tensor, error): (probabilities, "") or (None, its error); the good ones
+    go through the model as one batch. The single-process loop and Dask workers both call it."""
+    import torch
+
+    from matlab_gui.ml.inference import classify_batch
+
+    good = [k for k, (_, err) in enumerate(items) if not err]
+    out: list[tuple[list[float] | None, str]] = [(None, err) for _, err in items]
+    if good:
+        rebalance()
+        batch = torch.stack([items[k][0] for k in good])
+        for k, p in zip(good, classify_batch(model, batch, device), strict=True):
+            out[k] = (p.tolist(), "")
+    return out
 
 
 def _collate(items):
@@ -166,20 +190,22 @@ def _stat(path: Path) -> tuple[int, int]:
 # -- the job --------------------------------------------------------------------------------
 
 
-@shares_the_cores
-def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = None,
-                 cancel: CancelToken | None = None) -> ClassifyResult:
-    import torch
-    from torch.utils.data import DataLoader
+@dataclass
+class _Plan:
+    """What a run has to do: the model, every row in folder order, the rows still to fill."""
 
-    from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.engines import load_engine
-    from matlab_gui.ml.inference import check_model, classify_batch
+    model_dir: Path
+    card: object
+    names: list[str]
+    rows: list[Row]
+    todo: list[tuple[int, Path]]  # (row index, file)
+    others: list[Row]  # rows of files not in this run, kept in the CSV as they are
+
+
+def _plan(request: ClassifyRequest) -> _Plan:
     from matlab_gui.ml.model_folder import read_card
     from matlab_gui.ml.model_lookup import resolve_model
 
-    t0 = time.perf_counter()
-    cancel = cancel or CancelToken()
     if request.out is not None:
         check_output(request.out)
     model_dir = resolve_model(request.model)
@@ -189,7 +215,6 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
         raise ImageReadError(f"no images ({kinds}) in this folder"
                              + ("" if request.recursive else " (add --recursive for subfolders)"),
                              request.folder)
-    device = pick_device(request.device)
     card = read_card(model_dir)
     if card.task != "classification":
         raise UserError(f"the model is a {card.task} model; classify needs a classifier",
@@ -207,42 +232,70 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
         else:
             rows.append(Row(str(path), size, mtime))
             todo.append((len(rows) - 1, path))
-    others = list(earlier.values())  # files of other folders: kept in the CSV as they are
+    return _Plan(model_dir, card, names, rows, todo, list(earlier.values()))
+
+
+def _local_results(request: ClassifyRequest, plan: _Plan, engine_info: dict):
+    """Per batch, (todo index, probabilities or None, error) of its files, decoded in
+    DataLoader workers while the model runs in this process."""
+    from torch.utils.data import DataLoader
+
+    from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.engines import load_engine
+    from matlab_gui.ml.inference import check_model
+
+    device = pick_device(request.device)
+    loader = DataLoader(_FileDataset([p for _, p in plan.todo], plan.card),
+                        batch_size=request.batch,
+                        num_workers=request.workers if plan.todo else 0, collate_fn=_collate,
+                        worker_init_fn=_worker_init, pin_memory=device.type == "cuda")
+    batches = iter(loader)  # the workers start decoding while the model loads
+    engine, card = load_engine(plan.model_dir, device, request.engine)
+    check_model(engine.module, card, device)
+    engine_info.update(engine=engine.description, note=engine.note)
+    for items in batches:
+        results = classify_items(engine.module, [(x, err) for _, x, err in items], device)
+        yield [(i, probs, err) for (i, _, _), (probs, err) in zip(items, results, strict=True)]
+
+
+@shares_the_cores
+def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = None,
+                 cancel: CancelToken | None = None) -> ClassifyResult:
+    t0 = time.perf_counter()
+    cancel = cancel or CancelToken()
+    plan = _plan(request)
+    rows, todo, names, others = plan.rows, plan.todo, plan.names, plan.others
     skipped = len(rows) - len(todo)
     classified = failed = 0
     report(progress, Progress("classify", 0, len(todo), message=f"{skipped} already done"))
-    loader = DataLoader(_FileDataset([p for _, p in todo], card), batch_size=request.batch,
-                        num_workers=request.workers if todo else 0, collate_fn=_collate,
-                        worker_init_fn=_worker_init,
-                        pin_memory=device.type == "cuda")
-    batches = iter(loader)  # the workers start decoding while the model loads
-    engine, card = load_engine(model_dir, device, request.engine)
-    check_model(engine.module, card, device)
-    model = engine.module
+    info: dict = {"engine": "torch", "note": "", "lost": []}
+    if request.dask:
+        from matlab_gui.jobs.dask_runner import classify_on_dask
+
+        results = classify_on_dask(request, plan, info)
+    else:
+        results = _local_results(request, plan, info)
     last_save = time.perf_counter()
     try:
-        for items in batches:
+        for batch in results:
             cancel.raise_if_cancelled()
-            good = [(i, x) for i, x, err in items if not err]
-            for i, _, err in items:
+            for i, probs, err in batch:
+                row = rows[todo[i][0]]
                 if err:
-                    rows[todo[i][0]].error = err
+                    row.error = err
                     failed += 1
-            if good:
-                rebalance()
-                batch = torch.stack([x for _, x in good])
-                for (i, _), p in zip(good, classify_batch(model, batch, device), strict=True):
-                    row = rows[todo[i][0]]
-                    row.probabilities = p.tolist()
-                    row.predicted = names[int(p.argmax())]
-                classified += len(good)
+                else:
+                    row.probabilities = probs
+                    row.predicted = names[max(range(len(probs)), key=probs.__getitem__)]
+                    classified += 1
             report(progress, Progress("classify", classified + failed, len(todo),
                                       {"failed": failed}))
             if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:
                 write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
                 last_save = time.perf_counter()
     finally:
+        results.close()
         if request.out is not None:
             write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
     return ClassifyResult(names, rows, classified, skipped, failed, request.out,
-                          time.perf_counter() - t0, engine.description, engine.note)
+                          time.perf_counter() - t0, info["engine"], info["note"], info["lost"])

@@ -56,6 +56,7 @@ class SegmentRequest:
     output: str = "auto"  # "probabilities" | "labels" | "auto" (labels when memory is short)
     engine: str = "auto"  # the forward pass's runtime (`ml.engines`)
     measure: MeasureSpec | None = None  # particles (and grains) per image: measurements.csv
+    dask: str | None = None  # a scheduler address or "local:N": images sharded over its workers
 
 
 @dataclass
@@ -76,6 +77,7 @@ class SegmentResult:
     measurements_csv: Path | None = None
     engine: str = "torch"  # what ran the network
     engine_note: str = ""  # why it is not the engine asked for
+    lost_workers: list[str] = field(default_factory=list)  # Dask workers that died mid-run
 
     @property
     def segmented(self) -> int:
@@ -248,12 +250,51 @@ def output_bases(root: Path, images: list[Path]) -> list[Path]:
             bases[i] = names[i]
 
 
+def segment_one(request: SegmentRequest, predict, names: list[str], meaning: OutputMeaning,
+                path: Path, base: Path, micrograph=None) -> ImageOutcome:
+    """One image read, predicted by `predict(micrograph)`, and its files written; a UserError
+    becomes the outcome's error. The single-process loop and Dask workers both call it."""
+    outcome = ImageOutcome(path)
+    try:
+        micrograph = micrograph or read_image(path)
+        prediction = predict(micrograph)
+        outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
+        outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
+        if request.measure is not None:
+            outcome.measurements, table = measure_image(
+                request.measure, prediction.labels, names, micrograph.data,
+                micrograph.meta.pixel_size_m, path)
+            outcome.files.append(request.out / base.parent / f"{base.name}_particles.csv")
+            write_rows(outcome.files[-1], *table)
+    except UserError as exc:
+        outcome.error = exc.problem
+    return outcome
+
+
+def load_segmenter(request: SegmentRequest, model_dir: Path):
+    """(engine, card, segmenter) of the request's model, checked against its card."""
+    from matlab_gui.ml.device import pick_device
+    from matlab_gui.ml.engines import load_engine
+    from matlab_gui.ml.inference import check_model, make_segmenter
+
+    device = pick_device(request.device)
+    engine, card = load_engine(model_dir, device, request.engine)
+    check_model(engine.module, card, device)
+    segmenter = make_segmenter(engine.module, card, device, tile=request.tile,
+                               overlap=request.overlap, batch=request.batch, tta=request.tta,
+                               output=request.output)
+    return engine, card, segmenter
+
+
+def output_meaning(model_dir: Path, card) -> OutputMeaning:
+    names = [c.name for c in card.classes]
+    return OutputMeaning(Path(model_dir).name, numbered(names, [c.color for c in card.classes]))
+
+
 @shares_the_cores
 def run_segment(request: SegmentRequest, progress: ProgressCallback | None = None,
                 cancel: CancelToken | None = None) -> SegmentResult:
-    from matlab_gui.ml.device import pick_device
-    from matlab_gui.ml.engines import load_engine
-    from matlab_gui.ml.inference import check_model, make_segmenter, segment_image
+    from matlab_gui.ml.inference import segment_image
     from matlab_gui.ml.model_folder import read_card
     from matlab_gui.ml.model_lookup import resolve_model
 
@@ -265,16 +306,12 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     paths = collect_images(request.inputs, request.recursive)
     bases = output_bases(common_folder(request.inputs), paths)
     check_output(request.out, folder=True)
-    device = pick_device(request.device)
-    if read_card(model_dir).task != "segmentation":
-        raise UserError(f"the model is a {read_card(model_dir).task} model; segment needs a "
+    card = read_card(model_dir)
+    if card.task != "segmentation":
+        raise UserError(f"the model is a {card.task} model; segment needs a "
                         "segmentation model", request.model)
-    engine, card = load_engine(model_dir, device, request.engine)
-    check_model(engine.module, card, device)
     names = [c.name for c in card.classes]
-    meaning = OutputMeaning(Path(model_dir).name, numbered(names, [c.color for c in card.classes]))
-    segmenter = make_segmenter(engine.module, card, device, tile=request.tile, overlap=request.overlap,
-                               batch=request.batch, tta=request.tta, output=request.output)
+    meaning = output_meaning(model_dir, card)
     outcomes: list[ImageOutcome] = []
     fractions_csv = request.out / "phase_fractions.csv"
     others = read_other_rows(fractions_csv, _header(names), paths)
@@ -286,27 +323,29 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
         measured = request.out / "measurements.csv"
         measure_header = image_header(bool(request.measure.grain_boundary))
         others_measured = read_other_rows(measured, measure_header, paths, "a measurements CSV")
-    for n, (path, base) in enumerate(zip(paths, bases, strict=True)):
+    info: dict = {"engine": "torch", "note": "", "lost": []}
+    if request.dask:
+        from matlab_gui.jobs.dask_runner import segment_on_dask
+
+        results = segment_on_dask(request, model_dir, paths, bases, info, progress, cancel)
+    else:
+        engine, card, segmenter = load_segmenter(request, model_dir)
+        info.update(engine=engine.description, note=engine.note)
+
+        def predict(micrograph, path):
+            return segment_image(segmenter, card, micrograph.data, path, progress, cancel)
+
+        results = (segment_one(request, lambda m, p=path: predict(m, p), names, meaning, path,
+                               base) for path, base in zip(paths, bases, strict=True))
+    by_path = {}
+    for n, outcome in enumerate(results):
         cancel.raise_if_cancelled()
-        report(progress, Progress("image", n, len(paths), message=path.name))
-        outcome = ImageOutcome(path)
-        outcomes.append(outcome)
-        try:
-            micrograph = read_image(path)
-            prediction = segment_image(segmenter, card, micrograph.data, path, progress, cancel)
-            outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
-            outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
-            if request.measure is not None:
-                outcome.measurements, table = measure_image(
-                    request.measure, prediction.labels, names, micrograph.data,
-                    micrograph.meta.pixel_size_m, path)
-                outcome.files.append(request.out / base.parent / f"{base.name}_particles.csv")
-                write_rows(outcome.files[-1], *table)
-        except UserError as exc:
-            outcome.error = exc.problem
+        report(progress, Progress("image", n, len(paths), message=outcome.path.name))
+        by_path[outcome.path] = outcome
+        outcomes = [by_path[p] for p in paths if p in by_path]  # input order, as single-process
         write_fractions(fractions_csv, others, outcomes, names)
         if measured is not None:
             write_measurements(measured, measure_header, others_measured, outcomes)
     report(progress, Progress("image", len(paths), len(paths)))
     return SegmentResult(names, outcomes, fractions_csv, time.perf_counter() - t0,
-                         measured, engine.description, engine.note)
+                         measured, info["engine"], info["note"], info["lost"])

@@ -291,18 +291,30 @@ class TiledSegmenter:
         finally:
             self.model.train(was_training)
 
-    def _tiles(self, image: np.ndarray, normalise: Normalise, progress: ProgressCallback | None,
-               cancel: CancelToken | None) -> TiledPrediction:
-        """Overlapping tiles blended band by band (see the module's docstring)."""
-        height, width = image.shape[:2]
+    def tile_batches(self, height: int, width: int) -> list[list[tuple[int, int]]]:
+        """The tile origins in the order they are blended, cut into model batches: the unit
+        that can be computed anywhere (another process) and blended here unchanged."""
         ys, xs = self.grid(height, width)
         origins = [(y, x) for y in ys for x in xs]
+        return [origins[i:i + self.batch] for i in range(0, len(origins), self.batch)]
+
+    @torch.inference_mode()
+    def batch_probabilities(self, image: np.ndarray, normalise: Normalise,
+                            chunk: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """Probabilities (and TTA disagreement) of one batch of `tile_batches`."""
+        self.model.eval()
+        return self._run_batch(np.stack([self.cut_tile(image, normalise, y, x) for y, x in chunk]))
+
+    def blend(self, height: int, width: int, results, progress: ProgressCallback | None = None,
+              cancel: CancelToken | None = None) -> TiledPrediction:
+        """The prediction of a (height, width) image from `(chunk, probs, disagreement)` of
+        every tile batch, in `tile_batches` order."""
+        total = sum(map(len, self.tile_batches(height, width)))
         acc, out, done = None, None, 0
-        report(progress, Progress("segment", 0, len(origins), message=f"{len(origins)} tiles"))
-        for chunk, batch in self._batches(image, normalise, origins):
+        report(progress, Progress("segment", 0, total, message=f"{total} tiles"))
+        for chunk, probs, dis in results:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            probs, dis = self._run_batch(batch)
             if acc is None:
                 classes = probs.shape[1]
                 keep = keep_probabilities(self.options.output, classes, height, width)
@@ -312,10 +324,19 @@ class TiledSegmenter:
             for k, (y, x) in enumerate(chunk):
                 acc.add(y, x, probs[k], self.window, None if dis is None else dis[k])
             done += len(chunk)
-            report(progress, Progress("segment", done, len(origins), {"tile_batch": self.batch}))
+            report(progress, Progress("segment", done, total, {"tile_batch": self.batch}))
         acc.finish()
         return TiledPrediction(out.labels, out.confidence, out.uncertainty, out.probabilities,
-                               len(origins), self.batch)
+                               total, self.batch)
+
+    def _tiles(self, image: np.ndarray, normalise: Normalise, progress: ProgressCallback | None,
+               cancel: CancelToken | None) -> TiledPrediction:
+        """Overlapping tiles blended band by band (see the module's docstring)."""
+        height, width = image.shape[:2]
+        origins = [o for chunk in self.tile_batches(height, width) for o in chunk]
+        results = ((chunk, *self._run_batch(batch))
+                   for chunk, batch in self._batches(image, normalise, origins))
+        return self.blend(height, width, results, progress, cancel)
 
 
 def segment_tiled(model: nn.Module, image: np.ndarray, normalise: Normalise,
