@@ -261,6 +261,8 @@ def segment_one(request: SegmentRequest, predict, names: list[str], meaning: Out
         outcome.fractions = phase_fractions(prediction.labels, range(len(names))).tolist()
         outcome.files = write_outputs(request, base, micrograph, prediction, meaning)
         if request.measure is not None:
+            from matlab_gui.jobs.measure import measure_image  # scikit-image: only to measure
+
             outcome.measurements, table = measure_image(
                 request.measure, prediction.labels, names, micrograph.data,
                 micrograph.meta.pixel_size_m, path)
@@ -317,7 +319,7 @@ def run_segment(request: SegmentRequest, progress: ProgressCallback | None = Non
     others = read_other_rows(fractions_csv, _header(names), paths)
     measured = None
     if request.measure is not None:
-        from matlab_gui.jobs.measure import image_header, measure_image  # scikit-image: only now
+        from matlab_gui.jobs.measure import image_header
 
         request.measure.check(names)
         measured = request.out / "measurements.csv"
