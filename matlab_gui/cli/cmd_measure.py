@@ -72,12 +72,6 @@ def names_beside(mask: Path) -> list[str] | None:
     return [rows.get(v, str(v)) for v in range(max(rows) + 1)] if rows else None
 
 
-def write_text(path: Path, text: str) -> None:
-    from matlab_gui.imaging.write import atomic_write_bytes
-
-    atomic_write_bytes(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
 def write_overlay(path: Path, measurement, image) -> None:
     from matlab_gui.imaging.write import write_image
     from matlab_gui.jobs.measure import overlay_of
@@ -96,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         particle_rows,
         run_grain_size,
         run_measure,
-        table_csv,
+        write_table,
     )
 
     mask = read_mask(args.mask)
@@ -134,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     out["mask"] = str(args.mask)
     header, rows = particle_rows(measurement, first=0)
     if args.particles:
-        write_text(args.particles, table_csv(header, rows))
+        write_table(args.particles, header, rows)
     if args.overlay:
         write_overlay(args.overlay, measurement, image.data if image is not None else None)
     if args.json:

@@ -19,7 +19,6 @@ from matlab_gui.gui.overlay import TiledOverlay
 from matlab_gui.imaging.measure import MeasureOptions
 from matlab_gui.imaging.overlays import LABEL_MIN_PX, PALETTE, hex_to_rgb
 from matlab_gui.imaging.particles import ParticleOptions
-from matlab_gui.imaging.write import atomic_write_bytes
 from matlab_gui.jobs.measure import (
     MeasureRequest,
     MeasureSpec,
@@ -28,6 +27,7 @@ from matlab_gui.jobs.measure import (
     particle_rows,
     table_csv,
     table_of,
+    write_table,
 )
 
 ANNOTATION, PREDICTION = "Annotation", "Prediction"
@@ -308,8 +308,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.histogram.setLabel("bottom", f"equivalent diameter ({m.length_unit})")
 
     def export_csv(self, path: Path) -> None:
-        text = self.csv()
-        atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_table(path, *self.rows())
 
     def _ask_export(self) -> None:
         name = "particles.csv" if self.table_kind.currentText() == PER_PARTICLE else "measurements.csv"

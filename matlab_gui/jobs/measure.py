@@ -8,6 +8,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from matlab_gui.imaging.particles import (
 )
 from matlab_gui.imaging.scale_from_image import pixel_size_from_bar
 from matlab_gui.imaging.units import parse_area_px
+from matlab_gui.imaging.write import atomic_write_bytes
 
 
 @dataclass
@@ -273,3 +275,9 @@ def table_csv(header: list[str], rows: list[list]) -> str:
     writer.writerow(header)
     writer.writerows([["" if v is None else v for v in r] for r in rows])
     return buffer.getvalue()
+
+
+def write_table(path, header: list[str], rows: list[list]) -> None:
+    """The table as a CSV file, written atomically (the dock's Export and `measure --particles`)."""
+    text = table_csv(header, rows)
+    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
