@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import tempfile
 import time
@@ -48,7 +49,9 @@ METHODS = {
     "class-centred, no class weights": (TrainSettings(class_weights="none"), "imagenet"),
     "uniform crops, no class weights": (
         TrainSettings(class_centred=0.0, class_weights="none"), "imagenet"),
-    "new default + weight average 0.99": (TrainSettings(weight_average=0.99), "window"),
+    "previous default (lr 2e-4, no weight average)": (
+        TrainSettings(lr=2e-4, weight_average=None), "window"),
+    "lr 5e-4 + weight average 0.99": (TrainSettings(lr=5e-4, weight_average=0.99), "window"),
     "old default (random Micro-KTNet)": (
         TrainSettings(seg_arch="micro-ktnet", class_centred=0.0, class_weights="none"), "imagenet"),
 }
@@ -167,12 +170,23 @@ def run_one(dataset: Path, n: int, method: str, budget_s: float, seed: int) -> d
             "test_images": len(test_rows), **scores}
 
 
+def summarise(runs: list[dict]) -> list[dict]:
+    """Mean IoU per data set, N and method over the seeds run: median, min, max."""
+    groups: dict[tuple, list[float]] = {}
+    for r in runs:
+        groups.setdefault((r["dataset"], r["n_images"], r["method"]), []).append(r["mean_iou"])
+    return [{"dataset": d, "n_images": n, "method": m, "seeds": len(v),
+             "median_iou": float(np.median(v)), "min_iou": min(v), "max_iou": max(v)}
+            for (d, n, m), v in groups.items()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=["nasa_super", "uhcs"])
     parser.add_argument("--n", type=int, nargs="+", default=[1, 3, 5, 10])
     parser.add_argument("--budget-s", type=float, default=600.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="images and scribbles drawn per seed; several = repeats")
     parser.add_argument("--methods", nargs="+", default=DEFAULT_METHODS, choices=list(METHODS))
     parser.add_argument("--smoke", action="store_true", help="one tiny run (N=1, 20 s)")
     parser.add_argument("--out", type=Path, default=RESULTS / "fewshot.json")
@@ -185,13 +199,13 @@ def main() -> None:
     runs = []
     for name in args.datasets:
         for n in args.n:
-            for method in args.methods:  # alternating per N, so load drifts hit both alike
-                run = run_one(DATA / name, n, method, args.budget_s, args.seed)
+            for seed, method in itertools.product(args.seed, args.methods):  # alternating
+                run = run_one(DATA / name, n, method, args.budget_s, seed)
                 print(json.dumps(run), flush=True)
                 runs.append(run)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps({
-                    "budget_s": args.budget_s, "seed": args.seed,
+                    "budget_s": args.budget_s, "seeds": args.seed, "summary": summarise(runs),
                     "device": describe_device(pick_device("auto")), "runs": runs,
                 }, indent=1))
 

@@ -13,6 +13,7 @@ from matlab_gui.cli.output import (
     engine_note,
     error_line,
     lost_workers_note,
+    model_export_place,
     result,
 )
 
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.ml.model_lookup import model_folder
 
     bars = StageBars(args.quiet)
-    with model_folder(args.model) as model:
+    with model_folder(args.model, model_export_place(args, args.out.parent)) as model:
         request = ClassifyRequest(model=model, folder=args.folder, recursive=args.recursive,
                                   out=args.out, device=args.device, batch=args.batch,
                                   workers=args.workers, engine=args.engine,

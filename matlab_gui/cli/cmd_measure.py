@@ -84,13 +84,12 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.errors import UserError
     from matlab_gui.imaging import read_image, read_mask
     from matlab_gui.imaging.units import parse_pixel_size
-    from matlab_gui.imaging.write import check_output
+    from matlab_gui.imaging.write import check_output, write_csv
     from matlab_gui.jobs.measure import (
         grain_lines,
         particle_rows,
         run_grain_size,
         run_measure,
-        write_table,
     )
 
     mask = read_mask(args.mask)
@@ -128,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     out["mask"] = str(args.mask)
     header, rows = particle_rows(measurement, first=0)
     if args.particles:
-        write_table(args.particles, header, rows)
+        write_csv(args.particles, header, rows)
     if args.overlay:
         write_overlay(args.overlay, measurement, image.data if image is not None else None)
     if args.json:

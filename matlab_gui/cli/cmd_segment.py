@@ -14,6 +14,7 @@ from matlab_gui.cli.output import (
     engine_note,
     error_line,
     lost_workers_note,
+    model_export_place,
     result,
 )
 
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from matlab_gui.ml.model_lookup import model_folder
 
     bars = StageBars(args.quiet)
-    with model_folder(args.model) as model:
+    with model_folder(args.model, model_export_place(args, args.out)) as model:
         request = SegmentRequest(
             model=model, inputs=args.paths, out=args.out, format=args.format,
             overlay=args.overlay, maps=args.maps, recursive=args.recursive, device=args.device,

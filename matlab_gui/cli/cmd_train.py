@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--head", choices=["linear", "sepconv"], help="classification head (sepconv: paper 000)")
     a("--pooling", choices=["avg", "max"], help="classification global pooling (GAP or GMP)")
     a("--batch", type=int, default=8)
-    a("--lr", type=float, help="learning rate (default 2e-4 segmentation, 1e-3 classification)")
+    a("--lr", type=float,
+      help="learning rate (default 1e-3; 2e-4 to fine-tune a segmentation model --from)")
     a("--optimizer", default="adam", choices=["adam", "adamw", "adamax", "sgd", "rmsprop"])
     a("--schedule", default="none", choices=["none", "cosine", "step", "cyclic", "plateau"])
     a("--weight-decay", type=float, default=0.0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,16 @@ def add_dask_option(parser: argparse.ArgumentParser, what: str) -> None:
         help=f"share the {what} over a Dask cluster: a scheduler address (tcp://host:8786) or "
              "local:N (N worker processes on this machine); the output folder must be one the "
              "workers can reach")
+
+
+def model_export_place(args: argparse.Namespace, outputs: Path) -> Path | None:
+    """Where a project's model (`PROJECT.mgp:NAME`) is exported for the run: the system's
+    temporary folder, except with a remote Dask cluster, whose workers read it beside the
+    outputs (on the file system they must share anyway)."""
+    from matlab_gui.jobs.dask_runner import LOCAL_PREFIX
+
+    remote = args.dask is not None and not args.dask.startswith(LOCAL_PREFIX)
+    return outputs if remote else None
 
 
 def lost_workers_note(lost: list[str]) -> None:

@@ -5,7 +5,6 @@ probabilities, error) so sorting, filtering (by class, by error) and export are 
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from matlab_gui.errors import UserError
+from matlab_gui.imaging.write import write_csv
 from matlab_gui.jobs.predict import Outcome
 
 Qt = QtCore.Qt
@@ -192,13 +192,10 @@ class BatchResults(QtWidgets.QWidget):
                   + (" (Show: Errors only lists why)" if failed else ""))
 
     def export_csv(self, path: Path) -> None:
-        """The rows as filtered now, full paths, numbers unrounded."""
-        with Path(path).open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(self.table.headers)
-            for i in range(self.proxy.rowCount()):
-                row = self.proxy.mapToSource(self.proxy.index(i, 0)).row()
-                writer.writerow(["" if v is None else v for v in self.table.rows[row]])
+        """The rows as filtered now, full paths, numbers unrounded; written atomically."""
+        shown = [self.proxy.mapToSource(self.proxy.index(i, 0)).row()
+                 for i in range(self.proxy.rowCount())]
+        write_csv(Path(path), self.table.headers, [self.table.rows[row] for row in shown])
 
     def _ask_export(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export results", "results.csv",

@@ -52,13 +52,7 @@ class Canvas(pg.GraphicsView):
         self.guides = TiledOverlay(self.view, z=11)  # superpixel edges while that tool is active
         self.guides.set_lut(np.array([[0, 0, 0, 0], [255, 220, 0, 255]], np.uint8))
         self.guides.set_opacity(0.45)
-        self.brush_outline = QtWidgets.QGraphicsEllipseItem()
-        pen = QtGui.QPen(QtGui.QColor(255, 255, 255), 0)
-        pen.setCosmetic(True)
-        self.brush_outline.setPen(pen)
-        self.brush_outline.setZValue(30)
-        self.brush_outline.setVisible(False)
-        self.view.addItem(self.brush_outline, ignoreBounds=True)
+        self.brush_outline = self._marker(QtWidgets.QGraphicsEllipseItem(), (255, 255, 255), 0, 30)
         self.path_item = pg.PlotCurveItem(pen=pg.mkPen(255, 255, 0, width=1.5))
         self.path_item.setZValue(30)
         self.view.addItem(self.path_item, ignoreBounds=True)
@@ -66,13 +60,8 @@ class Canvas(pg.GraphicsView):
         self.preview_item.setZValue(25)
         self.preview_item.setVisible(False)
         self.view.addItem(self.preview_item, ignoreBounds=True)
-        self.highlight_item = QtWidgets.QGraphicsRectItem()  # a scale bar found in the image
-        pen = QtGui.QPen(QtGui.QColor(0, 200, 255), 2)
-        pen.setCosmetic(True)
-        self.highlight_item.setPen(pen)
-        self.highlight_item.setZValue(31)
-        self.highlight_item.setVisible(False)
-        self.view.addItem(self.highlight_item, ignoreBounds=True)
+        # a scale bar found in the image
+        self.highlight_item = self._marker(QtWidgets.QGraphicsRectItem(), (0, 200, 255), 2, 31)
         self.scale_bar = ScaleBar()
         self.scale_bar.setParentItem(self.view)
         self.scale_bar.anchor((1, 1), (1, 1), offset=(-24, -24))
@@ -87,6 +76,17 @@ class Canvas(pg.GraphicsView):
         self.setAcceptDrops(False)
 
     # -- content -----------------------------------------------------------------------
+
+    def _marker(self, item, colour: tuple[int, int, int], width: float, z: float):
+        """An outline drawn over the image at the same screen width at every zoom, hidden."""
+        pen = QtGui.QPen(QtGui.QColor(*colour), width)
+        pen.setCosmetic(True)
+        item.setPen(pen)
+        item.setZValue(z)
+        item.setVisible(False)
+        self.view.addItem(item, ignoreBounds=True)
+        return item
+
     def set_image(self, data: np.ndarray, levels: tuple[float, float], gamma: float = 1.0) -> None:
         self.image_layer.set_image(data, levels=levels, lut=gamma_lut(gamma))
 

@@ -19,15 +19,14 @@ from matlab_gui.gui.overlay import TiledOverlay
 from matlab_gui.imaging.measure import MeasureOptions
 from matlab_gui.imaging.overlays import LABEL_MIN_PX, PALETTE, hex_to_rgb
 from matlab_gui.imaging.particles import ParticleOptions
+from matlab_gui.imaging.write import csv_text, write_csv
 from matlab_gui.jobs.measure import (
     MeasureRequest,
     MeasureSpec,
     grain_lines,
     measure_for_view,
     particle_rows,
-    table_csv,
     table_of,
-    write_table,
 )
 
 ANNOTATION, PREDICTION = "Annotation", "Prediction"
@@ -249,7 +248,7 @@ class MeasurePanel(QtWidgets.QWidget):
         return kind(self.view.measurement)
 
     def csv(self) -> str:
-        return table_csv(*self.rows())
+        return csv_text(*self.rows())
 
     def _fill_table(self) -> None:
         if self.view is None:
@@ -308,7 +307,7 @@ class MeasurePanel(QtWidgets.QWidget):
         self.histogram.setLabel("bottom", f"equivalent diameter ({m.length_unit})")
 
     def export_csv(self, path: Path) -> None:
-        write_table(path, *self.rows())
+        write_csv(path, *self.rows())
 
     def _ask_export(self) -> None:
         name = "particles.csv" if self.table_kind.currentText() == PER_PARTICLE else "measurements.csv"

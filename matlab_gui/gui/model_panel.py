@@ -23,7 +23,9 @@ def card_html(card: dict) -> str:
     data = card.get("data") or {}
     training = card.get("training") or {}
     rule = str(training.get("validation", ""))
-    scored_on = "Training" if rule.startswith("training loss") else "Validation"
+    splits = data.get("splits")  # older cards have only the rule in words
+    held_out = splits.get("val") if isinstance(splits, dict) else not rule.startswith("training")
+    scored_on = "Validation" if held_out else "Training"
     rows = [
         ("Task", card.get("task", "?")), ("Architecture", arch), ("Classes", classes),
         (scored_on, ", ".join(shown) or "none"), ("Validation rule", rule),

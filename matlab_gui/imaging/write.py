@@ -6,6 +6,8 @@ target: a crash leaves either the old file or the new one, never half of each.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import struct
 import tempfile
@@ -62,6 +64,21 @@ def atomic_write_bytes(path: Path, write) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def csv_text(header: list[str], rows: list[list]) -> str:
+    """A table as CSV text (a cell of None is empty)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows([["" if v is None else v for v in r] for r in rows])
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    """A table as a CSV file, written atomically: a reader never sees half a table."""
+    payload = csv_text(header, rows).encode("utf-8")
+    atomic_write_bytes(Path(path), lambda tmp: tmp.write_bytes(payload))
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:

@@ -10,7 +10,6 @@ absolute path: those of files not in this run (another folder) stay in the CSV.
 from __future__ import annotations
 
 import csv
-import io
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from matlab_gui.errors import ImageReadError, UserError
 from matlab_gui.imaging import IMAGE_SUFFIXES, list_images, read_image
-from matlab_gui.imaging.write import atomic_write_bytes, check_output
+from matlab_gui.imaging.write import check_output, write_csv
 from matlab_gui.ml.threads import rebalance, shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
@@ -73,15 +72,11 @@ def _header(class_names: list[str]) -> list[str]:
     return ["path", "predicted", *(f"p_{n}" for n in class_names), "error", "size", "mtime_ns"]
 
 
-def write_csv(path: Path, rows: list[Row], class_names: list[str]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(_header(class_names))
-    for r in rows:
-        probs = [f"{p:.6f}" for p in r.probabilities] or [""] * len(class_names)
-        writer.writerow([r.path, r.predicted, *probs, r.error, r.size, r.mtime_ns])
-    payload = buffer.getvalue().encode("utf-8")
-    atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
+def write_results(path: Path, rows: list[Row], class_names: list[str]) -> None:
+    table = [[r.path, r.predicted, *([f"{p:.6f}" for p in r.probabilities]
+                                     or [""] * len(class_names)), r.error, r.size, r.mtime_ns]
+             for r in rows]
+    write_csv(path, _header(class_names), table)
 
 
 def _key(path: str | Path) -> str:
@@ -291,11 +286,11 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
             report(progress, Progress("classify", classified + failed, len(todo),
                                       {"failed": failed}))
             if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:
-                write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
+                write_results(request.out, others + [r for r in rows if r.predicted or r.error], names)
                 last_save = time.perf_counter()
     finally:
         results.close()
         if request.out is not None:
-            write_csv(request.out, others + [r for r in rows if r.predicted or r.error], names)
+            write_results(request.out, others + [r for r in rows if r.predicted or r.error], names)
     return ClassifyResult(names, rows, classified, skipped, failed, request.out,
                           time.perf_counter() - t0, info["engine"], info["note"], info["lost"])

@@ -60,13 +60,17 @@ def connect(spec: str) -> Iterator[object]:
 
 
 class _Workers:
-    """Workers seen during a run; those that disappeared are the lost ones."""
+    """Workers seen during a run; those that disappeared are the lost ones.
+
+    The worker list is asked of the scheduler each time (`Client.nthreads`), not read from
+    `Client.scheduler_info()`: that returns a cached identity which the client's periodic
+    refresh overwrites with a worker-less summary, so now and then every worker looked lost."""
 
     def __init__(self, client):
         self.client, self.seen, self.lost = client, set(), []
 
     def check(self) -> None:
-        now = set(self.client.scheduler_info(n_workers=-1)["workers"])
+        now = set(self.client.nthreads())
         for gone in sorted(self.seen - now - set(self.lost)):
             self.lost.append(gone)
         self.seen |= now

@@ -4,11 +4,8 @@ Measurements dock run this."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +21,6 @@ from matlab_gui.imaging.particles import (
 )
 from matlab_gui.imaging.scale_from_image import pixel_size_from_bar
 from matlab_gui.imaging.units import parse_area_px
-from matlab_gui.imaging.write import atomic_write_bytes
 
 
 @dataclass
@@ -267,17 +263,3 @@ def measure_image(spec: MeasureSpec, labels: np.ndarray, names: list[str], image
             row += [grains.planimetric.G, grains.intercept.total.G, grains.intercept.total.mean_intercept]
         rows.append(["" if v is None else v for v in row] + [""])
     return rows, particle_rows(measurement, first=0)
-
-
-def table_csv(header: list[str], rows: list[list]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows([["" if v is None else v for v in r] for r in rows])
-    return buffer.getvalue()
-
-
-def write_table(path, header: list[str], rows: list[list]) -> None:
-    """The table as a CSV file, written atomically (the dock's Export and `measure --particles`)."""
-    text = table_csv(header, rows)
-    atomic_write_bytes(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))

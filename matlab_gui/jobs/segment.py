@@ -13,7 +13,6 @@ Every file is written atomically; an unreadable image gets its error in the CSV 
 from __future__ import annotations
 
 import csv
-import io
 import os
 import time
 from collections import Counter
@@ -29,7 +28,7 @@ from matlab_gui.imaging.class_table import MaskClass, numbered, write_class_tabl
 from matlab_gui.imaging.matfile import class_fields, write_mat
 from matlab_gui.imaging.measure import phase_fractions
 from matlab_gui.imaging.overlays import blend, class_colours
-from matlab_gui.imaging.write import atomic_write_bytes, check_output, write_maps
+from matlab_gui.imaging.write import check_output, write_csv, write_maps
 from matlab_gui.ml.threads import shares_the_cores
 from matlab_gui.progress import CancelToken, Progress, ProgressCallback, report
 
@@ -177,22 +176,13 @@ def read_other_rows(path: Path, header: list[str], images: list[Path],
         return rows
 
 
-def write_rows(path: Path, header: list[str], rows: list[list]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    payload = buffer.getvalue().encode("utf-8")
-    atomic_write_bytes(path, lambda tmp: tmp.write_bytes(payload))
-
-
 def write_fractions(path: Path, others: list[list[str]], images: list[ImageOutcome],
                     class_names: list[str]) -> None:
     rows = [*others]
     for item in images:
         values = [f"{f:.6f}" for f in item.fractions] or [""] * len(class_names)
         rows.append([str(item.path), *values, item.error])
-    write_rows(path, _header(class_names), rows)
+    write_csv(path, _header(class_names), rows)
 
 
 def write_measurements(path: Path, header: list[str], others: list[list[str]],
@@ -201,7 +191,7 @@ def write_measurements(path: Path, header: list[str], others: list[list[str]],
     rows = [*others]
     for item in images:
         rows += item.measurements or [[str(item.path), *[""] * (len(header) - 2), item.error]]
-    write_rows(path, header, rows)
+    write_csv(path, header, rows)
 
 
 # -- the job --------------------------------------------------------------------------------
@@ -267,7 +257,7 @@ def segment_one(request: SegmentRequest, predict, names: list[str], meaning: Out
                 request.measure, prediction.labels, names, micrograph.data,
                 micrograph.meta.pixel_size_m, path)
             outcome.files.append(request.out / base.parent / f"{base.name}_particles.csv")
-            write_rows(outcome.files[-1], *table)
+            write_csv(outcome.files[-1], *table)
     except UserError as exc:
         outcome.error = exc.problem
     return outcome

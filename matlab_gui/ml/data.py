@@ -434,14 +434,15 @@ def is_project(data) -> bool:
 def open_source(task: str, data, sparse: bool = False, class_names: Sequence[str] | None = None):
     """The data source for `task` from a folder, a project path or an open project.
 
-    A project opened here is closed on exit; an open `Project` passed in is left open.
+    A project file is opened read-only (training only reads it; the ranks of a torchrun job
+    open it at once) and closed on exit; an open `Project` passed in is left open.
     """
     if task not in ("segmentation", "classification"):
         raise DataError(f"unknown task {task!r}; use segmentation or classification")
     if is_project(data):
         from matlab_gui.project import Project
 
-        project = data if hasattr(data, "image_ids") else Project.open(data)
+        project = data if hasattr(data, "image_ids") else Project.open(data, readonly=True)
         try:
             yield ProjectSegmentation(project) if task == "segmentation" else ProjectClassification(project)
         finally:

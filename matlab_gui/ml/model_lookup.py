@@ -95,12 +95,16 @@ def export_project_model(project_path: Path, name: str, dest: Path) -> Path:
 
 
 @contextmanager
-def model_folder(spec: str | Path) -> Iterator[Path]:
+def model_folder(spec: str | Path, where: Path | None = None) -> Iterator[Path]:
     """`resolve_model`, where `PROJECT.mgp:NAME` is exported to a temporary folder that lasts
-    as long as the `with` block (the jobs read a model from a folder)."""
+    as long as the `with` block (the jobs read a model from a folder). `where` holds that
+    folder (default: the system's temporary folder); workers on other machines need it on the
+    file system they share."""
     found = split_project_model(spec)
     if found is None:
         yield resolve_model(spec)
         return
-    with tempfile.TemporaryDirectory(prefix="matlab_gui-model-") as temp:
+    if where is not None:
+        Path(where).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".matlab_gui-model-", dir=where) as temp:
         yield export_project_model(*found, Path(temp))

@@ -159,12 +159,13 @@ def labelled_set_split(stems: Sequence[str], seed: int = 0) -> tuple[dict[str, s
 
     A project holds the few images a user labelled: none is spent on a test split that nothing
     scores. From `FEW_FOR_VALIDATION` images on, about a sixth is held out to pick the best
-    epoch; with fewer, every image trains and the training loss decides."""
+    epoch; with fewer, every image trains (the rule then says why, and the train job what
+    decides instead)."""
     order = np.random.default_rng(seed).permutation(sorted(stems)).tolist()
     n = len(order)
     if n < FEW_FOR_VALIDATION:
         return dict.fromkeys(order, "train"), (
-            f"training loss (only {n} labelled image{'s' if n != 1 else ''}: all train)")
+            f"only {n} labelled image{'s' if n != 1 else ''}: all train")
     held = max(1, round(n / 6))
     assignment = {s: "val" if k < held else "train" for k, s in enumerate(order)}
     return assignment, f"{held} held-out image{'s' if held > 1 else ''} of {n} (mean score)"

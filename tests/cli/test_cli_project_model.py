@@ -51,7 +51,7 @@ def test_segment_with_a_project_model_matches_the_folder(project, images, tmp_pa
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     args = [str(images / "sem_0.png"), "--quiet"]
     assert main(["segment", "--model", f"{project}:seg", *args, "--out", str(tmp_path / "p")]) == 0
-    assert not list(temp.glob("matlab_gui-model-*"))  # the exported copy went with the command
+    assert not list(temp.glob(".matlab_gui-model-*"))  # the exported copy went with the command
     assert main(["segment", "--model", SEG, *args, "--out", str(tmp_path / "f")]) == 0
     ours, shipped = (read_mask(tmp_path / d / "sem_0_mask.png") for d in ("p", "f"))
     assert ours.shape == (64, 72) and np.array_equal(ours, shipped)

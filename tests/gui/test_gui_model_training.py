@@ -206,7 +206,7 @@ def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     assert start.isVisibleTo(features.training_panel) and start.text().startswith("⚠ Starts from random")
     shown = features.model_panel.card.text()  # one painted image: no validation split to claim
     assert "<b>Training</b>" in shown and "<b>Validation</b>" not in shown
-    assert "training loss" in shown and "random initialisation" in shown
+    assert "running weight average at the end" in shown and "random initialisation" in shown
     layer = features.prediction  # the new model predicts the image it was trained on
     with qtbot.waitSignal(layer.worker.finished, timeout=30000):
         layer.predict_current()

@@ -136,3 +136,13 @@ def test_the_inference_engine_round_trips(dialog):
     dialog.engine.setCurrentText("torch")
     assert dialog.settings().engine == "torch"
     assert TrainDialog(TrainSettings(engine="openvino")).engine.currentText() == "openvino"
+
+
+def test_the_weight_average_is_on_by_default_and_round_trips(dialog):
+    """Fine-tune keeps the running weight average unless the user turns it off."""
+    assert dialog.average.value() == 0.99
+    assert dialog.settings().weight_average == 0.99
+    dialog.average.setValue(0.0)
+    assert dialog.average.text() == "off" and dialog.settings().weight_average is None
+    dialog.average.setValue(0.995)
+    assert dialog.settings().weight_average == 0.995

@@ -169,6 +169,45 @@ def test_a_killed_worker_is_reported_and_its_files_rerun(cluster, models, folder
     assert sum(1 for r in rows if r[1]) == 10
 
 
+def test_a_project_model_goes_beside_the_outputs_for_a_remote_cluster(
+        cluster, models, folder, tmp_path, monkeypatch):
+    """Workers on other machines cannot read the client's temporary folder: with a scheduler
+    address, `classify --model PROJECT.mgp:NAME` exports the model beside the CSV (on the
+    file system the workers share) and removes it after the run."""
+    from matlab_gui.cli import main
+    from matlab_gui.project import ClassDef, Project
+
+    project = tmp_path / "p.mgp"
+    with Project.create(project, [ClassDef(1, "a", (9, 9, 9))]) as p:
+        p.store_model("cls", models[0])
+        p.save()
+    served = []
+    real = dask_runner.classify_on_dask
+    monkeypatch.setattr(dask_runner, "classify_on_dask",
+                        lambda request, *a, **k: served.append(request.model) or
+                        real(request, *a, **k))
+    out = tmp_path / "shared" / "r.csv"
+    assert main(["classify", "--model", f"{project}:cls", str(folder), "--out", str(out),
+                 "--dask", cluster.scheduler_address, "--quiet"]) == 0
+    assert served and served[0].parent.parent == out.parent
+    assert not served[0].exists()  # the copy went with the command
+    assert len(_csv(out)) == 12  # header, 10 images, the broken file's error row
+
+
+def test_no_worker_looks_lost_while_the_client_refreshes_its_cluster_summary(cluster):
+    """The client refreshes a worker-less cluster summary in the background; checking workers
+    must never mistake that for every worker gone (it once printed "2 Dask worker(s) died")."""
+    import dask
+
+    with dask.config.set({"distributed.client.scheduler-info-interval": "1ms"}), \
+            distributed.Client(cluster) as client:
+        workers = dask_runner._Workers(client)
+        for _ in range(300):
+            workers.check()
+        assert len(workers.seen) == 2
+        assert workers.lost == []
+
+
 def test_bad_local_spec_is_a_user_error(models, folder, tmp_path):
     with pytest.raises(UserError, match="local:N"):
         _classify(models[0], folder, tmp_path / "r.csv", "local:x")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -143,11 +144,30 @@ checkpoint.save_state = logged("checkpoint", checkpoint.save_state)
 '''
 
 
-def test_torchrun_train_writes_the_model_once_and_the_card_says_the_world(tmp_path):
-    """`torchrun --nproc-per-node 2 -m matlab_gui train`, then resumed in one process."""
+def _as_project(folder: Path) -> Path:
+    """The folder's images and masks as a project (project masks: 0 = unpainted)."""
+    from matlab_gui.imaging import read_mask
+    from matlab_gui.project import ClassDef, Project
+
+    path = folder.with_suffix(".mgp")
+    names = ("matrix", "disc", "square")
+    with Project.create(path, [ClassDef(i + 1, n, (60 * i, 0, 0)) for i, n in enumerate(names)]) as p:
+        for image in sorted((folder / "images").iterdir()):
+            mask = read_mask(folder / "masks" / image.name)
+            p.set_mask(p.add_image(image), (mask + 1).astype(np.uint8))
+        p.save()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["folder", "project"])
+def test_torchrun_train_writes_the_model_once_and_the_card_says_the_world(tmp_path, kind):
+    """`torchrun --nproc-per-node 2 -m matlab_gui train` on a folder and on a project file
+    (both ranks open it, read-only), then resumed in one process."""
     from matlab_gui.ml.synthetic import write_segmentation_folder
 
     data = write_segmentation_folder(tmp_path / "data")
+    if kind == "project":
+        data = _as_project(data)
     (tmp_path / "hook").mkdir()
     (tmp_path / "hook" / "sitecustomize.py").write_text(TORCHRUN_LOG)
     log = tmp_path / "writes.log"

@@ -308,3 +308,29 @@ def test_class_weights_auto_is_sqrt_for_segmentation_and_none_for_classification
     assert class_weight_rule("classification", "auto") is None
     assert class_weight_rule("segmentation", "none") is None
     assert class_weight_rule("classification", "balanced") == "balanced"
+
+
+def test_few_images_with_a_weight_average_keep_the_last_average_and_say_so(tmp_path):
+    """No held-out image and a weight average: the average after the last epoch is the model
+    (no epoch picked by a noisy training loss, no early stop) and the card says so; a new
+    network's default learning rate is 1e-3."""
+    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, 4),
+                           out=tmp_path / "m", epochs=4, batch=2, patch=32, patches_per_epoch=2,
+                           weight_average=0.9, patience=1, **SEG)
+    result = run_training(request)
+    training = result.card.training
+    assert training["validation"].startswith("the running weight average at the end")
+    assert "only 4 labelled images" in training["validation"]
+    assert (result.epochs_run, result.best_epoch) == (4, 4)
+    assert training["lr"] == 1e-3
+
+
+def test_fine_tuning_a_trained_segmentation_model_defaults_to_small_steps(tmp_path):
+    project = _painted_project(tmp_path, 2)
+    first = run_training(TrainRequest(task="segmentation", data=project,
+                                      out=tmp_path / "a", epochs=1, batch=2, patch=32,
+                                      patches_per_epoch=2, **SEG))
+    again = run_training(TrainRequest(task="segmentation", data=project,
+                                      out=tmp_path / "b", epochs=1, batch=2, patch=32,
+                                      patches_per_epoch=2, from_model=first.model_dir))
+    assert (first.card.training["lr"], again.card.training["lr"]) == (1e-3, 2e-4)
