@@ -41,7 +41,7 @@ class TrainSettings:
     cls_arch: str = AUTO
     encoder: str | None = None
     # 200 epochs or 10 minutes, which comes first (from 10 painted images on, also until the
-    # held-out images' score stops improving): on a CPU, 5 painted images get ~100 epochs
+    # held-out images' score stops improving): on a CPU, 5 painted images get 80-120 epochs
     epochs: int = 200
     lr: float | None = None
     batch: int = 4
@@ -146,8 +146,8 @@ class TrainDialog(QtWidgets.QDialog):
         for label, widget in [
             ("Segmentation architecture", self.seg_arch), ("Classifier architecture", self.cls_arch),
             ("", self.weights_note), ("Encoder", self.encoder), ("Epochs", self.epochs),
-            ("Time limit", self.time_limit),
-            ("Learning rate", self.lr), ("Weight average", self.average), ("Batch", self.batch), ("Patch size", self.patch),
+            ("Time limit", self.time_limit), ("Learning rate", self.lr),
+            ("Weight average", self.average), ("Batch", self.batch), ("Patch size", self.patch),
             ("Augmentation", self.augment), ("Fine-tune top", self.top), ("Device", self.device),
             ("Inference engine", self.engine), ("Start", self.pretrained),
         ]:

@@ -271,6 +271,10 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
     else:
         results = _local_results(request, plan, info)
     last_save = time.perf_counter()
+
+    def save() -> None:  # the earlier rows of other files, then every row done so far
+        write_results(request.out, others + [r for r in rows if r.predicted or r.error], names)
+
     try:
         for batch in results:
             cancel.raise_if_cancelled()
@@ -286,11 +290,11 @@ def run_classify(request: ClassifyRequest, progress: ProgressCallback | None = N
             report(progress, Progress("classify", classified + failed, len(todo),
                                       {"failed": failed}))
             if request.out is not None and time.perf_counter() - last_save > SAVE_EVERY_S:
-                write_results(request.out, others + [r for r in rows if r.predicted or r.error], names)
+                save()
                 last_save = time.perf_counter()
     finally:
         results.close()
         if request.out is not None:
-            write_results(request.out, others + [r for r in rows if r.predicted or r.error], names)
+            save()
     return ClassifyResult(names, rows, classified, skipped, failed, request.out,
                           time.perf_counter() - t0, info["engine"], info["note"], info["lost"])

@@ -151,7 +151,8 @@ def _as_project(folder: Path) -> Path:
 
     path = folder.with_suffix(".mgp")
     names = ("matrix", "disc", "square")
-    with Project.create(path, [ClassDef(i + 1, n, (60 * i, 0, 0)) for i, n in enumerate(names)]) as p:
+    classes = [ClassDef(i + 1, n, (60 * i, 0, 0)) for i, n in enumerate(names)]
+    with Project.create(path, classes) as p:
         for image in sorted((folder / "images").iterdir()):
             mask = read_mask(folder / "masks" / image.name)
             p.set_mask(p.add_image(image), (mask + 1).astype(np.uint8))
