@@ -11,6 +11,12 @@ import html
 from PySide6 import QtCore, QtWidgets
 
 
+def _scores(metrics: dict) -> list[str]:
+    """The first few overall scores of a metrics block, as text (a loss is not a score)."""
+    return [f"{k} {v:.3f}" for k, v in metrics.items()
+            if isinstance(v, float) and k != "loss"][:4]
+
+
 def card_html(card: dict) -> str:
     """The parts of a model card a user decides by: what, on which classes, how good, when."""
     if not card:
@@ -19,7 +25,9 @@ def card_html(card: dict) -> str:
     classes = ", ".join(c.get("name", "?") if isinstance(c, dict) else str(c)
                         for c in card.get("classes", []))
     metrics = card.get("metrics") or {}
-    shown = [f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float)][:4]
+    shown = _scores(metrics)
+    test = metrics.get("test")  # the held-out score shipped models publish
+    tested = _scores(test) if isinstance(test, dict) else []
     data = card.get("data") or {}
     training = card.get("training") or {}
     rule = str(training.get("validation", ""))
@@ -28,7 +36,8 @@ def card_html(card: dict) -> str:
     scored_on = "Validation" if held_out else "Training"
     rows = [
         ("Task", card.get("task", "?")), ("Architecture", arch), ("Classes", classes),
-        (scored_on, ", ".join(shown) or "none"), ("Validation rule", rule),
+        (scored_on, ", ".join(shown) or "none"), ("Test", ", ".join(tested)),
+        ("Validation rule", rule),
         ("Started from", card.get("weight_source", "")),
         ("Trained on", data.get("source", "") + (f" {data['path']}" if data.get("path") else "")),
         ("Epochs", str(training.get("epochs_run", ""))), ("Device", training.get("device", "")),

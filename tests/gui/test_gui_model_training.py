@@ -190,6 +190,16 @@ def test_menus_replace_the_placeholders(features):
     assert not any("coming with" in a.toolTip() for a in menus["Model"].actions())
 
 
+def test_a_shipped_models_card_shows_its_validation_and_its_test_score(window):
+    from matlab_gui.resources import DEFAULT_MODEL, models_dir
+
+    card = json.loads((models_dir() / DEFAULT_MODEL / "card.json").read_text())
+    shown = window.model_features.model_panel.card.text()  # the model the window starts with
+    validation = f"<b>Validation</b></td><td>mean_iou {card['metrics']['mean_iou']:.3f}"
+    test = f"<b>Test</b></td><td>mean_iou {card['metrics']['test']['mean_iou']:.3f}"
+    assert validation in shown and test in shown
+
+
 def test_real_fine_tune_of_a_tiny_unet_then_predict(features, qtbot):
     pytest.importorskip("matlab_gui.ml.zoo")
     features.settings = model_features.TrainSettings(
