@@ -132,6 +132,34 @@ def test_a_conversion_that_disagrees_is_not_used(family, monkeypatch):
     assert engine.name == "torch" and "differ from torch" in engine.note
 
 
+def test_a_cached_conversion_the_runtime_can_no_longer_run_falls_back(family, samples_dir,
+                                                                       monkeypatch, tmp_path):
+    """An OpenVINO without its CPU plugin (a broken install or bundle) fails at the first tile,
+    after the engine was chosen: it must be found when the engine is chosen instead."""
+    import openvino
+
+    monkeypatch.setattr(engines, "cache_dir", lambda: tmp_path / "cache")
+    _segment(load_model(family["unet"], CPU), "openvino", _micrograph(samples_dir, 96, 96))
+    real = openvino.Core
+
+    class WithoutCPU:
+        def __init__(self):
+            self._core = real()
+
+        available_devices = property(lambda self: [])
+
+        def __getattr__(self, name):
+            return getattr(self._core, name)
+
+    monkeypatch.setattr(openvino, "Core", WithoutCPU)
+    asked, _ = engines.load_engine(family["unet"], CPU, "openvino")
+    assert asked.name == "torch" and "no CPU device" in asked.note
+    auto, card = engines.load_engine(family["unet"], CPU, "auto")
+    assert auto.name == "onnxruntime"
+    segmenter = make_segmenter(auto.module, card, CPU)
+    assert segment_image(segmenter, card, _micrograph(samples_dir, 96, 96)).labels.shape == (96, 96)
+
+
 def test_a_model_stored_again_with_new_weights_is_converted_again(family, tmp_path, samples_dir):
     folder = tmp_path / "model"
     torch.manual_seed(1)
