@@ -128,7 +128,8 @@ def resolve_splits(source, split_files: Sequence[Path] | None, task: str,
     elif getattr(source, "given_splits", None):
         assignment = source.given_splits
     elif fractions is None and source.describe().get("source") == "project":
-        assignment, rule = splits.labelled_set_split(source.stems, seed)
+        painted = getattr(source, "painted_fraction", lambda: 1.0)()  # image labels: whole
+        assignment, rule = splits.labelled_set_split(source.stems, seed, painted)
     elif task == CLASSIFICATION:
         labels = {k: source.label(k) for k in source.stems}
         assignment = splits.stratified_split(labels, fractions or splits.DEFAULT_FRACTIONS, seed)

@@ -142,6 +142,14 @@ class ProjectSegmentation:
     def where(self, image_id: str) -> str:
         return f"{self.project.path} (image {self.project.record(image_id).name!r})"
 
+    def painted_fraction(self) -> float:
+        """The share of the painted images' pixels that carry a class (scribbles: a few %)."""
+        painted = total = 0
+        for image_id in self.stems:
+            mask = self.project.get_mask(image_id)
+            painted, total = painted + int(np.count_nonzero(mask)), total + mask.size
+        return painted / max(total, 1)
+
     def describe(self) -> dict:
         return {"source": "project", "path": str(self.project.path), **self.label_rule.to_json()}
 

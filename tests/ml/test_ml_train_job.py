@@ -188,7 +188,7 @@ def test_project_scribbles_train_with_zero_as_unlabelled(tmp_path):
     assert ev.metrics["pixels"] == 3 * 10 * 10  # only the scribbled pixels are scored
 
 
-def _painted_project(tmp_path, n: int):
+def _painted_project(tmp_path, n: int, sparse: bool = False):
     from matlab_gui.project import ClassDef, Project
 
     classes = [ClassDef(1, "matrix", (0, 0, 255)), ClassDef(2, "disc", (255, 0, 0)),
@@ -200,18 +200,23 @@ def _painted_project(tmp_path, n: int):
             image, mask = shapes_image(rng, 40)
             image_id = project.add_image(tmp_path / f"im{i}.png",
                                          data=(np.clip(image, 0, 1) * 255).astype(np.uint8))
-            project.set_mask(image_id, (mask + 1).astype(np.uint8))
+            painted = (mask + 1).astype(np.uint8)
+            if sparse:  # scribbles: a few rows of each image, about a tenth of its pixels
+                painted[np.arange(painted.shape[0]) % 10 != 0] = 0
+            project.set_mask(image_id, painted)
         project.save()
     return path
 
 
-@pytest.mark.parametrize(("n", "val", "rule"), [(1, 0, "training loss"), (4, 0, "training loss"),
-                                                (9, 0, "training loss"),
-                                                (10, 2, "2 held-out images of 10")])
-def test_few_painted_images_are_not_wasted_on_a_test_split(tmp_path, n, val, rule):
+@pytest.mark.parametrize(("n", "sparse", "val", "rule"), [
+    (1, False, 0, "training loss"), (4, False, 0, "training loss"), (9, False, 0, "training loss"),
+    (10, False, 2, "2 held-out images of 10"),
+    (10, True, 0, "10 images painted sparsely (10.0 % of their pixels): all train")])
+def test_few_painted_images_are_not_wasted_on_a_test_split(tmp_path, n, sparse, val, rule):
     """Below 10 painted images all train and the training loss decides (70/15/15 trained 4
-    images on 2 and spent one on a test split nothing scores); from 10, a sixth validates."""
-    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, n),
+    images on 2 and spent one on a test split nothing scores); from 10 densely painted images,
+    a sixth validates; scribbled ones all train (their held-out score stopped training early)."""
+    request = TrainRequest(task="segmentation", data=_painted_project(tmp_path, n, sparse),
                            out=tmp_path / "m", epochs=1, batch=2, patch=32, patches_per_epoch=2, **SEG)
     result = run_training(request)
     assert (len(result.splits["train"]), len(result.splits["val"]), result.splits["test"]) == (n - val, val, [])
