@@ -19,7 +19,6 @@ Writes benchmarks/results/segment_speedup.json (merged by size). Needs ../shared
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -31,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import tifffile
-from spread import spread, verdict
+from spread import spread, verdict, write_merged
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -114,11 +113,7 @@ def write(args: argparse.Namespace, seconds: dict[str, list[float]], same: float
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "load_at_end": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    merged[str(args.size)] = record
-    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    write_merged(RESULTS, str(args.size), record)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@ does not call a goal met when the rounds disagree about it."""
 
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
 
 
 def spread(values: list[float]) -> dict:
@@ -19,3 +21,13 @@ def verdict(values: list[float], goal: float, at_least: bool = True) -> str:
     if all(meets):
         return "met"
     return "not met" if not any(meets) else "not resolved (the spread crosses the goal)"
+
+
+def write_merged(path: Path, key: str, record: dict) -> None:
+    """Store `record` under `key` of the JSON file at `path`, keeping the other keys' results
+    (one file per benchmark, one entry per image size), and print it."""
+    path.parent.mkdir(exist_ok=True)
+    merged = json.loads(path.read_text()) if path.is_file() else {}
+    merged[key] = record
+    path.write_text(json.dumps(merged, indent=2) + "\n")
+    print(json.dumps(record, indent=2))

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from spread import spread, verdict
+from spread import spread, verdict, write_merged
 
 from matlab_gui.ml.tiling import TiledSegmenter
 
@@ -150,11 +150,7 @@ def main() -> None:
         "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    merged[str(args.size)] = record
-    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
-    print(json.dumps(record, indent=2))
+    write_merged(RESULTS, str(args.size), record)
 
 
 if __name__ == "__main__":
