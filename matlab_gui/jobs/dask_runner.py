@@ -162,7 +162,7 @@ def _segmenter(request, model_dir: Path):
     from matlab_gui.jobs.segment import load_segmenter
 
     key = ("segment", str(model_dir), request.device, request.engine, request.tile,
-           request.overlap, request.batch, request.tta, request.output)
+           request.overlap, request.batch, request.tta, request.tile_output)
     return _cached(key, lambda: load_segmenter(request, model_dir))
 
 
@@ -211,7 +211,7 @@ def _segment_huge(client, request, model_dir: Path, card, path: Path, base: Path
     from matlab_gui.ml.tiling import TiledSegmenter
 
     options = tile_options(card, tile=request.tile, overlap=request.overlap, batch=request.batch,
-                           tta=request.tta, output=request.output)
+                           tta=request.tta, output=request.tile_output)
     blender = TiledSegmenter(None, pick_device(request.device), options)  # no model: blends only
 
     def predict(micrograph):

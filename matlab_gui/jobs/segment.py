@@ -57,6 +57,11 @@ class SegmentRequest:
     measure: MeasureSpec | None = None  # particles (and grains) per image: measurements.csv
     dask: str | None = None  # a scheduler address or "local:N": images sharded over its workers
 
+    @property
+    def tile_output(self) -> str:
+        """What inference keeps: the class of each pixel alone unless the maps are written."""
+        return self.output if self.maps else "mask"
+
 
 @dataclass
 class ImageOutcome:
@@ -120,21 +125,23 @@ def write_outputs(request: SegmentRequest, base: Path, micrograph, prediction,
     folder, name, files = request.out / base.parent, base.name, []
     folder.mkdir(parents=True, exist_ok=True)
     mask = mask_values(prediction.labels)
-    maps = {"uncertainty": prediction.uncertainty}
-    if prediction.probabilities is not None:
-        maps["probabilities"] = prediction.probabilities
-    else:
-        maps["confidence"] = prediction.confidence
+    maps = {}
+    if request.maps:
+        maps["uncertainty"] = prediction.uncertainty
+        if prediction.probabilities is not None:
+            maps["probabilities"] = prediction.probabilities
+        else:
+            maps["confidence"] = prediction.confidence
     if request.format == "mat":
         size_um = pixel_size_m * 1e6 if pixel_size_m else float("nan")
         fields = {**class_fields(meaning.classes), "pixel_size_um": size_um,
                   "model": meaning.model, "source": micrograph.meta.path.name}
         files.append(folder / f"{name}.mat")
-        write_mat(files[-1], {"mask": mask, **(maps if request.maps else {})}, fields)
+        write_mat(files[-1], {"mask": mask, **maps}, fields)
     else:
         files.append(folder / f"{name}_mask.{'png' if request.format == 'png' else 'tif'}")
         write_mask(files[-1], mask, pixel_size_m, meaning.classes)
-        for kind, data in maps.items() if request.maps else ():
+        for kind, data in maps.items():
             files.append(folder / f"{name}_{kind}.tif")
             write_maps(files[-1], data, pixel_size_m,
                        meaning.labels if kind == "probabilities" else [kind])
@@ -274,7 +281,7 @@ def load_segmenter(request: SegmentRequest, model_dir: Path):
     check_model(engine.module, card, device)
     segmenter = make_segmenter(engine.module, card, device, tile=request.tile,
                                overlap=request.overlap, batch=request.batch, tta=request.tta,
-                               output=request.output)
+                               output=request.tile_output)
     return engine, card, segmenter
 
 

@@ -38,7 +38,9 @@ class TileOptions:
     overlap: int = 64
     batch: int = 4
     tta: bool = False  # flip test-time augmentation; uncertainty becomes the flips' disagreement
-    output: str = "auto"  # "probabilities" (float16 C x H x W), "labels" (argmax + max-prob), "auto"
+    # "probabilities" (float16 C x H x W), "labels" (argmax + max-prob), "auto" (probabilities
+    # when memory allows), "mask" (argmax alone: no confidence, uncertainty or probabilities)
+    output: str = "auto"
     amp: bool = True  # float16 autocast on CUDA
     multiple: int = 32  # tile sizes are rounded up to this (encoder stride)
 
@@ -46,11 +48,12 @@ class TileOptions:
 @dataclass
 class TiledPrediction:
     """`labels` (H, W) argmax, `confidence` its probability, `uncertainty` in [0, 1], and the
-    full float16 `probabilities` (C, H, W) unless memory was short."""
+    full float16 `probabilities` (C, H, W) unless memory was short; with output "mask" only
+    `labels` (the others None)."""
 
     labels: np.ndarray
-    confidence: np.ndarray
-    uncertainty: np.ndarray
+    confidence: np.ndarray | None
+    uncertainty: np.ndarray | None
     probabilities: np.ndarray | None
     tiles: int
     batch: int  # the tile batch in use at the end (smaller after a CUDA out-of-memory)
@@ -92,7 +95,7 @@ def available_memory() -> int | None:
 
 def keep_probabilities(option: str, classes: int, height: int, width: int) -> bool:
     """Whether to return float16 probabilities: asked for, or `auto` with room for them."""
-    if option in ("probabilities", "labels"):
+    if option in ("probabilities", "labels", "mask"):
         return option == "probabilities"
     free = available_memory()
     return free is None or classes * height * width * 2 < free // 3
@@ -115,18 +118,23 @@ def normalised_entropy(p: np.ndarray) -> np.ndarray:
 
 
 class _Output:
-    """The image-sized results, filled band by band."""
+    """The image-sized results, filled band by band; without `maps`, the labels alone (the
+    maps cost a sixth of an 8192 x 8192 `segment` that writes only the mask)."""
 
-    def __init__(self, classes: int, height: int, width: int, keep_probs: bool):
+    def __init__(self, classes: int, height: int, width: int, option: str):
         self.labels = np.zeros((height, width), dtype=np.uint8 if classes <= 256 else np.uint16)
-        self.confidence = np.zeros((height, width), dtype=np.float16)
-        self.uncertainty = np.zeros((height, width), dtype=np.float16)
-        self.probabilities = np.zeros((classes, height, width), dtype=np.float16) if keep_probs else None
+        maps = option != "mask"
+        self.confidence = np.zeros((height, width), dtype=np.float16) if maps else None
+        self.uncertainty = np.zeros((height, width), dtype=np.float16) if maps else None
+        keep = keep_probabilities(option, classes, height, width)
+        self.probabilities = np.zeros((classes, height, width), dtype=np.float16) if keep else None
 
     def write(self, y: int, x: int, probs: np.ndarray, disagreement: np.ndarray | None) -> None:
         h, w = probs.shape[1:]
         rows, cols = slice(y, y + h), slice(x, x + w)
         self.labels[rows, cols] = probs.argmax(0)
+        if self.confidence is None:
+            return
         self.confidence[rows, cols] = probs.max(0)
         self.uncertainty[rows, cols] = normalised_entropy(probs) if disagreement is None else disagreement
         if self.probabilities is not None:
@@ -268,8 +276,7 @@ class TiledSegmenter:
         probs, dis = self._run_batch(np.asarray(normalise(image[np.ix_(rows, cols)]),
                                                 dtype=np.float32)[None])
         classes = probs.shape[1]
-        out = _Output(classes, height, width,
-                      keep_probabilities(self.options.output, classes, height, width))
+        out = _Output(classes, height, width, self.options.output)
         out.write(0, 0, probs[0][:, :height, :width], None if dis is None else dis[0][:height, :width])
         return TiledPrediction(out.labels, out.confidence, out.uncertainty, out.probabilities,
                                1, self.batch)
@@ -317,8 +324,7 @@ class TiledSegmenter:
                 cancel.raise_if_cancelled()
             if acc is None:
                 classes = probs.shape[1]
-                keep = keep_probabilities(self.options.output, classes, height, width)
-                out = _Output(classes, height, width, keep)
+                out = _Output(classes, height, width, self.options.output)
                 acc = _BandAccumulator(out, classes, max(width, self.tile), self.tile,
                                        self.options.tta)
             for k, (y, x) in enumerate(chunk):

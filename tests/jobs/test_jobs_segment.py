@@ -181,6 +181,26 @@ def test_labels_only_writes_confidence(seg_model, images, tmp_path):
     assert not (tmp_path / "rgb8_probabilities.tif").exists()
 
 
+def test_without_maps_only_the_mask_is_computed_and_it_is_the_same_mask(seg_model, images,
+                                                                        tmp_path, monkeypatch):
+    """The maps are a sixth of a huge image's time: a run that writes no maps skips them."""
+    from matlab_gui.ml import tiling
+
+    entropies = []
+    entropy = tiling.normalised_entropy
+    monkeypatch.setattr(tiling, "normalised_entropy", lambda p: entropies.append(1) or entropy(p))
+    kw = dict(model=seg_model, inputs=[images / "grey16.tif"], device="cpu", tile=64, overlap=16)
+    run_segment(SegmentRequest(out=tmp_path / "mask", **kw))
+    assert not entropies  # neither uncertainty nor confidence nor probabilities were made
+    run_segment(SegmentRequest(out=tmp_path / "maps", maps=True, **kw))
+    assert entropies
+    mask = read_mask(tmp_path / "mask" / "grey16_mask.png")
+    np.testing.assert_array_equal(mask, read_mask(tmp_path / "maps" / "grey16_mask.png"))
+    assert set(np.unique(mask)) == {1, 2, 3}
+    assert sorted(p.name for p in (tmp_path / "mask").iterdir()) == [
+        "classes.csv", "grey16_mask.png", "phase_fractions.csv"]
+
+
 def test_bad_input(seg_model, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
