@@ -118,7 +118,8 @@ def main() -> None:
     earlier = json.loads(args.out.read_text())["models"] if args.out.is_file() else []
     kept = [m for m in earlier if m["model"] not in measured]  # models not measured this run
     args.out.write_text(json.dumps({
-        "tolerance": TOLERANCE, "device": "cpu",
+        "tolerance": TOLERANCE, "device": "cpu", "rule": "cheapest tile within the tolerance of the best",
+        "grid": "tiles inside the image, no mirrored border row/column (ml/tiling.py)",
         "models": sorted(kept + list(measured.values()), key=lambda m: m["model"]),
     }, indent=1))
 

@@ -109,7 +109,7 @@ def run_evaluation(request: EvaluateRequest, progress: ProgressCallback | None =
             predict, inference = None, "whole image"
             if not request.whole_image:
                 segmenter = make_segmenter(model, card, device, tile=request.tile,
-                                           overlap=request.overlap)
+                                           overlap=request.overlap, output="mask")
 
                 def predict(image):  # exactly what `segment` does with one image
                     return segment_image(segmenter, card, image.image, image.stem, None,

@@ -40,10 +40,16 @@ def _scores_of_segment_masks(model, labelled, out) -> dict:
     return segmentation_scores(matrix, list(CLASSES))
 
 
-def test_evaluate_scores_exactly_the_masks_segment_writes(tmp_path, labelled):
+def test_evaluate_scores_exactly_the_masks_segment_writes(tmp_path, labelled, monkeypatch):
+    from matlab_gui.ml import tiling
+
     model = save_tiny_model(tmp_path / "seg")
     expected = _scores_of_segment_masks(model, labelled, tmp_path / "out")
+    entropies = []
+    entropy = tiling.normalised_entropy
+    monkeypatch.setattr(tiling, "normalised_entropy", lambda p: entropies.append(1) or entropy(p))
     tiled = run_evaluation(EvaluateRequest(model=model, data=labelled, split=None, device="cpu"))
+    assert not entropies  # scores need the classes alone: no per-pixel maps are made
     assert tiled.metrics["confusion_matrix"] == expected["confusion_matrix"]
     assert tiled.metrics["mean_iou"] == expected["mean_iou"]
     assert tiled.inference == "tiled (tile 64, overlap 16), OpenVINO (float32)"
