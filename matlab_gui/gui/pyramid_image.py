@@ -1,9 +1,10 @@
 """An image shown through its display pyramid: the ImageItem holds the level the zoom needs,
 stretched over the full-resolution rectangle, so view coordinates stay those of the image.
 Zooming out windows and draws a screen-sized level instead of re-averaging the whole montage on
-every view change; levels changes re-window that level only. At 100 % and closer a big image
-is shown at full resolution around the view (the view and one view's size on every side), so
-neither a zoom in nor a levels change windows the whole montage; panning past that part moves it.
+every view change; levels changes re-window that level only. Where the level is much larger
+than the view (at 100 % and closer, or zoomed in on a 30k x 30k montage) only its part around
+the view (the view and one view's size on every side) is windowed, so neither a zoom in nor a
+levels change windows the whole montage or a fine level of it; panning past that part moves it.
 
 Levels that take more than a few milliseconds (those computed from a big image) are built in a
 worker thread; until the one a zoom needs is ready, every 2^k-th pixel stands in for it, then
@@ -56,7 +57,8 @@ class PyramidImage(QtCore.QObject):
         self.pyramid: DisplayPyramid | None = None
         self.level = 0  # the level shown (0: full resolution)
         self.exact = True  # False while a preview stands in for the level
-        self.part: tuple[int, int, int, int] | None = None  # (y0, x0, y1, x1) shown at level 0
+        self.part: tuple[int, int, int, int] | None = None  # (y0, x0, y1, x1) of the level shown
+        self._scale = (1.0, 1.0)  # image pixels per pixel of the level shown (y, x)
         self._shown: np.ndarray | None = None  # what this object gave the item last
         self._worker = JobWorker(self)
         self._worker.finished.connect(self.update_level)
@@ -100,55 +102,65 @@ class PyramidImage(QtCore.QObject):
 
     def _show(self, k: int, opts: dict) -> None:
         p = self.pyramid
-        h, w = p.base.shape[:2]
-        self.part = self._part() if k == 0 else None
-        if self.part is not None:
-            y0, x0, y1, x1 = self.part
-            level, self.exact = p.base[y0:y1, x0:x1], True
-            self._place(QtGui.QTransform.fromTranslate(x0, y0), QtCore.QRectF(-x0, -y0, w, h))
+        level = p.ready(k)
+        if level is None and p.work(k) <= SYNC_PIXELS:
+            level = p.build(k)
+        self.exact = level is not None
+        if level is None:
+            self._request(k)
+            self._show_part_of(p.shape(k), lambda box: p.preview(k, box), opts)
         else:
-            level = p.ready(k)
-            if level is None and p.work(k) <= SYNC_PIXELS:
-                level = p.build(k)
-            self.exact = level is not None
-            if level is None:
-                level = p.preview(k)
-                self._request(k)
-            lh, lw = level.shape[:2]
-            self._place(QtGui.QTransform.fromScale(w / lw, h / lh), QtCore.QRectF(0, 0, lw, lh))
-        self.item.setImage(level, **{**opts, "autoLevels": False,
-                                     "autoDownsample": max(level.shape[:2]) > _QT_SIDE})
-        self._shown, self.level = self.item.image, k
+            self._show_part_of(level.shape[:2], lambda box: level[box[0]:box[2], box[1]:box[3]],
+                               opts)
+        self.level = k
+
+    def _show_part_of(self, shape: tuple[int, int], cut, opts: dict) -> None:
+        """Give the item the level of this shape, or only its part around the view when that
+        is much smaller (`cut((y0, x0, y1, x1))` gives the pixels), stretched over the image's
+        rectangle."""
+        h, w = self.pyramid.base.shape[:2]
+        lh, lw = shape
+        sx, sy = w / lw, h / lh
+        self.part = self._part(lh, lw, sy, sx)
+        y0, x0, y1, x1 = self.part or (0, 0, lh, lw)
+        shown = cut((y0, x0, y1, x1))
+        self._place(QtGui.QTransform(sx, 0, 0, sy, x0 * sx, y0 * sy),
+                    QtCore.QRectF(-x0, -y0, lw, lh))
+        self._scale = (sy, sx)
+        self.item.setImage(shown, **{**opts, "autoLevels": False,
+                                     "autoDownsample": max(shown.shape[:2]) > _QT_SIDE})
+        self._shown = self.item.image
 
     def _place(self, transform: QtGui.QTransform, whole: QtCore.QRectF | None) -> None:
         self.item.prepareGeometryChange()
         self.item.whole = whole
         self.item.setTransform(transform)
 
-    def _part(self) -> tuple[int, int, int, int] | None:
-        """The full-resolution part worth windowing: the view and one view's size around it,
-        on the WINDOW_ALIGN grid; None when that is most of the image anyway."""
-        h, w = self.pyramid.base.shape[:2]
+    def _part(self, lh: int, lw: int, sy: float, sx: float) -> tuple[int, int, int, int] | None:
+        """The part of an lh x lw level (sy, sx image pixels per level pixel) worth windowing:
+        the view and one view's size around it, on the WINDOW_ALIGN grid, in level pixels; None
+        when that is most of the level anyway (zoomed out, where the level fits the screen)."""
         r = self.view.viewRect()
-        margin = max(r.width(), r.height())
+        top, bottom, left, right = r.top() / sy, r.bottom() / sy, r.left() / sx, r.right() / sx
+        margin = max(bottom - top, right - left)
 
         def span(lo: float, hi: float, n: int) -> tuple[int, int]:
             start = int(min(max(0, (lo - margin) // WINDOW_ALIGN * WINDOW_ALIGN), n - 1))
             end = int(max(min(n, -(-(hi + margin) // WINDOW_ALIGN) * WINDOW_ALIGN), start + 1))
             return start, end
 
-        (y0, y1), (x0, x1) = span(r.top(), r.bottom(), h), span(r.left(), r.right(), w)
-        return None if 2 * (y1 - y0) * (x1 - x0) > h * w else (y0, x0, y1, x1)
+        (y0, y1), (x0, x1) = span(top, bottom, lh), span(left, right, lw)
+        return None if 2 * (y1 - y0) * (x1 - x0) > lh * lw else (y0, x0, y1, x1)
 
     def _covers_view(self) -> bool:
         """Whether the part shown (if only a part is) still holds all of the image in view."""
         if self.part is None:
             return True
         h, w = self.pyramid.base.shape[:2]
-        y0, x0, y1, x1 = self.part
+        (sy, sx), (y0, x0, y1, x1) = self._scale, self.part
         r = self.view.viewRect()
-        return (y0 <= max(0, r.top()) and x0 <= max(0, r.left())
-                and min(h, r.bottom()) <= y1 and min(w, r.right()) <= x1)
+        return (y0 * sy <= max(0, r.top()) and x0 * sx <= max(0, r.left())
+                and min(h, r.bottom()) <= y1 * sy and min(w, r.right()) <= x1 * sx)
 
     def _show_whole(self, data: np.ndarray, opts: dict) -> None:
         self.pyramid = self._shown = self.part = None

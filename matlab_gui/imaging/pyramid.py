@@ -90,8 +90,10 @@ class DisplayPyramid:
             self._levels[j] = level
         return level
 
-    def preview(self, k: int) -> np.ndarray:
+    def preview(self, k: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """A stand-in for level k while it is built: every 2^k-th pixel (same shape, milliseconds,
-        but aliased where the image has fine detail)."""
+        but aliased where the image has fine detail); with `box` (y0, x0, y1, x1 in level-k
+        pixels) only that part of it, so a fine level of a huge montage costs the view's pixels."""
         s = 1 << k
-        return np.ascontiguousarray(self.base[::s, ::s])
+        y0, x0, y1, x1 = box or (0, 0, *self.shape(k))
+        return np.ascontiguousarray(self.base[y0 * s:y1 * s:s, x0 * s:x1 * s:s])

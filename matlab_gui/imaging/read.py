@@ -1,8 +1,10 @@
 """Read a micrograph into (numpy array in its native dtype, metadata), whatever the lab saved.
 
 TIFF goes through tifffile (8/16/32-bit, float, BigTIFF, tiled, compressed, multi-page: first
-page), PNG/JPEG/BMP through OpenCV. Every failure becomes an `ImageReadError` naming the file and
-the problem, never a library traceback.
+page), PNG/JPEG/BMP through OpenCV. A large uncompressed TIFF is memory-mapped, not read: a
+30k x 30k montage opens at once and its pixels come from the file as the view and the jobs need
+them (read-only, so nothing can change the measured values). Every failure becomes an
+`ImageReadError` naming the file and the problem, never a library traceback.
 """
 
 from __future__ import annotations
@@ -131,6 +133,24 @@ def _pages_note(pages: int) -> str:
     return f"multi-page TIFF with {pages} pages: showing the first"
 
 
+MEMMAP_PIXELS = 1 << 26  # above 8k x 8k, an uncompressed TIFF is mapped rather than read
+MEMMAP_NOTE = "memory-mapped: pixels are read from the file as they are needed"
+
+
+def _mapped(tif: tifffile.TiffFile, page, path: Path) -> np.ndarray | None:
+    """The page's pixels as a read-only memory map of the file, None when they cannot be (a
+    compressed, tiled or strip-interleaved page, sub-byte or byte-swapped pixels) or the image
+    is small."""
+    if page.imagelength * page.imagewidth <= MEMMAP_PIXELS:
+        return None
+    if not page.is_memmappable or page.dtype is None or page.dtype.kind == "b":
+        return None
+    dtype = np.dtype(tif.byteorder + page.dtype.char)
+    if not dtype.isnative:  # would be copied to native order anyway
+        return None
+    return np.memmap(path, dtype, "r", page.dataoffsets[0], page.shape, "C")
+
+
 def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
     notes: list[str] = []
     try:
@@ -146,7 +166,11 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, int, Calibration, list[str]]:
             height, width = page.imagelength, page.imagewidth
             check_size(width, height, page.samplesperpixel * page.dtype.itemsize, path,
                        TIFF_MAX_PIXELS)
-            data = page.asarray()
+            data = _mapped(tif, page, path)
+            if data is None:
+                data = page.asarray()
+            else:
+                notes.append(MEMMAP_NOTE)
             if page.axes.startswith("S") and data.ndim == 3:  # planar RGB stored plane by plane
                 data = np.moveaxis(data, 0, -1)
             calibration = tiff_calibration(tif)

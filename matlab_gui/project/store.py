@@ -513,6 +513,8 @@ class Project:
         )
         if embed:
             self._changes.images[image_id] = data
+        else:
+            self._verified.add(image_id)  # just hashed: showing it need not read 1.8 GB again
         self._changes.meta = True
         self.log("add image", id=image_id, name=source.name, embedded=embed)
         return image_id

@@ -165,6 +165,35 @@ def test_levels_re_window_the_level_shown_only(canvas, qtbot, huge):
     assert np.abs(shown.astype(int) - expected).max() <= 1
 
 
+def test_zoomed_in_on_a_montage_a_fine_level_is_windowed_only_around_the_view(
+        canvas, qtbot, huge, monkeypatch):
+    from matlab_gui.gui import pyramid_image
+
+    monkeypatch.setattr(pyramid_image, "WINDOW_ALIGN", 64)
+    canvas.resize(220, 180)  # a montage 30k wide is to a screen what this image is to this view
+    _frame(canvas)
+    _shown_fitted(canvas, qtbot, huge)
+    layer, item = canvas.image_layer, canvas.image_item
+    w, h = canvas.view.width() / 0.3, canvas.view.height() / 0.3  # 30 %: level 1
+    for y, x in [(1536, 2560), (600, 3700)]:  # and after a pan to the other side
+        canvas.set_view_rect([x - w / 2, x + w / 2, y - h / 2, y + h / 2])
+        _frame(canvas)
+        qtbot.waitUntil(lambda: layer.exact, timeout=5000)
+        assert layer.level == 1 and layer.part is not None
+        y0, x0, y1, x1 = layer.part  # level-1 pixels
+        level = layer.pyramid.ready(1)
+        assert np.array_equal(item.image, level[y0:y1, x0:x1]) and 2 * item.image.size < level.size
+        assert 2 * y0 <= y - h / 2 and y + h / 2 <= 2 * y1  # the view lies inside the part
+        assert 2 * x0 <= max(0, x - w / 2) and min(SIDE, x + w / 2) <= 2 * x1
+    grab = canvas.viewport().grab().toImage()
+    for dy, dx in [(0, 0), (-120, 90)]:  # drawn where the image's pixels are
+        shown = QtGui.qGray(grab.pixel(_screen_pixel(canvas, 600 + dy, 3700 + dx)))
+        expected = windowed(level[(600 + dy) // 2, (3700 + dx) // 2], *LEVELS)
+        assert abs(shown - int(expected)) <= 1
+    r = item.mapRectToView(item.boundingRect())  # bounds stay the whole image's
+    assert (r.x(), r.y(), r.width(), r.height()) == pytest.approx((0, 0, SIDE, SIDE))
+
+
 def _wheel(canvas, pos: QtCore.QPoint, clicks: int) -> None:
     for _ in range(clicks):
         p = QtCore.QPointF(pos)
@@ -250,3 +279,33 @@ def test_a_prediction_on_a_zoomed_out_image_is_drawn_from_its_level(window, qtbo
     layer.visible.setChecked(False)
     _frame(canvas)
     assert colour(400, 300) != tinted and colour(400, 300).red() == colour(400, 300).green()
+
+
+def test_a_memory_mapped_montage_is_shown_averaged_and_painted_without_touching_the_file(
+        mouse, window, qtbot, tmp_path, monkeypatch):
+    from matlab_gui.imaging import read
+    from matlab_gui.imaging.pyramid import DisplayPyramid
+
+    monkeypatch.setattr(read, "MEMMAP_PIXELS", 1000)  # as a 30k x 30k montage is opened
+    data = np.full((800, 800), 6000, np.uint16)
+    data[200:600, 100:500] = 50000
+    path = tmp_path / "montage.tif"
+    tifffile.imwrite(path, data)
+    before = path.read_bytes()
+    window.add_images([path], embed=False)  # File > Open
+    s, canvas, layer = window.session, window.canvas, window.canvas.image_layer
+    assert isinstance(s.image, np.memmap)
+    canvas.set_view_rect([-800, 1600, -800, 1600])
+    _frame(canvas)
+    qtbot.waitUntil(lambda: layer.exact, timeout=5000)
+    assert layer.level >= 1
+    expected = DisplayPyramid(data.copy()).build(layer.level)
+    assert np.array_equal(canvas.image_item.image, expected)  # averaged from the mapped pixels
+    window.options.brush.setValue(10)
+    window.palette.select(2)
+    seen = mouse.drag(canvas, [(432, 345), (432, 345)])
+    assert np.array_equal(s.editor.mask == 2, _disc(data.shape, seen[0], 10))
+    monkeypatch.setattr("matlab_gui.gui.dialogs.save_project_path",
+                        lambda _p: tmp_path / "labels.mgp")
+    assert window.save()
+    assert path.read_bytes() == before and np.array_equal(s.image, data)

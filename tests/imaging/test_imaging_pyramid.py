@@ -71,6 +71,7 @@ def test_the_preview_has_the_shape_of_its_level_and_costs_no_averaging():
     p = DisplayPyramid(a)
     assert p.preview(2).shape == p.build(2).shape
     assert np.array_equal(p.preview(2), a[::4, ::4])
+    assert np.array_equal(p.preview(2, (3, 5, 35, 38)), a[::4, ::4][3:35, 5:38])  # a part of it
 
 
 def test_a_cancelled_build_stores_no_level():

@@ -159,3 +159,46 @@ def test_every_shared_classification_image_reads(shared_data, name):
         assert image.data.dtype == np.uint8
         if "w" in row:
             assert (image.meta.width, image.meta.height) == (int(row["w"]), int(row["h"]))
+
+
+@pytest.fixture
+def map_above_100_pixels(monkeypatch):
+    from matlab_gui.imaging import read
+
+    monkeypatch.setattr(read, "MEMMAP_PIXELS", 100)
+    return read.MEMMAP_NOTE
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((40, 50), {}),
+    ((40, 50), {"bigtiff": True}),
+    ((40, 50, 3), {"photometric": "rgb"}),
+    ((3, 40, 50), {"photometric": "rgb", "planarconfig": "separate"}),
+], ids=["plain", "bigtiff", "rgb", "planar-rgb"])
+def test_a_large_uncompressed_tiff_is_mapped_read_only_not_read(tmp_path, map_above_100_pixels,
+                                                                shape, kwargs):
+    data = _grey(np.uint16, shape)
+    path = tmp_path / "montage.tif"
+    tifffile.imwrite(path, data, **kwargs)
+    before = path.read_bytes()
+    image = read_image(path)
+    expected = np.moveaxis(data, 0, -1) if "planarconfig" in kwargs else data
+    np.testing.assert_array_equal(image.data, expected)
+    assert isinstance(image.data, np.memmap) and map_above_100_pixels in image.meta.notes
+    with pytest.raises(ValueError, match="read-only"):
+        image.data[0, 0] = 1  # the instrument's values cannot be changed through the image
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"compression": "zlib"}, {"tile": (16, 16)}, {"byteorder": ">"}, {"shape_": (8, 8)},
+], ids=["compressed", "tiled", "byte-swapped", "small"])
+def test_tiffs_that_cannot_or_need_not_be_mapped_are_read_whole(tmp_path, map_above_100_pixels,
+                                                                kwargs):
+    data = _grey(np.uint16, kwargs.pop("shape_", (40, 50)))
+    path = tmp_path / "montage.tif"
+    tifffile.imwrite(path, data, **kwargs)
+    image = read_image(path)
+    np.testing.assert_array_equal(image.data, data)
+    assert not isinstance(image.data, np.memmap) and map_above_100_pixels not in image.meta.notes
+    image.data[0, 0] = 1  # an ordinary array of its own

@@ -254,3 +254,23 @@ def test_a_thread_can_read_while_another_saves(tmp_path):
     stop.set()
     reader.join()
     assert errors == []
+
+
+def test_a_referenced_image_is_hashed_once_when_added_and_shown(tmp_path, monkeypatch):
+    """Adding a 30k x 30k montage hashes its 1.8 GB once; showing it right after reads no more."""
+    from matlab_gui.project import store
+
+    source = tmp_path / "montage.png"
+    cv2 = pytest.importorskip("cv2")
+    cv2.imwrite(str(source), np.full((20, 30), 7, np.uint8))
+    hashed = []
+    real = store._sha256
+    monkeypatch.setattr(store, "_sha256", lambda p: hashed.append(p) or real(p))
+    with Project.create(tmp_path / "p.mgp") as project:
+        image_id = project.add_image(source, embed=False)
+        assert project.read_image(image_id).mean() == 7
+        assert len(hashed) == 1
+        project.save()
+    with Project.open(tmp_path / "p.mgp") as project:  # a later session checks the file again
+        project.read_image(image_id)
+        assert len(hashed) == 2
